@@ -1,0 +1,42 @@
+"""Shared integration-event plumbing: envelope, schemas, topology, outbox, relay, inbox consumer."""
+
+from skileez_events.consumer import EventConsumer, Inbox, Incoming, Subscription
+from skileez_events.envelope import CloudEvent, caused_by, new_event
+from skileez_events.outbox import Outbox
+from skileez_events.relay import OutboxRelay
+from skileez_events.schemas import (
+    EVENT_MODELS,
+    ContractActivated,
+    ContractCancelled,
+    ContractCreated,
+    ContractPaymentFailed,
+    EventData,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+    event_type_of,
+)
+from skileez_events.topology import Names
+
+__all__ = [
+    "EVENT_MODELS",
+    "CloudEvent",
+    "ContractActivated",
+    "ContractCancelled",
+    "ContractCreated",
+    "ContractPaymentFailed",
+    "EventConsumer",
+    "EventData",
+    "Inbox",
+    "Incoming",
+    "Names",
+    "Outbox",
+    "OutboxRelay",
+    "PaymentFailed",
+    "PaymentRefunded",
+    "PaymentSucceeded",
+    "Subscription",
+    "caused_by",
+    "event_type_of",
+    "new_event",
+]

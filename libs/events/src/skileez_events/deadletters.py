@@ -1,0 +1,100 @@
+"""Inspecting and replaying dead-lettered messages.
+
+A dead-letter queue `X.dlq` holds what consumer queue `X` gave up on. Replaying publishes the
+message again (same body, same properties) straight to `X` through the default exchange, so
+only the consumer that failed sees it again, and acks it in the DLQ after the broker confirms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from skileez_events.topology import Names
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    queue: str
+    message_id: str | None
+    event_type: str | None
+    reason: str
+    deaths: int
+    body: bytes
+
+    def summary(self) -> str:
+        return f"{self.message_id}  {self.event_type}  reason={self.reason} deaths={self.deaths}"
+
+
+def _dead_letter(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
+    deaths: list[dict[str, Any]] = message.headers.get("x-death") or []  # type: ignore[assignment]
+    first = deaths[0] if deaths else {}
+    return DeadLetter(
+        queue=queue,
+        message_id=message.message_id,
+        event_type=message.type,
+        reason=str(first.get("reason", "?")),
+        deaths=sum(int(death.get("count", 1)) for death in deaths),
+        body=message.body,
+    )
+
+
+def dead_letter_queues(names: Names) -> list[str]:
+    return [queue for queue in names.all_queues() if queue.endswith(".dlq")]
+
+
+@asynccontextmanager
+async def _channel(amqp_url: str) -> AsyncIterator[AbstractChannel]:
+    async with await aio_pika.connect(amqp_url) as connection:
+        yield await connection.channel(publisher_confirms=True)
+
+
+async def _fetch_all(channel: AbstractChannel, queue_name: str) -> list[AbstractIncomingMessage]:
+    """Take every message of the queue unacked; they go back when the channel closes."""
+    queue = await channel.declare_queue(queue_name, passive=True)
+    messages = []
+    while (message := await queue.get(no_ack=False, fail=False)) is not None:
+        messages.append(message)
+    return messages
+
+
+async def list_dead_letters(amqp_url: str, names: Names) -> list[DeadLetter]:
+    found: list[DeadLetter] = []
+    async with _channel(amqp_url) as channel:
+        for queue in dead_letter_queues(names):
+            found += [_dead_letter(queue, message) for message in await _fetch_all(channel, queue)]
+    return found
+
+
+async def replay(amqp_url: str, names: Names, message_id: str | None = None) -> list[DeadLetter]:
+    """Send dead letters (all, or the one with `message_id`) back to their consumer's queue."""
+    replayed: list[DeadLetter] = []
+    async with _channel(amqp_url) as channel:
+        for dlq in dead_letter_queues(names):
+            target = dlq.removesuffix(".dlq")
+            for message in await _fetch_all(channel, dlq):
+                if message_id is not None and message.message_id != message_id:
+                    continue
+                headers = {k: v for k, v in message.headers.items() if not k.startswith("x-")}
+                await channel.default_exchange.publish(
+                    aio_pika.Message(
+                        message.body,
+                        headers=headers,
+                        content_type=message.content_type,
+                        message_id=message.message_id,
+                        correlation_id=message.correlation_id,
+                        type=message.type,
+                        timestamp=message.timestamp,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=target,
+                    mandatory=True,
+                )
+                await message.ack()
+                replayed.append(_dead_letter(dlq, message))
+    return replayed

@@ -1,0 +1,181 @@
+"""The outbox relay: publishes committed events with publisher confirms, then marks them sent.
+
+Each batch is claimed with `FOR UPDATE SKIP LOCKED` inside one transaction that stays open
+until the broker has confirmed every message, so several replicas never publish the same
+claimed row. A relay that dies between the confirm and the commit leaves its rows unsent and
+they are published again: delivery is at least once, and consumers' inboxes absorb the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractExchange
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from skileez_events.backoff import Backoff
+from skileez_events.envelope import CONTENT_TYPE
+from skileez_events.outbox import NOTIFY_CHANNEL, Outbox
+from skileez_events.schemas import producer_of
+from skileez_events.topology import Names, declare_exchanges
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Outbox,
+        amqp_url: str,
+        names: Names,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._engine = engine
+        self._table = outbox.table
+        self._amqp_url = amqp_url
+        self._names = names
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self.connected = False
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled, reconnecting to the broker and the database as needed."""
+        listener = asyncio.create_task(self._listen_for_commits())
+        backoff = Backoff()
+        try:
+            while True:
+                try:
+                    connection = await aio_pika.connect(self._amqp_url)
+                    connection.close_callbacks.add(self._on_connection_lost)
+                    async with connection:
+                        channel = await connection.channel(
+                            publisher_confirms=True, on_return_raises=True
+                        )
+                        exchanges = await declare_exchanges(channel, self._names)
+                        self.connected = True
+                        log.info("outbox relay connected to the broker")
+                        await self._relay_forever(exchanges, backoff)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.warning("outbox relay interrupted (%s); retrying", error)
+                finally:
+                    self.connected = False
+                await asyncio.sleep(backoff.next_delay())
+        finally:
+            listener.cancel()
+
+    async def _relay_forever(
+        self, exchanges: dict[str, AbstractExchange], backoff: Backoff
+    ) -> None:
+        while self.connected:
+            sent, failed = await self.relay_batch(exchanges)
+            if failed:
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            backoff.reset()
+            if sent < self._batch_size:
+                await self._wait_for_work()
+        raise ConnectionError("connection to the broker lost")
+
+    def _on_connection_lost(self, *_args: object) -> None:
+        self.connected = False
+        self.wake()
+
+    async def _wait_for_work(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+        self._wake.clear()
+
+    async def relay_batch(self, exchanges: dict[str, AbstractExchange]) -> tuple[int, int]:
+        """Publish one claimed batch; return how many were confirmed and how many failed."""
+        table = self._table
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(table)
+                    .where(table.c.sent_at.is_(None))
+                    .order_by(table.c.seq)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0, 0
+            results = await asyncio.gather(
+                *(self._publish(exchanges, row) for row in rows), return_exceptions=True
+            )
+            sent = [row.seq for row, result in zip(rows, results, strict=True) if result is None]
+            failures = [
+                (row.seq, result)
+                for row, result in zip(rows, results, strict=True)
+                if result is not None
+            ]
+            if sent:
+                await conn.execute(
+                    update(table).where(table.c.seq.in_(sent)).values(sent_at=func.now())
+                )
+            for seq, error in failures:
+                if not isinstance(error, Exception):
+                    raise error
+                await conn.execute(
+                    update(table)
+                    .where(table.c.seq == seq)
+                    .values(attempts=table.c.attempts + 1, last_error=repr(error)[:1000])
+                )
+        if failures:
+            log.warning("outbox relay: %d of %d events not confirmed", len(failures), len(rows))
+            if any(
+                not isinstance(error, aio_pika.exceptions.PublishError) for _, error in failures
+            ):
+                raise ConnectionError("broker did not confirm; reconnecting")
+        return len(sent), len(failures)
+
+    async def _publish(self, exchanges: dict[str, AbstractExchange], row: Row[Any]) -> None:
+        message = aio_pika.Message(
+            row.body,
+            content_type=CONTENT_TYPE,
+            message_id=row.event_id,
+            correlation_id=row.correlation_id,
+            type=row.event_type,
+            timestamp=row.occurred_at,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        exchange = exchanges[producer_of(row.event_type)]
+        await exchange.publish(message, routing_key=row.event_type, mandatory=True)
+
+    async def _listen_for_commits(self) -> None:
+        """Keep a LISTEN connection so that a commit anywhere wakes this relay at once."""
+        dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        backoff = Backoff()
+        while True:
+            try:
+                connection: asyncpg.Connection = await asyncpg.connect(dsn)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                try:
+                    await connection.add_listener(NOTIFY_CHANNEL, lambda *_args: self.wake())
+                    backoff.reset()
+                    self.wake()  # anything committed while we were not listening
+                    await lost.wait()
+                finally:
+                    await asyncio.shield(connection.close(timeout=2))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.debug("outbox listener lost the database (%s)", error)
+            await asyncio.sleep(backoff.next_delay())

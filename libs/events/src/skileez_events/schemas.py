@@ -1,0 +1,138 @@
+"""The event catalogue: one typed `data` model per event type, and the registry from type to model.
+
+`data` models ignore unknown fields, so adding a field is not a breaking change; a breaking
+change is a new `.v2` type with its own model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
+"""Lowercase ISO 4217 code, e.g. `eur`, `jpy`."""
+
+MinorUnits = Annotated[int, Field(ge=0, le=99_999_999_999)]
+"""Money in the currency's minor unit as Stripe counts it (none for zero-decimal currencies)."""
+
+
+class EventData(BaseModel):
+    """Base of every event payload. Subclasses name their producer and versioned type."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    producer: ClassVar[str]
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+
+
+class ContractCreated(EventData):
+    producer = "contracts"
+    name = "ContractCreated"
+
+    contract_id: UUID
+    proposal_id: UUID
+    student_id: str
+    coach_id: str
+    title: str
+    session_count: int = Field(ge=1)
+    amount: MinorUnits
+    currency: Currency
+    created_at: AwareDatetime
+
+
+class ContractActivated(EventData):
+    producer = "contracts"
+    name = "ContractActivated"
+
+    contract_id: UUID
+    student_id: str
+    coach_id: str
+    session_count: int = Field(ge=1)
+    amount: MinorUnits
+    currency: Currency
+    payment_id: UUID
+    activated_at: AwareDatetime
+
+
+class ContractPaymentFailed(EventData):
+    producer = "contracts"
+    name = "ContractPaymentFailed"
+
+    contract_id: UUID
+    payment_id: UUID
+    reason: str
+    failed_at: AwareDatetime
+
+
+class ContractCancelled(EventData):
+    producer = "contracts"
+    name = "ContractCancelled"
+
+    contract_id: UUID
+    reason: str
+    cancelled_at: AwareDatetime
+
+
+class PaymentSucceeded(EventData):
+    producer = "payments"
+    name = "PaymentSucceeded"
+
+    payment_id: UUID
+    contract_id: UUID
+    amount: MinorUnits
+    currency: Currency
+    stripe_checkout_session_id: str
+    stripe_payment_intent_id: str
+    paid_at: AwareDatetime
+
+
+class PaymentFailed(EventData):
+    producer = "payments"
+    name = "PaymentFailed"
+
+    payment_id: UUID
+    contract_id: UUID
+    reason: str
+    stripe_checkout_session_id: str
+    failed_at: AwareDatetime
+
+
+class PaymentRefunded(EventData):
+    producer = "payments"
+    name = "PaymentRefunded"
+
+    payment_id: UUID
+    contract_id: UUID
+    refund_amount: MinorUnits
+    total_refunded: MinorUnits
+    currency: Currency
+    fully_refunded: bool
+    stripe_refund_id: str
+    refunded_at: AwareDatetime
+
+
+def event_type_of(model: type[EventData]) -> str:
+    """`skileez.<producer>.<Name>.v<version>`, the CloudEvents `type` and the routing key."""
+    return f"skileez.{model.producer}.{model.name}.v{model.version}"
+
+
+def producer_of(event_type: str) -> str:
+    return event_type.split(".")[1]
+
+
+EVENT_MODELS: dict[str, type[EventData]] = {
+    event_type_of(model): model
+    for model in (
+        ContractCreated,
+        ContractActivated,
+        ContractPaymentFailed,
+        ContractCancelled,
+        PaymentSucceeded,
+        PaymentFailed,
+        PaymentRefunded,
+    )
+}
+"""The registry: every event type this system knows, to its `data` model."""

@@ -1,0 +1,194 @@
+"""Pytest plugin: real PostgreSQL and RabbitMQ for every test suite of the project.
+
+Servers come from `TEST_DATABASE_URL` / `TEST_AMQP_URL` where set (CI: the machine's own
+servers); else testcontainers starts them where a Docker engine answers; else the run fails
+and says how to provide them. Each test gets fresh databases and its own `EVENTS_NAMESPACE`,
+both removed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import aio_pika
+import asyncpg
+import pytest
+from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy.engine import make_url
+from yarl import URL
+
+from skileez_events.topology import Names, declare_exchanges, delete_topology
+
+T = TypeVar("T")
+
+HOW_TO_PROVIDE = (
+    "set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres) and "
+    "TEST_AMQP_URL (e.g. amqp://guest:guest@127.0.0.1:5672/), or run a Docker engine so "
+    "testcontainers can start them"
+)
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A server-level PostgreSQL URL (`postgresql://...`) whose user may create databases."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    if not _docker_answers():
+        pytest.fail(f"No PostgreSQL for the tests: {HOW_TO_PROVIDE}", pytrace=False)
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:16-alpine", driver=None) as container:
+        yield container.get_connection_url()
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    if url := os.environ.get("TEST_AMQP_URL"):
+        yield url
+        return
+    if not _docker_answers():
+        pytest.fail(f"No RabbitMQ for the tests: {HOW_TO_PROVIDE}", pytrace=False)
+    from testcontainers.rabbitmq import RabbitMqContainer
+
+    with RabbitMqContainer("rabbitmq:3.13-management-alpine") as container:
+        params = container.get_connection_params()
+        yield f"amqp://guest:guest@{params.host}:{params.port}/"
+
+
+@pytest.fixture
+async def create_database(
+    postgres_server_url: str,
+) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """Factory: `await create_database("contracts")` -> the async SQLAlchemy URL of a fresh DB."""
+    server = make_url(postgres_server_url).set(drivername="postgresql")
+    created: list[str] = []
+
+    async def create(label: str) -> str:
+        name = f"test_{label}_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(server.render_as_string(hide_password=False))
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        created.append(name)
+        return server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+            hide_password=False
+        )
+
+    yield create
+    admin = await asyncpg.connect(server.render_as_string(hide_password=False))
+    try:
+        for name in created:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def events_names(amqp_url: str) -> AsyncIterator[Names]:
+    """A fresh `EVENTS_NAMESPACE` for one test; its exchanges and queues are deleted after."""
+    names = Names(f"test-{uuid.uuid4().hex[:12]}.")
+    yield names
+    async with await aio_pika.connect(amqp_url) as connection:
+        await delete_topology(await connection.channel(), names)
+
+
+@asynccontextmanager
+async def tap(
+    amqp_url: str, names: Names, routing_key: str = "#"
+) -> AsyncIterator[list[AbstractIncomingMessage]]:
+    """A private queue bound to every producer exchange: collects every message published."""
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        exchanges = await declare_exchanges(channel, names)
+        queue = await channel.declare_queue(exclusive=True)
+        for exchange in exchanges.values():
+            await queue.bind(exchange, routing_key=routing_key)
+        received: list[AbstractIncomingMessage] = []
+
+        async def collect(message: AbstractIncomingMessage) -> None:
+            received.append(message)
+            await message.ack()
+
+        await queue.consume(collect)
+        yield received
+
+
+async def wait_until(
+    probe: Callable[[], T | Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it gives something truthy; fail with the last value at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
+        await asyncio.sleep(interval)
+
+
+class TcpProxy:
+    """A loopback TCP proxy a test can cut and restore, to take a server away from a client."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Close every open connection and refuse new ones until `start` is called again."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._pipes):
+            writer.close()
+        self._pipes.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        self._pipes |= {writer, up_writer}
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+    def url_for(self, url: str) -> str:
+        """`url` (a database or broker URL) with its host and port replaced by this proxy's."""
+        return str(URL(url).with_host("127.0.0.1").with_port(self.port))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, asyncio.CancelledError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()

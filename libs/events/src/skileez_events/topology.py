@@ -1,0 +1,124 @@
+"""The broker topology, all of it in one place.
+
+- one durable topic exchange per producer: `{ns}{producer}.events`, routing key = event type;
+- one durable quorum queue per consumer and subscribed event type: `{ns}{consumer}.{type}`,
+  with a delivery limit, dead-lettering to `{ns}dead-letters` and its own `....dlq` queue;
+- every producer exchange has the alternate exchange `{ns}unrouted`, whose queue keeps the
+  events that no one subscribes to (yet), so nothing published is ever dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, ExchangeType
+
+from skileez_events.schemas import (
+    ContractActivated,
+    ContractCancelled,
+    ContractCreated,
+    EventData,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+    event_type_of,
+)
+
+PRODUCERS = ("contracts", "payments")
+
+SUBSCRIPTIONS: dict[str, tuple[type[EventData], ...]] = {
+    "contracts": (PaymentSucceeded, PaymentFailed, PaymentRefunded),
+    "payments": (ContractCreated,),
+    "scheduling": (ContractCreated, ContractActivated, ContractCancelled),
+}
+"""Which consumer (service) subscribes to which event types."""
+
+DELIVERY_LIMIT = 5
+"""Deliveries after the first before a failing message is dead-lettered (quorum queues)."""
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every exchange and queue name, under one `EVENTS_NAMESPACE` prefix."""
+
+    namespace: str = ""
+
+    def exchange(self, producer: str) -> str:
+        return f"{self.namespace}{producer}.events"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.namespace}dead-letters"
+
+    @property
+    def unrouted(self) -> str:
+        return f"{self.namespace}unrouted"
+
+    def queue(self, consumer: str, event_type: str) -> str:
+        return f"{self.namespace}{consumer}.{event_type}"
+
+    def dead_letter_queue(self, queue: str) -> str:
+        return f"{queue}.dlq"
+
+    def all_queues(self) -> list[str]:
+        queues = [self.unrouted]
+        for consumer, models in SUBSCRIPTIONS.items():
+            for model in models:
+                queue = self.queue(consumer, event_type_of(model))
+                queues += [queue, self.dead_letter_queue(queue)]
+        return queues
+
+
+QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
+
+
+async def declare_exchanges(channel: AbstractChannel, names: Names) -> dict[str, AbstractExchange]:
+    """Declare every producer exchange (with its alternate exchange); return them by producer."""
+    unrouted = await channel.declare_exchange(names.unrouted, ExchangeType.FANOUT, durable=True)
+    unrouted_queue = await channel.declare_queue(names.unrouted, durable=True, arguments=QUORUM)
+    await unrouted_queue.bind(unrouted)
+    await channel.declare_exchange(names.dead_letter_exchange, ExchangeType.DIRECT, durable=True)
+    return {
+        producer: await channel.declare_exchange(
+            names.exchange(producer),
+            ExchangeType.TOPIC,
+            durable=True,
+            arguments={"alternate-exchange": names.unrouted},
+        )
+        for producer in PRODUCERS
+    }
+
+
+async def declare_subscription(
+    channel: AbstractChannel, names: Names, consumer: str, model: type[EventData]
+) -> aio_pika.abc.AbstractQueue:
+    """Declare a consumer's queue for one event type, its dead-letter queue and binding."""
+    event_type = event_type_of(model)
+    queue_name = names.queue(consumer, event_type)
+    dlq_name = names.dead_letter_queue(queue_name)
+    dlq = await channel.declare_queue(dlq_name, durable=True, arguments=QUORUM)
+    await dlq.bind(names.dead_letter_exchange, routing_key=queue_name)
+    queue = await channel.declare_queue(
+        queue_name,
+        durable=True,
+        arguments={
+            **QUORUM,
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": names.dead_letter_exchange,
+            "x-dead-letter-routing-key": queue_name,
+        },
+    )
+    await queue.bind(names.exchange(model.producer), routing_key=event_type)
+    return queue
+
+
+async def delete_topology(channel: AbstractChannel, names: Names) -> None:
+    """Remove every queue and exchange of a namespace (test clean-up)."""
+    for queue in names.all_queues():
+        await channel.queue_delete(queue)
+    for producer in PRODUCERS:
+        await channel.exchange_delete(names.exchange(producer))
+    await channel.exchange_delete(names.dead_letter_exchange)
+    await channel.exchange_delete(names.unrouted)

@@ -1,0 +1,140 @@
+"""A miniature service for testing libs/events: an outbox, an inbox and one effects table."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from skileez_events import (
+    CloudEvent,
+    ContractCreated,
+    EventConsumer,
+    Inbox,
+    Incoming,
+    Names,
+    Outbox,
+    OutboxRelay,
+    Subscription,
+    new_event,
+)
+
+metadata = MetaData()
+outbox = Outbox(metadata)
+inbox = Inbox(metadata)
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String, nullable=False),
+)
+
+
+def make_contract_created(**overrides: Any) -> CloudEvent:
+    data = ContractCreated(
+        contract_id=uuid.uuid4(),
+        proposal_id=uuid.uuid4(),
+        student_id="student-1",
+        coach_id="coach-1",
+        title="Ten sessions of chess",
+        session_count=10,
+        amount=50_000,
+        currency="eur",
+        created_at=datetime.now(UTC),
+    )
+    return new_event(data, subject=str(data.contract_id), **overrides)
+
+
+@dataclass
+class MiniService:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    amqp_url: str
+    names: Names
+    outbox: Outbox = outbox
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def commit_event(self, event: CloudEvent) -> None:
+        async with self.sessions.begin() as session:
+            await outbox.add(session, event)
+
+    async def effect_count(self, event_id: str | None = None) -> int:
+        query = select(func.count()).select_from(effects)
+        if event_id is not None:
+            query = query.where(effects.c.event_id == event_id)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def unsent(self) -> int:
+        async with self.engine.connect() as conn:
+            query = select(func.count()).select_from(outbox.table)
+            return int(
+                (await conn.execute(query.where(outbox.table.c.sent_at.is_(None)))).scalar_one()
+            )
+
+    def start_relay(self, amqp_url: str | None = None) -> OutboxRelay:
+        relay = OutboxRelay(
+            self.engine, outbox, amqp_url or self.amqp_url, self.names, poll_interval=0.2
+        )
+        self.tasks.append(asyncio.create_task(relay.run()))
+        return relay
+
+    def start_consumer(
+        self,
+        handler: Callable[[Incoming[Any], AsyncSession], Awaitable[None]] | None = None,
+        amqp_url: str | None = None,
+        prefetch: int = 50,
+    ) -> EventConsumer:
+        consumer = EventConsumer(
+            consumer="payments",
+            sessionmaker=self.sessions,
+            inbox=inbox,
+            amqp_url=amqp_url or self.amqp_url,
+            names=self.names,
+            subscriptions=[Subscription(ContractCreated, handler or record_effect)],
+            prefetch=prefetch,
+        )
+        self.tasks.append(asyncio.create_task(consumer.run()))
+        return consumer
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def record_effect(event: Incoming[Any], session: AsyncSession) -> None:
+    await session.execute(insert(effects).values(event_id=event.envelope.id))
+
+
+@pytest.fixture
+async def service(
+    create_database: Callable[[str], Awaitable[str]], amqp_url: str, events_names: Names
+) -> AsyncIterator[MiniService]:
+    engine = create_async_engine(await create_database("events"), pool_size=20)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    mini = MiniService(
+        engine, async_sessionmaker(engine, expire_on_commit=False), amqp_url, events_names
+    )
+    yield mini
+    await mini.stop()
+    await engine.dispose()
+
+
+@pytest.fixture
+def contract_created() -> Callable[..., CloudEvent]:
+    """Factory of valid ContractCreated events (keyword arguments go to `new_event`)."""
+    return make_contract_created

@@ -1,0 +1,138 @@
+"""The outbox and its relay against real PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import text
+from yarl import URL
+
+from skileez_events import CloudEvent
+from skileez_events.envelope import CONTENT_TYPE
+from skileez_events.testing import TcpProxy, tap, wait_until
+
+
+async def unsent_is_zero(service: Any) -> bool:
+    return bool(await service.unsent() == 0)
+
+
+def arrived(received: list[Any], count: int = 1) -> Any:
+    async def probe() -> list[Any] | None:
+        return list(received) if len(received) >= count else None
+
+    return probe
+
+
+async def test_envelope_round_trips_through_amqp_with_every_attribute(
+    service: Any, contract_created: Any
+) -> None:
+    event = contract_created(correlation_id="corr-1", causation_id="req-1")
+    async with tap(service.amqp_url, service.names) as received:
+        await service.commit_event(event)
+        service.start_relay()
+        [message] = await wait_until(arrived(received))
+    assert CloudEvent.from_json(message.body) == event
+    assert message.message_id == event.id
+    assert message.correlation_id == "corr-1"
+    assert message.type == event.type == "skileez.contracts.ContractCreated.v1"
+    assert message.routing_key == event.type
+    assert message.exchange == service.names.exchange("contracts")
+    assert message.content_type == CONTENT_TYPE
+    assert message.delivery_mode == 2
+    assert int(message.timestamp.timestamp()) == int(event.time.timestamp())
+    decoded = CloudEvent.from_json(message.body)
+    assert decoded.causationid == "req-1"
+    assert decoded.source == "/skileez/contracts"
+    assert decoded.subject == event.subject
+
+
+async def test_rolled_back_transaction_publishes_nothing(
+    service: Any, contract_created: Any
+) -> None:
+    rolled_back, committed = contract_created(), contract_created()
+    async with tap(service.amqp_url, service.names) as received:
+        service.start_relay()
+        async with service.sessions() as session:
+            await service.outbox.add(session, rolled_back)
+            await session.rollback()
+        await service.commit_event(committed)
+        await wait_until(arrived(received))
+        await asyncio.sleep(0.3)  # give a wrongly published event time to show up
+    assert [message.message_id for message in received] == [committed.id]
+
+
+async def test_event_committed_while_broker_is_down_is_published_once_it_is_back(
+    service: Any, contract_created: Any
+) -> None:
+    url = URL(service.amqp_url)
+    proxy = TcpProxy(url.host, url.port)
+    await proxy.start()
+    relay = service.start_relay(amqp_url=proxy.url_for(service.amqp_url))
+    await wait_until(lambda: relay.connected)
+    await proxy.cut()
+    await wait_until(lambda: not relay.connected)
+
+    event = contract_created()
+    await service.commit_event(event)
+    async with tap(service.amqp_url, service.names) as received:
+        await asyncio.sleep(0.5)
+        assert received == []
+        assert await service.unsent() == 1
+        await proxy.start()
+        [message] = await wait_until(arrived(received), timeout=30)
+    assert message.body == event.to_json()
+    assert CloudEvent.from_json(message.body) == event
+    await wait_until(lambda: unsent_is_zero(service))
+    await proxy.cut()
+
+
+async def test_relay_killed_between_confirm_and_mark_sent_redelivers_and_inbox_absorbs_it(
+    service: Any, contract_created: Any
+) -> None:
+    # The database refuses to mark rows sent, exactly as if the relay died after the confirm.
+    async with service.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE FUNCTION refuse_sent() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'relay died'; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                "CREATE TRIGGER refuse_sent BEFORE UPDATE ON outbox"
+                " FOR EACH ROW EXECUTE FUNCTION refuse_sent()"
+            )
+        )
+    event = contract_created()
+    service.start_consumer()
+    async with tap(service.amqp_url, service.names) as received:
+        await service.commit_event(event)
+        service.start_relay()
+        await wait_until(arrived(received, 2), timeout=30)  # published, not marked, published again
+        async with service.engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER refuse_sent ON outbox"))
+        await wait_until(lambda: unsent_is_zero(service))
+    assert {message.message_id for message in received} == {event.id}
+    await wait_until(lambda: service.effect_count(event.id))
+    await asyncio.sleep(0.3)
+    assert await service.effect_count(event.id) == 1
+
+
+async def test_two_relays_never_publish_the_same_row_and_together_publish_all(
+    service: Any, contract_created: Any
+) -> None:
+    events = [contract_created() for _ in range(400)]
+    async with service.sessions.begin() as session:
+        for event in events:
+            await service.outbox.add(session, event)
+    async with tap(service.amqp_url, service.names) as received:
+        service.start_relay()
+        service.start_relay()
+        await wait_until(arrived(received, len(events)), timeout=60)
+        await wait_until(lambda: unsent_is_zero(service))
+        await asyncio.sleep(0.3)
+    counts = Counter(message.message_id for message in received)
+    assert set(counts) == {event.id for event in events}
+    assert max(counts.values()) == 1
