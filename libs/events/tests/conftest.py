@@ -66,6 +66,10 @@ class MiniService:
     outbox: Outbox = outbox
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
+    @staticmethod
+    async def record_effect(event: Incoming[Any], session: AsyncSession) -> None:
+        await session.execute(insert(effects).values(event_id=event.envelope.id))
+
     async def commit_event(self, event: CloudEvent) -> None:
         async with self.sessions.begin() as session:
             await outbox.add(session, event)
@@ -103,7 +107,7 @@ class MiniService:
             inbox=inbox,
             amqp_url=amqp_url or self.amqp_url,
             names=self.names,
-            subscriptions=[Subscription(ContractCreated, handler or record_effect)],
+            subscriptions=[Subscription(ContractCreated, handler or self.record_effect)],
             prefetch=prefetch,
         )
         self.tasks.append(asyncio.create_task(consumer.run()))
@@ -113,10 +117,6 @@ class MiniService:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
-async def record_effect(event: Incoming[Any], session: AsyncSession) -> None:
-    await session.execute(insert(effects).values(event_id=event.envelope.id))
 
 
 @pytest.fixture

@@ -1,13 +1,16 @@
-"""`python -m skileez_events dead-letters list|show|replay`: operate the dead-letter queues."""
+"""`python -m skileez_events dead-letters list|show|replay` and `... schemas DIR`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
+from pathlib import Path
 
 from skileez_events.deadletters import list_dead_letters, replay
+from skileez_events.schemas import EVENT_MODELS, json_schema
 from skileez_events.topology import Names
 
 
@@ -27,8 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     target = again.add_mutually_exclusive_group(required=True)
     target.add_argument("--id", dest="message_id")
     target.add_argument("--all", action="store_true")
+    snapshot = commands.add_parser("schemas", help="write the JSON Schema snapshots")
+    snapshot.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
     names = Names(args.namespace)
+
+    if args.group == "schemas":
+        for event_type in EVENT_MODELS:
+            path = args.directory / f"{event_type}.json"
+            path.write_text(json.dumps(json_schema(event_type), indent=2, sort_keys=True) + "\n")
+        return 0
 
     if args.action == "replay":
         done = asyncio.run(replay(args.amqp_url, names, args.message_id))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from skileez_events.topology import Names
 
@@ -49,52 +49,60 @@ def dead_letter_queues(names: Names) -> list[str]:
 
 
 @asynccontextmanager
-async def _channel(amqp_url: str) -> AsyncIterator[AbstractChannel]:
-    async with await aio_pika.connect(amqp_url) as connection:
-        yield await connection.channel(publisher_confirms=True)
-
-
-async def _fetch_all(channel: AbstractChannel, queue_name: str) -> list[AbstractIncomingMessage]:
-    """Take every message of the queue unacked; they go back when the channel closes."""
-    queue = await channel.declare_queue(queue_name, passive=True)
-    messages = []
-    while (message := await queue.get(no_ack=False, fail=False)) is not None:
-        messages.append(message)
-    return messages
+async def _taken(
+    connection: AbstractConnection, queue_name: str
+) -> AsyncIterator[tuple[AbstractChannel, list[AbstractIncomingMessage]]]:
+    """Every message of the queue, held unacked; what is not acked goes back when this exits."""
+    async with connection.channel(publisher_confirms=True) as channel:
+        messages = []
+        try:
+            queue = await channel.declare_queue(queue_name, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            pass  # that consumer has never run in this namespace
+        else:
+            while (message := await queue.get(no_ack=False, fail=False)) is not None:
+                messages.append(message)
+        yield channel, messages
 
 
 async def list_dead_letters(amqp_url: str, names: Names) -> list[DeadLetter]:
     found: list[DeadLetter] = []
-    async with _channel(amqp_url) as channel:
+    async with await aio_pika.connect(amqp_url) as connection:
         for queue in dead_letter_queues(names):
-            found += [_dead_letter(queue, message) for message in await _fetch_all(channel, queue)]
+            async with _taken(connection, queue) as (_channel, messages):
+                found += [_dead_letter(queue, message) for message in messages]
     return found
 
 
 async def replay(amqp_url: str, names: Names, message_id: str | None = None) -> list[DeadLetter]:
     """Send dead letters (all, or the one with `message_id`) back to their consumer's queue."""
     replayed: list[DeadLetter] = []
-    async with _channel(amqp_url) as channel:
+    async with await aio_pika.connect(amqp_url) as connection:
         for dlq in dead_letter_queues(names):
-            target = dlq.removesuffix(".dlq")
-            for message in await _fetch_all(channel, dlq):
-                if message_id is not None and message.message_id != message_id:
-                    continue
-                headers = {k: v for k, v in message.headers.items() if not k.startswith("x-")}
-                await channel.default_exchange.publish(
-                    aio_pika.Message(
-                        message.body,
-                        headers=headers,
-                        content_type=message.content_type,
-                        message_id=message.message_id,
-                        correlation_id=message.correlation_id,
-                        type=message.type,
-                        timestamp=message.timestamp,
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    ),
-                    routing_key=target,
-                    mandatory=True,
-                )
-                await message.ack()
-                replayed.append(_dead_letter(dlq, message))
+            async with _taken(connection, dlq) as (channel, messages):
+                for message in messages:
+                    if message_id in (None, message.message_id):
+                        await _send_back(channel, message, dlq.removesuffix(".dlq"))
+                        replayed.append(_dead_letter(dlq, message))
     return replayed
+
+
+async def _send_back(
+    channel: AbstractChannel, message: AbstractIncomingMessage, queue: str
+) -> None:
+    headers = {k: v for k, v in message.headers.items() if not k.startswith("x-")}
+    await channel.default_exchange.publish(
+        aio_pika.Message(
+            message.body,
+            headers=headers,
+            content_type=message.content_type,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=message.type,
+            timestamp=message.timestamp,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key=queue,
+        mandatory=True,
+    )
+    await message.ack()

@@ -136,3 +136,8 @@ EVENT_MODELS: dict[str, type[EventData]] = {
     )
 }
 """The registry: every event type this system knows, to its `data` model."""
+
+
+def json_schema(event_type: str) -> dict[str, object]:
+    """The JSON Schema of an event's `data`, as snapshotted under `libs/events/schemas/`."""
+    return EVENT_MODELS[event_type].model_json_schema(mode="serialization")
