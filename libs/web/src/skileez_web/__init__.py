@@ -1,0 +1,1 @@
+"""HTTP plumbing the three services share: settings, JWT access, problem+json, OpenAPI, health."""

@@ -1,0 +1,51 @@
+"""What every service's `create_app` builds on: middlewares, standard routes, background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from skileez_web.observability import ReadinessCheck, metrics_middleware, observability_routes
+from skileez_web.openapi import Api
+from skileez_web.problems import problem_middleware
+
+log = logging.getLogger(__name__)
+
+
+def service_app(api: Api, readiness: dict[str, ReadinessCheck]) -> web.Application:
+    """An application with problem+json errors, metrics, health, readiness and `/openapi.json`."""
+    app = web.Application(middlewares=[metrics_middleware, problem_middleware])
+    app.add_routes(observability_routes(readiness))
+    spec = api.spec()
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    app.router.add_get("/openapi.json", openapi)
+    app.add_routes(api.routes)
+    return app
+
+
+def background(
+    name: str,
+    run: Callable[[], Coroutine[Any, Any, None]],
+    drain: Callable[[], Awaitable[None]] | None = None,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that runs a loop for the app's lifetime; on shutdown, drain then cancel."""
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(run(), name=name)
+        yield
+        if drain is not None:
+            await drain()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        log.info("%s stopped", name)
+
+    return context

@@ -1,0 +1,59 @@
+"""The service's engine, and Alembic migrations run from the package that owns them."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.resources import files
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+async def database_is_reachable(engine: AsyncEngine) -> bool:
+    async with asyncio.timeout(2):
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    return True
+
+
+def alembic_config(package: str, database_url: str) -> Config:
+    """Alembic configured for `package`'s `migrations/` folder and the given database."""
+    config = Config()
+    config.set_main_option("script_location", str(files(package) / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def migrate(package: str, database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(package, database_url), revision)
+
+
+def downgrade(package: str, database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(package, database_url), revision)
+
+
+def run_migrations_online(config: Config, target_metadata: MetaData) -> None:
+    """The body of every service's `migrations/env.py`: run Alembic over the async engine."""
+
+    def run(connection: Connection) -> None:
+        from alembic import context
+
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+        async with engine.connect() as connection:
+            await connection.run_sync(run)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(main())
