@@ -1,0 +1,530 @@
+"""Stripe objects built from Stripe's published fixtures, so field sets match the real API.
+
+Each builder deep-copies the fixture and only *sets* fields; `_fill` refuses a key the
+fixture does not have, so an emulator object can never grow or lose a field by accident.
+The fixtures carry placeholder values (e.g. `last_payment_error.type: idempotency_error`);
+builders overwrite every such field with what Stripe returns for these flows.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import string
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from stripe_emulator.wire import JsonObject
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    """An id shaped like Stripe's: `pi_3Pxyz...`."""
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+@cache
+def _fixtures() -> dict[str, JsonObject]:
+    text = resources.files("stripe_emulator").joinpath("fixtures3.json").read_text("utf-8")
+    loaded: dict[str, JsonObject] = json.loads(text)["resources"]
+    return loaded
+
+
+def fixture(name: str) -> JsonObject:
+    """A fresh deep copy of Stripe's example object for resource `name`."""
+    return copy.deepcopy(_fixtures()[name])
+
+
+def _fill(obj: JsonObject, **values: Any) -> JsonObject:
+    for key, value in values.items():
+        if key not in obj:
+            raise KeyError(f"{obj.get('object')} has no field {key!r} in Stripe's fixture")
+        obj[key] = value
+    return obj
+
+
+def _nulls(obj: JsonObject) -> JsonObject:
+    return {key: None for key in obj}
+
+
+def _empty_address() -> JsonObject:
+    return _nulls(fixture("charge")["billing_details"]["address"])
+
+
+def list_object(data: list[JsonObject], url: str, has_more: bool = False) -> JsonObject:
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
+def build_line_item(
+    *,
+    currency: str,
+    unit_amount: int,
+    quantity: int,
+    name: str,
+    product_description: str | None,
+    created: int,
+) -> JsonObject:
+    item = fixture("item")
+    price = item["price"]
+    _fill(
+        price,
+        active=False,
+        billing_scheme="per_unit",
+        created=created,
+        currency=currency,
+        custom_unit_amount=None,
+        id=new_id("price_"),
+        livemode=False,
+        lookup_key=None,
+        metadata={},
+        nickname=None,
+        product=new_id("prod_", 14),
+        recurring=None,
+        tax_behavior="unspecified",
+        tiers_mode=None,
+        transform_quantity=None,
+        type="one_time",
+        unit_amount=unit_amount,
+        unit_amount_decimal=str(unit_amount),
+    )
+    total = unit_amount * quantity
+    del product_description  # the product object is not expanded, as in Stripe's default
+    return _fill(
+        item,
+        amount_discount=0,
+        amount_subtotal=total,
+        amount_tax=0,
+        amount_total=total,
+        currency=currency,
+        description=name,
+        id=new_id("li_"),
+        quantity=quantity,
+        metadata={},
+        adjustable_quantity=None,
+    )
+
+
+def build_checkout_session(
+    *,
+    session_id: str,
+    created: int,
+    expires_at: int,
+    currency: str,
+    amount_total: int,
+    url: str,
+    success_url: str | None,
+    cancel_url: str | None,
+    client_reference_id: str | None,
+    customer_email: str | None,
+    metadata: dict[str, str],
+) -> JsonObject:
+    session = fixture("checkout.session")
+    invoice_data = _nulls(session["invoice_creation"]["invoice_data"])
+    invoice_data["metadata"] = {}
+    return _fill(
+        session,
+        after_expiration=None,
+        allow_promotion_codes=None,
+        amount_subtotal=amount_total,
+        amount_total=amount_total,
+        automatic_tax={"enabled": False, "liability": None, "status": None, "provider": None},
+        billing_address_collection=None,
+        cancel_url=cancel_url,
+        client_reference_id=client_reference_id,
+        client_secret=None,
+        consent=None,
+        consent_collection=None,
+        created=created,
+        currency=currency,
+        custom_fields=[],
+        custom_text=_nulls(session["custom_text"]),
+        customer=None,
+        customer_creation="if_required",
+        customer_details=None,
+        customer_email=customer_email,
+        expires_at=expires_at,
+        id=session_id,
+        invoice=None,
+        invoice_creation={"enabled": False, "invoice_data": invoice_data},
+        livemode=False,
+        locale=None,
+        metadata=metadata,
+        mode="payment",
+        payment_intent=None,
+        payment_link=None,
+        payment_method_collection="if_required",
+        payment_method_configuration_details=None,
+        payment_method_options={"card": {"request_three_d_secure": "automatic"}},
+        payment_method_types=["card", "sepa_debit"],
+        payment_status="unpaid",
+        phone_number_collection={"enabled": False},
+        recovered_from=None,
+        saved_payment_method_options=None,
+        setup_intent=None,
+        shipping_address_collection=None,
+        shipping_cost=None,
+        shipping_options=[],
+        status="open",
+        submit_type=None,
+        subscription=None,
+        success_url=success_url,
+        total_details={"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        ui_mode="hosted",
+        url=url,
+        adaptive_pricing={"enabled": False},
+        discounts=[],
+        collected_information=None,
+        permissions=None,
+        wallet_options=None,
+        origin_context=None,
+        currency_conversion=None,
+        customer_account=None,
+        integration_identifier=None,
+        managed_payments={"enabled": False},
+    )
+
+
+def customer_details(email: str | None) -> JsonObject:
+    details = fixture("checkout.session")["customer_details"]
+    return _fill(
+        details,
+        address=_empty_address(),
+        email=email,
+        name=None,
+        phone=None,
+        tax_exempt="none",
+        tax_ids=[],
+        business_name=None,
+        individual_name=None,
+    )
+
+
+def build_payment_intent(
+    *,
+    created: int,
+    amount: int,
+    currency: str,
+    metadata: dict[str, str],
+    receipt_email: str | None,
+    payment_method_types: list[str],
+) -> JsonObject:
+    intent = fixture("payment_intent")
+    intent_id = new_id("pi_")
+    return _fill(
+        intent,
+        amount=amount,
+        amount_capturable=0,
+        amount_details={"tip": {}},
+        amount_received=0,
+        application=None,
+        application_fee_amount=None,
+        automatic_payment_methods=None,
+        canceled_at=None,
+        cancellation_reason=None,
+        capture_method="automatic_async",
+        client_secret=f"{intent_id}_secret_{new_id('', 25)}",
+        confirmation_method="automatic",
+        created=created,
+        currency=currency,
+        customer=None,
+        description=None,
+        id=intent_id,
+        last_payment_error=None,
+        latest_charge=None,
+        livemode=False,
+        metadata=metadata,
+        next_action=None,
+        on_behalf_of=None,
+        payment_method=None,
+        payment_method_configuration_details=None,
+        payment_method_options={},
+        payment_method_types=payment_method_types,
+        processing=None,
+        receipt_email=receipt_email,
+        review=None,
+        setup_future_usage=None,
+        shipping=None,
+        statement_descriptor=None,
+        statement_descriptor_suffix=None,
+        status="requires_payment_method",
+        transfer_data=None,
+        transfer_group=None,
+        source=None,
+        excluded_payment_method_types=None,
+        customer_account=None,
+        managed_payments=None,
+    )
+
+
+# The payment methods the hosted page offers, as Stripe's test cards and a SEPA debit.
+CARDS = {
+    "card_success": {"last4": "4242", "brand": "visa", "funding": "credit"},
+    "card_decline": {"last4": "0002", "brand": "visa", "funding": "credit"},
+}
+
+
+def _card_details(last4: str, amount: int) -> JsonObject:
+    card = fixture("charge")["payment_method_details"]["card"]
+    checks = _fill(
+        card["checks"], address_line1_check=None, address_postal_code_check=None, cvc_check="pass"
+    )
+    return _fill(
+        card,
+        amount_authorized=amount,
+        brand="visa",
+        checks=checks,
+        country="US",
+        exp_month=12,
+        exp_year=2034,
+        fingerprint=new_id("", 16),
+        funding="credit",
+        installments=None,
+        last4=last4,
+        mandate=None,
+        network="visa",
+        network_token={"used": False},
+        overcapture={"maximum_amount_capturable": amount, "status": "unavailable"},
+        three_d_secure=None,
+        wallet=None,
+        authorization_code=None,
+        regulated_status="unregulated",
+        network_transaction_id=new_id("", 15),
+    )
+
+
+def payment_method_details(kind: str, amount: int) -> JsonObject:
+    """`card_success`, `card_decline` or `sepa_debit`."""
+    if kind in CARDS:
+        return {"card": _card_details(CARDS[kind]["last4"], amount), "type": "card"}
+    return {
+        "sepa_debit": {
+            "bank_code": "37040044",
+            "branch_code": None,
+            "country": "DE",
+            "fingerprint": new_id("", 16),
+            "last4": "3000",
+            "mandate": new_id("mandate_"),
+        },
+        "type": "sepa_debit",
+    }
+
+
+def build_charge(
+    *,
+    created: int,
+    intent: JsonObject,
+    status: str,
+    details: JsonObject,
+    payment_method: str,
+    email: str | None,
+    failure: tuple[str, str, str] | None = None,
+) -> JsonObject:
+    """A charge for `intent`; `failure` is (failure_code, message, decline_code)."""
+    charge = fixture("charge")
+    charge_id = new_id("ch_")
+    succeeded = status == "succeeded"
+    outcome = fixture("charge")["outcome"]
+    if failure is None:
+        _fill(
+            outcome,
+            advice_code=None,
+            network_advice_code=None,
+            network_decline_code=None,
+            network_status="approved_by_network",
+            reason=None,
+            seller_message="Payment complete.",
+            type="authorized",
+        )
+    else:
+        _fill(
+            outcome,
+            advice_code="try_again_later",
+            network_advice_code=None,
+            network_decline_code="05",
+            network_status="declined_by_network",
+            reason=failure[2],
+            seller_message="The bank did not return any further details with this decline.",
+            type="issuer_declined",
+        )
+    billing = fixture("charge")["billing_details"]
+    _fill(billing, address=_empty_address(), email=email, name=None, phone=None, tax_id=None)
+    return _fill(
+        charge,
+        amount=intent["amount"],
+        amount_captured=intent["amount"] if succeeded else 0,
+        amount_refunded=0,
+        application=None,
+        application_fee=None,
+        application_fee_amount=None,
+        balance_transaction=new_id("txn_") if succeeded else None,
+        billing_details=billing,
+        calculated_statement_descriptor="SKILEEZ EMULATOR",
+        captured=succeeded,
+        created=created,
+        currency=intent["currency"],
+        customer=None,
+        description=None,
+        disputed=False,
+        failure_balance_transaction=None,
+        failure_code=failure[0] if failure else None,
+        failure_message=failure[1] if failure else None,
+        fraud_details={},
+        id=charge_id,
+        livemode=False,
+        metadata=dict(intent["metadata"]),
+        on_behalf_of=None,
+        outcome=outcome if status != "pending" else None,
+        paid=succeeded,
+        payment_intent=intent["id"],
+        payment_method=payment_method,
+        payment_method_details=details,
+        receipt_email=email,
+        receipt_number=None,
+        receipt_url=None,
+        refunded=False,
+        refunds=list_object([], f"/v1/charges/{charge_id}/refunds"),
+        review=None,
+        shipping=None,
+        source_transfer=None,
+        statement_descriptor=None,
+        statement_descriptor_suffix=None,
+        status=status,
+        transfer_data=None,
+        transfer_group=None,
+        source=None,
+    )
+
+
+def build_refund(
+    *,
+    created: int,
+    charge: JsonObject,
+    amount: int,
+    reason: str | None,
+    metadata: dict[str, str],
+) -> JsonObject:
+    refund = fixture("refund")
+    card = charge["payment_method_details"]["type"] == "card"
+    return _fill(
+        refund,
+        amount=amount,
+        balance_transaction=new_id("txn_"),
+        charge=charge["id"],
+        created=created,
+        currency=charge["currency"],
+        destination_details=(
+            {"card": {"type": "refund"}, "type": "card"} if card else {"type": "sepa_debit"}
+        ),
+        id=new_id("re_"),
+        metadata=metadata,
+        payment_intent=charge["payment_intent"],
+        reason=reason,
+        receipt_number=None,
+        source_transfer_reversal=None,
+        status="succeeded",
+        transfer_reversal=None,
+        customer=None,
+        customer_account=None,
+        payment_method=charge["payment_method"],
+    )
+
+
+def build_dispute(
+    *, created: int, charge: JsonObject, amount: int, reason: str, due_by: int
+) -> JsonObject:
+    dispute = fixture("dispute")
+    evidence = _nulls(dispute["evidence"])
+    evidence["enhanced_evidence"] = {}
+    card = charge["payment_method_details"].get("card")
+    details: JsonObject
+    if card is not None:
+        details = {
+            "card": {
+                "brand": card["brand"],
+                "case_type": "chargeback",
+                "network_reason_code": "10.4",
+                "network": card["network"],
+            },
+            "type": "card",
+        }
+    else:
+        details = {"type": charge["payment_method_details"]["type"]}
+    return _fill(
+        dispute,
+        amount=amount,
+        balance_transactions=[],
+        charge=charge["id"],
+        created=created,
+        currency=charge["currency"],
+        evidence=evidence,
+        evidence_details={
+            "due_by": due_by,
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+            "enhanced_eligibility": {},
+        },
+        id=new_id("dp_"),
+        is_charge_refundable=False,
+        livemode=False,
+        metadata={},
+        payment_intent=charge["payment_intent"],
+        payment_method_details=details,
+        reason=reason,
+        status="needs_response",
+        enhanced_eligibility_types=[],
+    )
+
+
+def build_webhook_endpoint(
+    *,
+    created: int,
+    url: str,
+    enabled_events: list[str],
+    description: str | None,
+    metadata: dict[str, str],
+    api_version: str | None,
+) -> JsonObject:
+    return _fill(
+        fixture("webhook_endpoint"),
+        api_version=api_version,
+        application=None,
+        created=created,
+        description=description,
+        enabled_events=enabled_events,
+        id=new_id("we_"),
+        livemode=False,
+        metadata=metadata,
+        status="enabled",
+        url=url,
+    )
+
+
+def build_event(
+    *,
+    created: int,
+    event_type: str,
+    data_object: JsonObject,
+    previous_attributes: JsonObject | None,
+    api_version: str,
+    request_id: str | None,
+    idempotency_key: str | None,
+    pending_webhooks: int,
+) -> JsonObject:
+    data: JsonObject = {"object": copy.deepcopy(data_object)}
+    if previous_attributes is not None:
+        data["previous_attributes"] = copy.deepcopy(previous_attributes)
+    return _fill(
+        fixture("event"),
+        api_version=api_version,
+        created=created,
+        data=data,
+        id=new_id("evt_"),
+        livemode=False,
+        pending_webhooks=pending_webhooks,
+        request={"id": request_id, "idempotency_key": idempotency_key},
+        type=event_type,
+    )

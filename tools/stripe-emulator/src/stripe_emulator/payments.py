@@ -1,0 +1,282 @@
+"""Paying a Checkout Session: PaymentIntents, Charges, declines and delayed settlement."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiohttp import web
+
+from stripe_emulator.expand import expand
+from stripe_emulator.listing import LIST_PARAMS, created_filter, paginate
+from stripe_emulator.objects import (
+    build_charge,
+    build_payment_intent,
+    customer_details,
+    new_id,
+    payment_method_details,
+)
+from stripe_emulator.state import EmulatorState, RequestOrigin, state_of
+from stripe_emulator.store import PendingSettlement, newest_first
+from stripe_emulator.wire import (
+    JsonObject,
+    StripeError,
+    get_str,
+    json_response,
+    no_such,
+    read_params,
+    reject_unknown,
+)
+
+routes = web.RouteTableDef()
+
+
+class PaymentMethod(StrEnum):
+    """What the customer pays with on the hosted page (or the control API picks)."""
+
+    CARD_SUCCESS = "card_success"  # 4242 4242 4242 4242
+    CARD_DECLINE = "card_decline"  # 4000 0000 0000 0002
+    DELAYED_SUCCESS = "delayed_success"  # SEPA debit that later succeeds
+    DELAYED_FAILURE = "delayed_failure"  # SEPA debit that later fails
+
+
+class PaymentOutcome(StrEnum):
+    PAID = "paid"
+    DECLINED = "declined"
+    PROCESSING = "processing"
+
+
+DECLINE = ("card_declined", "Your card was declined.", "generic_decline")
+DEBIT_FAILURE = (
+    "insufficient_funds",
+    "The customer's account has insufficient funds to cover this payment.",
+    "insufficient_funds",
+)
+
+
+def _intent_for(state: EmulatorState, session: JsonObject, email: str | None) -> JsonObject:
+    """The session's PaymentIntent, created on the first attempt as Checkout does."""
+    existing = state.store.payment_intents.get(session["payment_intent"] or "")
+    if existing is not None:
+        return existing
+    data = state.store.intent_data.get(session["id"], {})
+    intent = build_payment_intent(
+        created=state.now(),
+        amount=session["amount_total"],
+        currency=session["currency"],
+        metadata=dict(data.get("metadata") or {}),
+        receipt_email=email,
+        payment_method_types=list(session["payment_method_types"]),
+    )
+    intent["description"] = data.get("description")
+    state.store.payment_intents[intent["id"]] = intent
+    session["payment_intent"] = intent["id"]
+    state.emit("payment_intent.created", intent)
+    return intent
+
+
+def _last_payment_error(charge: JsonObject, failure: tuple[str, str, str]) -> JsonObject:
+    return {
+        "charge": charge["id"],
+        "code": failure[0],
+        "decline_code": failure[2],
+        "doc_url": f"https://stripe.com/docs/error-codes/{failure[0].replace('_', '-')}",
+        "message": failure[1],
+        "payment_method": {"id": charge["payment_method"], "object": "payment_method"},
+        "type": "card_error"
+        if charge["payment_method_details"]["type"] == "card"
+        else "invalid_request_error",
+    }
+
+
+def _complete(state: EmulatorState, session: JsonObject, email: str | None, paid: bool) -> None:
+    session["status"] = "complete"
+    session["payment_status"] = "paid" if paid else "unpaid"
+    session["customer_details"] = customer_details(email)
+    session["url"] = None
+    state.emit("checkout.session.completed", session)
+
+
+def pay_session(
+    state: EmulatorState,
+    session: JsonObject,
+    method: PaymentMethod,
+    email: str | None = None,
+) -> PaymentOutcome:
+    """Pay an open session the way the hosted page would, emitting Stripe's events."""
+    if session["status"] != "open":
+        raise StripeError(
+            400,
+            f"This Checkout Session is no longer open (status `{session['status']}`).",
+            param="session",
+        )
+    email = email or session["customer_email"]
+    intent = _intent_for(state, session, email)
+    now = state.now()
+    kind = (
+        "sepa_debit"
+        if method in (PaymentMethod.DELAYED_SUCCESS, PaymentMethod.DELAYED_FAILURE)
+        else method.value
+    )
+    details = payment_method_details(kind, intent["amount"])
+    payment_method = new_id("pm_")
+    status = {"card_success": "succeeded", "card_decline": "failed"}.get(kind, "pending")
+    charge = build_charge(
+        created=now,
+        intent=intent,
+        status=status,
+        details=details,
+        payment_method=payment_method,
+        email=email,
+        failure=DECLINE if status == "failed" else None,
+    )
+    state.store.charges[charge["id"]] = charge
+    intent["latest_charge"] = charge["id"]
+    intent["payment_method"] = payment_method
+    intent["receipt_email"] = email
+
+    if status == "failed":
+        intent["status"] = "requires_payment_method"
+        intent["payment_method"] = None
+        intent["last_payment_error"] = _last_payment_error(charge, DECLINE)
+        state.emit("charge.failed", charge)
+        state.emit("payment_intent.payment_failed", intent)
+        return PaymentOutcome.DECLINED
+
+    intent["last_payment_error"] = None
+    if status == "succeeded":
+        intent["status"] = "succeeded"
+        intent["amount_received"] = intent["amount"]
+        state.emit("charge.succeeded", charge)
+        state.emit("payment_intent.succeeded", intent)
+        _complete(state, session, email, paid=True)
+        return PaymentOutcome.PAID
+
+    intent["status"] = "processing"
+    intent["processing"] = None
+    state.emit("charge.pending", charge)
+    state.emit("payment_intent.processing", intent)
+    _complete(state, session, email, paid=False)
+    delay = state.settings.async_settlement_delay
+    state.store.settlements[intent["id"]] = PendingSettlement(
+        payment_intent=intent["id"],
+        session=session["id"],
+        succeed=method == PaymentMethod.DELAYED_SUCCESS,
+        due_at=None if delay is None else state.now() + delay,
+    )
+    return PaymentOutcome.PROCESSING
+
+
+def settle_payment(
+    state: EmulatorState,
+    payment_intent_id: str,
+    succeed: bool,
+    origin: RequestOrigin | None = None,
+) -> JsonObject:
+    """Finish a pending delayed payment; returns the session."""
+    settlement = state.store.settlements.pop(payment_intent_id, None)
+    if settlement is None:
+        raise StripeError(
+            400,
+            f"PaymentIntent {payment_intent_id} has no pending delayed payment to settle.",
+            param="payment_intent",
+        )
+    intent = state.store.payment_intents[settlement.payment_intent]
+    session = state.store.sessions[settlement.session]
+    charge = state.store.charges[intent["latest_charge"]]
+    if succeed:
+        charge.update(
+            status="succeeded",
+            paid=True,
+            captured=True,
+            amount_captured=charge["amount"],
+            balance_transaction=new_id("txn_"),
+            outcome={
+                "advice_code": None,
+                "network_advice_code": None,
+                "network_decline_code": None,
+                "network_status": "approved_by_network",
+                "reason": None,
+                "seller_message": "Payment complete.",
+                "type": "authorized",
+            },
+        )
+        intent.update(status="succeeded", amount_received=intent["amount"])
+        session["payment_status"] = "paid"
+        state.emit("charge.succeeded", charge, origin=origin)
+        state.emit("payment_intent.succeeded", intent, origin=origin)
+        state.emit("checkout.session.async_payment_succeeded", session, origin=origin)
+    else:
+        code, message, _ = DEBIT_FAILURE
+        charge.update(status="failed", failure_code=code, failure_message=message)
+        intent.update(
+            status="requires_payment_method",
+            payment_method=None,
+            last_payment_error=_last_payment_error(charge, DEBIT_FAILURE),
+        )
+        state.emit("charge.failed", charge, origin=origin)
+        state.emit("payment_intent.payment_failed", intent, origin=origin)
+        state.emit("checkout.session.async_payment_failed", session, origin=origin)
+    return session
+
+
+def settle_due_payments(state: EmulatorState) -> int:
+    """Settle delayed payments whose settlement time has come on the emulator clock."""
+    now = state.now()
+    due = [s for s in state.store.settlements.values() if s.due_at is not None and s.due_at <= now]
+    for settlement in due:
+        settle_payment(state, settlement.payment_intent, settlement.succeed)
+    return len(due)
+
+
+def get_charge(state: EmulatorState, charge_id: str, param: str = "charge") -> JsonObject:
+    charge = state.store.charges.get(charge_id)
+    if charge is None:
+        raise no_such("charge", charge_id, param)
+    return charge
+
+
+@routes.get("/v1/payment_intents/{id}")
+async def retrieve_payment_intent_route(request: web.Request) -> web.Response:
+    state = state_of(request)
+    params = await read_params(request)
+    reject_unknown(params, ("expand", "client_secret"))
+    intent = state.store.payment_intents.get(request.match_info["id"])
+    if intent is None:
+        raise no_such("payment_intent", request.match_info["id"], "intent")
+    return json_response(expand(state.store, intent, params))
+
+
+@routes.get("/v1/payment_intents")
+async def list_payment_intents_route(request: web.Request) -> web.Response:
+    state = state_of(request)
+    params = await read_params(request)
+    reject_unknown(params, (*LIST_PARAMS, "created"))
+    created = created_filter(params)
+    intents = [i for i in newest_first(state.store.payment_intents) if created(i["created"])]
+    page = paginate(intents, params, "/v1/payment_intents")
+    return json_response(expand(state.store, page, params))
+
+
+@routes.get("/v1/charges/{id}")
+async def retrieve_charge_route(request: web.Request) -> web.Response:
+    state = state_of(request)
+    params = await read_params(request)
+    reject_unknown(params, ("expand",))
+    charge = get_charge(state, request.match_info["id"])
+    return json_response(expand(state.store, charge, params))
+
+
+@routes.get("/v1/charges")
+async def list_charges_route(request: web.Request) -> web.Response:
+    state = state_of(request)
+    params = await read_params(request)
+    reject_unknown(params, (*LIST_PARAMS, "created", "payment_intent"))
+    intent = get_str(params, "payment_intent")
+    created = created_filter(params)
+    charges = [
+        c
+        for c in newest_first(state.store.charges)
+        if (intent is None or c["payment_intent"] == intent) and created(c["created"])
+    ]
+    page = paginate(charges, params, "/v1/charges")
+    return json_response(expand(state.store, page, params))
