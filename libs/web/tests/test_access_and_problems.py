@@ -44,7 +44,7 @@ async def ready() -> bool:
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    async with TestClient(TestServer(service_app(api, {"always": ready}))) as test_client:
+    async with TestClient(TestServer(service_app(api, {"always": ready}, SECRET))) as test_client:
         yield test_client
 
 
@@ -153,3 +153,21 @@ async def test_health_metrics_and_openapi(client: TestClient) -> None:
     }
     assert "Reply" in spec["components"]["schemas"]
     assert "application/problem+json" in operation["responses"]["401"]["content"]
+
+
+async def test_sign_in_link_sets_the_cookie_and_refuses_bad_tokens_and_foreign_targets(
+    client: TestClient,
+) -> None:
+    token = mint_token(SECRET, "coach-1", Role.COACH)
+    response = await client.get(
+        "/auth/session", params={"token": token, "next": "/greet"}, allow_redirects=False
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == "/greet"
+    assert response.cookies["skileez_token"].value == token
+    forged = await client.get("/auth/session", params={"token": "x.y.z"}, allow_redirects=False)
+    assert forged.status == 401
+    elsewhere = await client.get(
+        "/auth/session", params={"token": token, "next": "//evil.example/"}, allow_redirects=False
+    )
+    assert elsewhere.status == 422

@@ -10,18 +10,27 @@ from typing import Any
 
 from aiohttp import web
 
-from skileez_web.observability import ReadinessCheck, metrics_middleware, observability_routes
+from skileez_web.observability import (
+    JWT_SECRET,
+    READINESS,
+    ReadinessCheck,
+    metrics_middleware,
+    standard_api,
+)
 from skileez_web.openapi import Api
 from skileez_web.problems import problem_middleware
 
 log = logging.getLogger(__name__)
 
 
-def service_app(api: Api, readiness: dict[str, ReadinessCheck]) -> web.Application:
-    """An application with problem+json errors, metrics, health, readiness and `/openapi.json`."""
+def service_app(api: Api, readiness: dict[str, ReadinessCheck], jwt_secret: str) -> web.Application:
+    """An application with problem+json errors, metrics, health, readiness, the sign-in link
+    and an `/openapi.json` that describes every route it serves."""
     app = web.Application(middlewares=[metrics_middleware, problem_middleware])
-    app.add_routes(observability_routes(readiness))
-    spec = api.spec()
+    app[READINESS] = readiness
+    app[JWT_SECRET] = jwt_secret
+    app.add_routes(standard_api.routes)
+    spec = api.spec(standard_api)
 
     async def openapi(_request: web.Request) -> web.Response:
         return web.json_response(spec)

@@ -77,10 +77,12 @@ class Api:
 
         return register
 
-    def spec(self) -> dict[str, Any]:
+    def spec(self, *others: Api) -> dict[str, Any]:
+        """The OpenAPI document of this API's operations and those of `others`."""
+        operations = [op for api in (self, *others) for op in api.operations]
         models = {
             model
-            for op in self.operations
+            for op in operations
             for model in (op.body, op.form, op.query, *op.responses.values())
             if isinstance(model, type)
         }
@@ -89,7 +91,7 @@ class Api:
             ref_template="#/components/schemas/{model}",
         )
         paths: dict[str, dict[str, Any]] = {}
-        for op in self.operations:
+        for op in operations:
             paths.setdefault(op.path, {})[op.method.lower()] = _operation_spec(op)
         return {
             "openapi": "3.1.0",
