@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from stripe_emulator.errors import is_api
-from stripe_emulator.wire import StripeError
+from stripe_emulator.wire import API_KEY, StripeError
 
 MISSING_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
@@ -54,5 +54,5 @@ async def api_key_middleware(request: web.Request, handler: Handler) -> web.Stre
             "secret key (sk_test_...).",
             code="api_key_invalid" if not key.startswith("sk_live_") else "livemode_key",
         )
-    request["api_key"] = key
+    request[API_KEY] = key
     return await handler(request)

@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from stripe_emulator.objects import new_id
-from stripe_emulator.wire import StripeError, error_response
+from stripe_emulator.wire import REQUEST_ID, StripeError, error_response
 
 log = logging.getLogger("stripe_emulator.api")
 
@@ -31,7 +31,7 @@ def _unrecognised(request: web.Request) -> StripeError:
 async def stripe_errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give each request an id, render StripeError as Stripe does, and log the exchange."""
     request_id = new_id("req_", 14)
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
     except StripeError as error:

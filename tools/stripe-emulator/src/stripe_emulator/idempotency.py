@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 from stripe_emulator.errors import is_api
 from stripe_emulator.state import state_of
 from stripe_emulator.store import IdempotentResult
-from stripe_emulator.wire import StripeError, read_params
+from stripe_emulator.wire import API_KEY, StripeError, read_params
 
 log = logging.getLogger("stripe_emulator.idempotency")
 
@@ -38,7 +38,7 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
             type="invalid_request_error",
         )
     state = state_of(request)
-    scope = (str(request.get("api_key")), key)
+    scope = (request.get(API_KEY, ""), key)
     fingerprint = _fingerprint(request, await read_params(request))
     # Concurrent requests with one key run one at a time; the later ones replay.
     locks = state.idempotency_locks

@@ -13,7 +13,7 @@ from stripe_emulator.objects import build_event
 from stripe_emulator.settings import Settings, WebhookTarget
 from stripe_emulator.store import Store
 from stripe_emulator.webhooks import WebhookDispatcher
-from stripe_emulator.wire import JsonObject, dumps
+from stripe_emulator.wire import REQUEST_ID, JsonObject, dumps
 
 log = logging.getLogger("stripe_emulator.events")
 
@@ -124,8 +124,7 @@ def state_of(request: web.Request) -> EmulatorState:
 
 def origin_of(request: web.Request) -> RequestOrigin:
     """The request id and idempotency key that events caused by `request` carry."""
-    request_id = request.get("request_id")
     return RequestOrigin(
-        request_id=request_id if isinstance(request_id, str) else None,
+        request_id=request.get(REQUEST_ID),
         idempotency_key=request.headers.get("Idempotency-Key"),
     )

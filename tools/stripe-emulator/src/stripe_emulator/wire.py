@@ -12,6 +12,10 @@ from aiohttp import web
 
 JsonObject = dict[str, Any]
 
+PARAMS: web.RequestKey[JsonObject] = web.RequestKey("stripe_params", dict)
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("stripe_request_id", str)
+API_KEY: web.RequestKey[str] = web.RequestKey("stripe_api_key", str)
+
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
 DOCS = "https://stripe.com/docs/error-codes"
 
@@ -127,6 +131,9 @@ def decode_params(pairs: Iterable[tuple[str, str]]) -> JsonObject:
 
 async def read_params(request: web.Request) -> JsonObject:
     """Read a request's parameters: the query string, plus the form body of a POST."""
+    cached = request.get(PARAMS)
+    if cached is not None:
+        return cached
     pairs = list(request.query.items())
     if request.method == "POST" and request.can_read_body:
         raw = await request.text()
@@ -138,7 +145,9 @@ async def read_params(request: web.Request) -> JsonObject:
                 "bodies, not JSON.",
             )
         pairs.extend(parse_qsl(raw, keep_blank_values=True))
-    return decode_params(pairs)
+    params = decode_params(pairs)
+    request[PARAMS] = params
+    return params
 
 
 def reject_unknown(params: Mapping[str, Any], allowed: Iterable[str], prefix: str = "") -> None:
