@@ -5,6 +5,10 @@
   with a delivery limit, dead-lettering to `{ns}dead-letters` and its own `....dlq` queue;
 - every producer exchange has the alternate exchange `{ns}unrouted`, whose queue keeps the
   events that no one subscribes to (yet), so nothing published is ever dropped.
+
+Permissions (per-service RabbitMQ users): a service writes only to names starting with
+`{ns}{service}.` (its exchange and its queues), reads the producer exchanges it binds to and
+`{ns}dead-letters`, and configures what it declares; see deploy/rabbitmq.
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ class Names:
     def unrouted(self) -> str:
         return f"{self.namespace}unrouted"
 
+    @property
+    def unrouted_queue(self) -> str:
+        # Not the exchange's name: binding needs write access to the queue, and a service
+        # must not thereby gain the right to publish to the exchange.
+        return f"{self.namespace}unrouted.kept"
+
     def queue(self, consumer: str, event_type: str) -> str:
         return f"{self.namespace}{consumer}.{event_type}"
 
@@ -63,7 +73,7 @@ class Names:
         return f"{queue}.dlq"
 
     def all_queues(self) -> list[str]:
-        queues = [self.unrouted]
+        queues = [self.unrouted_queue]
         for consumer, models in SUBSCRIPTIONS.items():
             for model in models:
                 queue = self.queue(consumer, event_type_of(model))
@@ -77,7 +87,9 @@ QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
 async def declare_exchanges(channel: AbstractChannel, names: Names) -> dict[str, AbstractExchange]:
     """Declare every producer exchange (with its alternate exchange); return them by producer."""
     unrouted = await channel.declare_exchange(names.unrouted, ExchangeType.FANOUT, durable=True)
-    unrouted_queue = await channel.declare_queue(names.unrouted, durable=True, arguments=QUORUM)
+    unrouted_queue = await channel.declare_queue(
+        names.unrouted_queue, durable=True, arguments=QUORUM
+    )
     await unrouted_queue.bind(unrouted)
     await channel.declare_exchange(names.dead_letter_exchange, ExchangeType.DIRECT, durable=True)
     return {
