@@ -131,9 +131,8 @@ def decode_params(pairs: Iterable[tuple[str, str]]) -> JsonObject:
 
 async def read_params(request: web.Request) -> JsonObject:
     """Read a request's parameters: the query string, plus the form body of a POST."""
-    cached = request.get(PARAMS)
-    if cached is not None:
-        return cached
+    if PARAMS in request:
+        return request[PARAMS]
     pairs = list(request.query.items())
     if request.method == "POST" and request.can_read_body:
         raw = await request.text()
