@@ -136,3 +136,15 @@ async def test_two_relays_never_publish_the_same_row_and_together_publish_all(
     counts = Counter(message.message_id for message in received)
     assert set(counts) == {event.id for event in events}
     assert max(counts.values()) == 1
+
+
+async def test_drain_on_shutdown_publishes_what_is_committed_before_the_relay_stops(
+    service: Any, contract_created: Any
+) -> None:
+    relay = service.start_relay()
+    await wait_until(lambda: relay.connected)
+    async with service.sessions.begin() as session:
+        for _ in range(500):
+            await service.outbox.add(session, contract_created())
+    await relay.drain(timeout=30)
+    assert await service.unsent() == 0

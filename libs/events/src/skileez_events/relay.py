@@ -46,11 +46,24 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
+        self._caught_up = asyncio.Event()
         self.connected = False
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
         self._wake.set()
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Graceful shutdown: give the relay up to `timeout` s to publish what is committed.
+
+        Whatever is still unsent stays in the outbox for the next start or another replica.
+        """
+        if not self.connected:
+            return
+        self._caught_up.clear()
+        self.wake()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._caught_up.wait(), timeout)
 
     async def run(self) -> None:
         """Relay until cancelled, reconnecting to the broker and the database as needed."""
@@ -89,6 +102,7 @@ class OutboxRelay:
                 continue
             backoff.reset()
             if sent < self._batch_size:
+                self._caught_up.set()
                 await self._wait_for_work()
         raise ConnectionError("connection to the broker lost")
 
