@@ -204,6 +204,8 @@ class WebhookReceiver:
         self.url = ""
         self.received: list[ReceivedWebhook] = []
         self.fail_next = 0  # answer 500 to this many requests before accepting
+        self.stall_next = 0  # hold this many requests for `stall_seconds` (a timeout)
+        self.stall_seconds = 0.0
 
     @property
     def events(self) -> list[JsonObject]:
@@ -228,6 +230,11 @@ class WebhookReceiver:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         signature = request.headers.get("Stripe-Signature")
+        if self.stall_next > 0:
+            self.stall_next -= 1
+            self.received.append(ReceivedWebhook(body, signature, None, 504))
+            await asyncio.sleep(self.stall_seconds)
+            return web.Response(status=504, text="too late")
         if self.fail_next > 0:
             self.fail_next -= 1
             self.received.append(ReceivedWebhook(body, signature, None, 500))
