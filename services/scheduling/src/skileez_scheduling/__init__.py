@@ -1,0 +1,1 @@
+"""Scheduling: coaching sessions, booked only against contracts this service has seen paid."""

@@ -1,0 +1,1 @@
+"""The scheduling domain: plain Python, no I/O."""

@@ -1,0 +1,92 @@
+"""Scheduling's own view of a contract, built from the contracts service's events.
+
+Events may arrive in any order and more than once, so the view only ever moves forward:
+pending -> active -> closed, and the terms (parties, session count) are learnt from whichever
+event brings them first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from skileez_scheduling.domain.errors import (
+    ContractClosed,
+    NotAParticipant,
+    PaymentRequired,
+    SessionLimitReached,
+)
+
+
+class ContractStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+_PROGRESS = {ContractStatus.PENDING: 0, ContractStatus.ACTIVE: 1, ContractStatus.CLOSED: 2}
+
+
+@dataclass
+class ContractView:
+    id: UUID
+    status: ContractStatus = ContractStatus.PENDING
+    student_id: str | None = None
+    coach_id: str | None = None
+    session_count: int | None = None
+    title: str | None = None
+    closed_reason: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def is_known(self) -> bool:
+        """True once an event has told who the parties are (a lone cancellation does not)."""
+        return self.student_id is not None and self.coach_id is not None
+
+    def is_participant(self, user_id: str) -> bool:
+        return self.is_known and user_id in (self.student_id, self.coach_id)
+
+    def record_created(
+        self, *, student_id: str, coach_id: str, session_count: int, title: str
+    ) -> None:
+        self._learn_terms(student_id, coach_id, session_count)
+        self.title = self.title or title
+
+    def record_activated(self, *, student_id: str, coach_id: str, session_count: int) -> None:
+        self._learn_terms(student_id, coach_id, session_count)
+        self._advance(ContractStatus.ACTIVE)
+
+    def record_cancelled(self, *, reason: str, cancelled_at: datetime) -> bool:
+        """Close the contract; True only the first time (its future sessions are then cancelled)."""
+        if self.status is ContractStatus.CLOSED:
+            return False
+        self._advance(ContractStatus.CLOSED)
+        self.closed_reason = reason
+        self.closed_at = cancelled_at
+        return True
+
+    def check_participant(self, user_id: str) -> None:
+        if not self.is_participant(user_id):
+            raise NotAParticipant("Only the contract's student or coach may do this.")
+
+    def check_can_book(self, scheduled_sessions: int) -> None:
+        """A new session fits: the contract is paid, still open, and has a free session left."""
+        if self.status is ContractStatus.PENDING:
+            raise PaymentRequired("The contract must be paid before sessions can be scheduled.")
+        if self.status is ContractStatus.CLOSED:
+            raise ContractClosed(f"The contract is closed ({self.closed_reason}).")
+        if self.session_count is not None and scheduled_sessions >= self.session_count:
+            raise SessionLimitReached(
+                f"All {self.session_count} sessions of this contract are already scheduled."
+            )
+
+    def _learn_terms(self, student_id: str, coach_id: str, session_count: int) -> None:
+        self.student_id = self.student_id or student_id
+        self.coach_id = self.coach_id or coach_id
+        self.session_count = self.session_count or session_count
+
+    def _advance(self, status: ContractStatus) -> None:
+        if _PROGRESS[status] > _PROGRESS[self.status]:
+            self.status = status

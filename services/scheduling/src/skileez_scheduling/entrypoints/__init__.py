@@ -1,0 +1,1 @@
+"""HTTP routes, the HTML page and the event subscriptions, each thin."""

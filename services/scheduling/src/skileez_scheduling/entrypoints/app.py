@@ -1,0 +1,67 @@
+"""`create_app(settings)`: the scheduling service, its database and its event consumer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from skileez_events import EventConsumer, Names
+from skileez_scheduling.adapters.tables import inbox
+from skileez_scheduling.entrypoints import schedule_page  # noqa: F401  (registers the page)
+from skileez_scheduling.entrypoints.resources import CONSUMER, DATABASE, ENGINE, SETTINGS
+from skileez_scheduling.entrypoints.sessions_api import api
+from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS
+from skileez_scheduling.settings import SchedulingSettings
+from skileez_web.app import background, service_app
+from skileez_web.database import create_engine, database_is_reachable
+
+
+def create_app(settings: SchedulingSettings) -> web.Application:
+    async def database_ready() -> bool:
+        return await database_is_reachable(app[ENGINE])
+
+    async def consumer_ready() -> bool:
+        return app[CONSUMER].ready
+
+    app = service_app(
+        api,
+        readiness={"database": database_ready, "consumer": consumer_ready},
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+    )
+    app[SETTINGS] = settings
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("skileez_scheduling.entrypoints", "templates"),
+        autoescape=True,
+    )
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_contract_events_consumer)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app[ENGINE] = engine
+    app[DATABASE] = async_sessionmaker(engine, expire_on_commit=False)
+    yield
+    await engine.dispose()
+
+
+async def _contract_events_consumer(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    consumer = EventConsumer(
+        consumer="scheduling",
+        sessionmaker=app[DATABASE],
+        inbox=inbox,
+        amqp_url=settings.amqp_url,
+        names=Names(settings.events_namespace),
+        subscriptions=CONTRACT_EVENTS,
+    )
+    app[CONSUMER] = consumer
+    async for _ in background("scheduling consumer", consumer.run, consumer.drain)(app):
+        yield

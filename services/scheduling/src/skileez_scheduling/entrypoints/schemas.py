@@ -1,0 +1,80 @@
+"""What the HTTP API takes and gives (and so what `/openapi.json` describes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from skileez_scheduling.domain.contracts import ContractView
+from skileez_scheduling.domain.sessions import (
+    MAX_DURATION_MINUTES,
+    MIN_DURATION_MINUTES,
+    Session,
+)
+
+
+class BookingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime = Field(
+        description="Start, in the future, with a timezone offset (RFC 3339)."
+    )
+    duration_minutes: int = Field(ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES)
+
+
+class SessionOut(BaseModel):
+    id: UUID
+    contract_id: UUID
+    student_id: str
+    coach_id: str
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    status: Literal["scheduled", "cancelled"]
+    booked_by: str
+    created_at: datetime
+    cancelled_at: datetime | None
+    cancelled_by: str | None
+    cancellation_reason: str | None
+
+    @classmethod
+    def of(cls, session: Session) -> SessionOut:
+        return cls(
+            id=session.id,
+            contract_id=session.contract_id,
+            student_id=session.student_id,
+            coach_id=session.coach_id,
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            duration_minutes=session.duration_minutes,
+            status=session.status.value,
+            booked_by=session.booked_by,
+            created_at=session.created_at,
+            cancelled_at=session.cancelled_at,
+            cancelled_by=session.cancelled_by,
+            cancellation_reason=session.cancellation_reason,
+        )
+
+
+class ContractSessions(BaseModel):
+    contract_id: UUID
+    contract_status: Literal["pending", "active", "closed"]
+    closed_reason: str | None
+    session_count: int | None
+    scheduled_count: int
+    sessions: list[SessionOut]
+
+    @classmethod
+    def of(cls, contract: ContractView, sessions: list[Session]) -> ContractSessions:
+        out = [SessionOut.of(session) for session in sessions]
+        return cls(
+            contract_id=contract.id,
+            contract_status=contract.status.value,
+            closed_reason=contract.closed_reason,
+            session_count=contract.session_count,
+            scheduled_count=sum(1 for s in out if s.status == "scheduled"),
+            sessions=out,
+        )
