@@ -13,6 +13,7 @@ import aio_pika
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import (
@@ -20,13 +21,17 @@ from skileez_events import (
     ContractActivated,
     ContractCancelled,
     ContractCreated,
+    EventConsumer,
     Names,
+    event_type_of,
     new_event,
 )
 from skileez_events.envelope import CONTENT_TYPE
 from skileez_events.testing import wait_until
+from skileez_events.topology import SUBSCRIPTIONS
+from skileez_scheduling.adapters.tables import inbox
 from skileez_scheduling.entrypoints.app import create_app
-from skileez_scheduling.entrypoints.resources import ENGINE
+from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE
 from skileez_scheduling.settings import SchedulingSettings
 from skileez_web.auth import Role, mint_token
 from skileez_web.database import migrate
@@ -87,7 +92,9 @@ class Scheduling:
     http: aiohttp.ClientSession
     engine: AsyncEngine
     names: Names
+    channel: aio_pika.abc.AbstractChannel
     exchange: aio_pika.abc.AbstractExchange
+    consumer: EventConsumer
 
     def headers(self, user: str, role: Role = Role.STUDENT) -> dict[str, str]:
         return {"Authorization": f"Bearer {mint_token(SECRET, user, role)}"}
@@ -149,6 +156,30 @@ class Scheduling:
 
         await wait_until(reached)
 
+    async def wait_until_handled(self, events: int) -> None:
+        """Wait until the consumer has recorded `events` events in its inbox."""
+
+        async def handled() -> bool:
+            async with self.engine.connect() as conn:
+                query = select(func.count()).select_from(inbox.table)
+                return int((await conn.execute(query)).scalar_one()) >= events
+
+        await wait_until(handled)
+
+    async def settle(self) -> None:
+        """Wait until every delivered event has been handled: queues empty, no handler running."""
+
+        async def queues_empty() -> bool:
+            for model in SUBSCRIPTIONS["scheduling"]:
+                queue = self.names.queue("scheduling", event_type_of(model))
+                declared = await self.channel.declare_queue(queue, passive=True)
+                if declared.declaration_result.message_count:
+                    return False
+            return True
+
+        await wait_until(queues_empty)
+        await self.consumer.drain()
+
     async def active_contract(
         self,
         student: str = "student-1",
@@ -191,4 +222,4 @@ async def scheduling(
         async with await aio_pika.connect(amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.get_exchange(events_names.exchange("contracts"))
-            yield Scheduling(http, app[ENGINE], events_names, exchange)
+            yield Scheduling(http, app[ENGINE], events_names, channel, exchange, app[CONSUMER])
