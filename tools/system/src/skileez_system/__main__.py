@@ -1,7 +1,11 @@
-"""`python -m skileez_system up`: the whole system on this machine, without Docker.
+"""`python -m skileez_system up|demo`.
 
-Migrates and starts the three services and the Stripe emulator against a local PostgreSQL
-and RabbitMQ, with their logs interleaved on the terminal; Ctrl-C stops everything cleanly.
+`up`: the whole system on this machine, without Docker. Migrates and starts the three
+services and the Stripe emulator against a local PostgreSQL and RabbitMQ, with their logs
+interleaved on the terminal; Ctrl-C stops everything cleanly.
+
+`demo`: against a running system, a demo coach, student and admin, a proposal, a pending
+contract, and the sign-in links to click through the flow in a browser.
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ import signal
 import sys
 from pathlib import Path
 
+import aio_pika
+import asyncpg
+
+from skileez_system.demo import DemoConfig, DemoError, print_result, run_demo
 from skileez_system.system import System, SystemConfig
 
 LOCAL_PORTS = {"contracts": [8001], "payments": [8002], "scheduling": [8003], "emulator": [12111]}
+LOCAL_JWT_SECRET = "local-only-jwt-secret-change-me-0123456789"  # noqa: S105 - local runs only
 
 
 def local_config() -> SystemConfig:
@@ -25,14 +34,34 @@ def local_config() -> SystemConfig:
         postgres_url=env.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
         amqp_url=env.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
         namespace=env.get("EVENTS_NAMESPACE", ""),
-        jwt_secret=env.get("JWT_SECRET", "local-only-jwt-secret-change-me-0123456789"),
+        jwt_secret=env.get("JWT_SECRET", LOCAL_JWT_SECRET),
         webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", "whsec_local_only_change_me"),
         workdir=Path(env.get("SKILEEZ_LOG_DIR", ".local/logs")),
         ports=LOCAL_PORTS,
     )
 
 
+async def check_servers(config: SystemConfig) -> None:
+    """Fail at once, and say what to do, when PostgreSQL or RabbitMQ does not answer."""
+    try:
+        connection = await asyncpg.connect(config.postgres_url, timeout=5)
+        await connection.close()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        raise SystemExit(
+            f"PostgreSQL at {config.postgres_url} does not answer ({error}). Start it, or set "
+            "POSTGRES_URL to a server URL whose user may create databases."
+        ) from None
+    try:
+        broker = await aio_pika.connect(config.amqp_url, timeout=5)
+        await broker.close()
+    except Exception as error:
+        raise SystemExit(
+            f"RabbitMQ at {config.amqp_url} does not answer ({error}). Start it, or set AMQP_URL."
+        ) from None
+
+
 async def up(config: SystemConfig) -> None:
+    await check_servers(config)
     system = System(config, echo=sys.stdout)
     await system.create_databases()
     await system.migrate()
@@ -44,20 +73,34 @@ async def up(config: SystemConfig) -> None:
         await system.start()
         urls = ", ".join(f"{name} {system.url(name)}" for name in LOCAL_PORTS)
         print(f"\nSkileez is up: {urls}.", flush=True)
-        print("Ctrl-C stops.\n")
+        print("Logs also in " + str(config.workdir) + "/. Run the demo in another terminal:")
+        print("  uv run python -m skileez_system demo")
+        print("Ctrl-C stops.\n", flush=True)
         await stop.wait()
     finally:
-        print("\nstopping...", flush=True)
+        print("\nstopping (SIGTERM to each process, graceful shutdown)...", flush=True)
         await system.stop()
+        print("stopped.", flush=True)
+
+
+def demo() -> None:
+    config = DemoConfig.from_environment(os.environ, LOCAL_JWT_SECRET)
+    try:
+        result = asyncio.run(run_demo(config))
+    except DemoError as error:
+        raise SystemExit(f"demo: {error}") from None
+    print_result(result)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m skileez_system")
-    parser.add_argument("command", choices=["up"])
-    parser.parse_args()
-    config = local_config()
+    parser.add_argument("command", choices=["up", "demo"])
+    args = parser.parse_args()
+    if args.command == "demo":
+        demo()
+        return
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(up(config))
+        asyncio.run(up(local_config()))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,236 @@
+"""`python -m skileez_system demo`: a demo coach, student and admin, a proposal the student
+has accepted and a pending contract, and the sign-in links to click through the whole flow
+in a browser.
+
+Runs against a running system (the local run or docker compose); fails with a clear message
+when a service does not answer. Everything goes through the services' public APIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import aiohttp
+
+from skileez_web.auth import Role, mint_token
+
+SERVICES = ("contracts", "payments", "scheduling")
+DEMO_USERS = {
+    Role.COACH: "demo-coach",
+    Role.STUDENT: "demo-student",
+    Role.ADMIN: "demo-admin",
+}
+TOKEN_TTL_SECONDS = 12 * 3600
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    jwt_secret: str
+    public: Mapping[str, str]
+    """Base URL per service as a browser reaches it (the printed links)."""
+    api: Mapping[str, str]
+    """Base URL per service as this command reaches it (the same, except inside compose)."""
+    session_count: int = 4
+    price_per_session: int = 4500
+    currency: str = "eur"
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str], jwt_secret: str) -> DemoConfig:
+        public = {
+            service: env.get(f"{service.upper()}_URL", f"http://127.0.0.1:{port}").rstrip("/")
+            for service, port in zip(SERVICES, (8001, 8002, 8003), strict=True)
+        }
+        api = {
+            service: env.get(f"DEMO_{service.upper()}_API", public[service]).rstrip("/")
+            for service in SERVICES
+        }
+        return cls(jwt_secret=env.get("JWT_SECRET", jwt_secret), public=public, api=api)
+
+
+def demo_user_id(role: Role) -> str:
+    """Stable ids, so that every demo run's contracts land on the same coach's notifications."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://skileez.example/demo/{DEMO_USERS[role]}"))
+
+
+def sign_in_link(base: str, token: str, next_path: str) -> str:
+    return f"{base}/auth/session?{urlencode({'token': token, 'next': next_path}, quote_via=quote)}"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    proposal_id: str
+    contract_id: str
+    links: list[tuple[str, str, str]]
+    """(role, what the page is, sign-in link)."""
+
+
+async def run_demo(config: DemoConfig, timeout: float = 20.0) -> DemoResult:
+    tokens = {
+        role: mint_token(config.jwt_secret, demo_user_id(role), role, TOKEN_TTL_SECONDS)
+        for role in DEMO_USERS
+    }
+    client_timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=client_timeout) as http:
+        for service in SERVICES:
+            await _require_ready(http, service, config.api[service])
+        proposal = await _call(
+            http,
+            "POST",
+            f"{config.api['contracts']}/proposals",
+            tokens[Role.COACH],
+            {
+                "student_id": demo_user_id(Role.STUDENT),
+                "title": "Demo: four sessions of interview coaching",
+                "description": "Created by `python -m skileez_system demo`.",
+                "session_count": config.session_count,
+                "price_per_session": config.price_per_session,
+                "currency": config.currency,
+            },
+            expect=201,
+        )
+        proposal_id = str(proposal["id"])
+        await _call(
+            http,
+            "POST",
+            f"{config.api['contracts']}/proposals/{proposal_id}/accept",
+            tokens[Role.STUDENT],
+            None,
+            expect=200,
+        )
+        contract = await _call(
+            http,
+            "POST",
+            f"{config.api['contracts']}/contracts",
+            tokens[Role.STUDENT],
+            {"proposal_id": proposal_id},
+            expect=201,
+        )
+        contract_id = str(contract["id"])
+        # Payments learns the contract from ContractCreated; wait until its page knows it.
+        await _wait_for_payments(http, config, tokens[Role.STUDENT], contract_id, timeout)
+
+    public = config.public
+    student, coach, admin = tokens[Role.STUDENT], tokens[Role.COACH], tokens[Role.ADMIN]
+    links = [
+        (
+            "student",
+            "the accepted proposal",
+            sign_in_link(public["contracts"], student, f"/proposals/{proposal_id}"),
+        ),
+        (
+            "student",
+            "the contract (pending until paid)",
+            sign_in_link(public["contracts"], student, f"/contracts/{contract_id}"),
+        ),
+        (
+            "student",
+            "the payment page: press Pay",
+            sign_in_link(public["payments"], student, f"/contracts/{contract_id}/pay"),
+        ),
+        (
+            "student",
+            "the sessions page (402 until paid, then schedule)",
+            sign_in_link(public["scheduling"], student, f"/contracts/{contract_id}/sessions"),
+        ),
+        (
+            "coach",
+            "the notifications (the payment shows up here)",
+            sign_in_link(public["contracts"], coach, "/notifications"),
+        ),
+        (
+            "coach",
+            "the contract",
+            sign_in_link(public["contracts"], coach, f"/contracts/{contract_id}"),
+        ),
+        (
+            "admin",
+            "the contract's payments (refunds)",
+            sign_in_link(public["payments"], admin, f"/contracts/{contract_id}/payments"),
+        ),
+    ]
+    return DemoResult(proposal_id=proposal_id, contract_id=contract_id, links=links)
+
+
+async def _require_ready(http: aiohttp.ClientSession, service: str, base: str) -> None:
+    url = f"{base}/health/ready"
+    try:
+        async with http.get(url) as response:
+            if response.status == 200:
+                return
+            detail = f"answered {response.status}: {(await response.text())[:300]}"
+    except (aiohttp.ClientError, TimeoutError) as error:
+        detail = f"does not answer ({error.__class__.__name__}: {error})"
+    raise DemoError(
+        f"{service} at {url} {detail}.\n"
+        "Start the system first: `uv run python -m skileez_system up` (local run) or "
+        "`docker compose up --build`, wait for 'Skileez is up', then run the demo again."
+    )
+
+
+async def _call(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    token: str,
+    body: dict[str, Any] | None,
+    *,
+    expect: int,
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    try:
+        async with http.request(method, url, json=body, headers=headers) as response:
+            text = await response.text()
+            if response.status != expect:
+                raise DemoError(f"{method} {url} answered {response.status}, not {expect}: {text}")
+            data = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise DemoError(f"{method} {url} failed: {error.__class__.__name__}: {error}") from None
+    if not isinstance(data, dict):
+        raise DemoError(f"{method} {url} answered {text!r}, not a JSON object")
+    return data
+
+
+async def _wait_for_payments(
+    http: aiohttp.ClientSession,
+    config: DemoConfig,
+    student_token: str,
+    contract_id: str,
+    timeout: float,
+) -> None:
+    url = f"{config.api['payments']}/contracts/{contract_id}/pay"
+    headers = {"Authorization": f"Bearer {student_token}"}
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        async with http.get(url, headers=headers) as response:
+            status = response.status
+            if status == 200:
+                return
+        await asyncio.sleep(0.2)
+    raise DemoError(
+        f"payments has not learnt contract {contract_id} within {timeout:.0f} s "
+        f"(GET {url} still answers {status}): is the contracts outbox relay publishing "
+        "and the payments consumer running? See their logs."
+    )
+
+
+def print_result(result: DemoResult) -> None:
+    print(
+        f"\nDemo proposal {result.proposal_id} accepted; contract {result.contract_id} "
+        "is pending payment.\n"
+    )
+    print("Each link signs the browser in as that user, then opens the page (so clicking a")
+    print("link switches users). On the Stripe emulator's checkout page choose the card")
+    print("4242 4242 4242 4242 to pay, 4000 0000 0000 0002 to see a decline.\n")
+    for role, page, link in result.links:
+        print(f"  {role:<8} {page}\n           {link}\n")
