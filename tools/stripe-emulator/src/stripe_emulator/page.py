@@ -7,6 +7,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from stripe_emulator.checkout import expire_due_sessions
 from stripe_emulator.currency import format_amount
 from stripe_emulator.payments import PaymentMethod, PaymentOutcome, pay_session
 from stripe_emulator.state import state_of
@@ -78,6 +79,7 @@ def _closed_notice(session: JsonObject) -> str:
 
 def _session_or_404(request: web.Request) -> tuple[JsonObject, list[JsonObject]]:
     state = state_of(request)
+    expire_due_sessions(state)  # a page must never offer to pay a session past `expires_at`
     session_id = request.match_info["id"]
     session = state.store.sessions.get(session_id)
     if session is None:

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from aiohttp import web
 
+from stripe_emulator.checkout import expire_session
 from stripe_emulator.expand import expand
 from stripe_emulator.listing import LIST_PARAMS, created_filter, paginate
 from stripe_emulator.objects import (
@@ -103,6 +104,8 @@ def pay_session(
     email: str | None = None,
 ) -> PaymentOutcome:
     """Pay an open session the way the hosted page would, emitting Stripe's events."""
+    if session["status"] == "open" and session["expires_at"] <= state.now():
+        expire_session(state, session)  # the sweeper had not got to it yet
     if session["status"] != "open":
         raise StripeError(
             400,
