@@ -1,0 +1,1 @@
+"""Contracts: coaches' proposals, the contracts students take from them, their payment status."""

@@ -1,0 +1,8 @@
+"""`python -m skileez_contracts migrate|serve`."""
+
+from skileez_contracts.entrypoints.app import create_app
+from skileez_contracts.settings import ContractsSettings
+from skileez_web.cli import run_service
+
+if __name__ == "__main__":
+    run_service("skileez_contracts", ContractsSettings, create_app)

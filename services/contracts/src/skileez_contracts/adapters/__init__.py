@@ -1,0 +1,1 @@
+"""Persistence: the tables and the repositories over them."""

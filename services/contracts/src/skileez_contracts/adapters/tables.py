@@ -1,0 +1,91 @@
+"""The contracts database: proposals, contracts, coach notifications, outbox and inbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+from skileez_events import Inbox, Outbox
+
+metadata = MetaData()
+outbox = Outbox(metadata)
+inbox = Inbox(metadata)
+
+USER_ID = String(200)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("coach_id", USER_ID, nullable=False),
+    Column("student_id", USER_ID, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("session_count", Integer, nullable=False),
+    Column("price_per_session", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('open', 'accepted', 'declined')", name="proposal_status"),
+    CheckConstraint("session_count > 0 AND price_per_session >= 0", name="proposal_price"),
+    Index("ix_proposals_coach_id", "coach_id"),
+    Index("ix_proposals_student_id", "student_id"),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("proposal_id", Uuid, ForeignKey("proposals.id"), nullable=False, unique=True),
+    Column("student_id", USER_ID, nullable=False),
+    Column("coach_id", USER_ID, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("session_count", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("payment_status", String(16), nullable=False),
+    Column("payment_id", Uuid),
+    Column("stripe_payment_intent_id", String(255)),
+    Column("payment_date", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("activated_at", DateTime(timezone=True)),
+    Column("cancelled_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('pending', 'active', 'cancelled')", name="contract_status"),
+    CheckConstraint(
+        "payment_status IN ('pending', 'paid', 'failed', 'refunded')",
+        name="contract_payment_status",
+    ),
+    Index("ix_contracts_payment_status", "payment_status"),
+    Index("ix_contracts_stripe_payment_intent_id", "stripe_payment_intent_id"),
+    Index("ix_contracts_student_id", "student_id", "created_at"),
+    Index("ix_contracts_coach_id", "coach_id", "created_at"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("recipient_id", USER_ID, nullable=False),
+    Column("contract_id", Uuid, ForeignKey("contracts.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("amount", BigInteger),
+    Column("currency", String(3), nullable=False),
+    Column("source_event_id", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_notifications_recipient_id", "recipient_id", "created_at"),
+)

@@ -1,0 +1,1 @@
+"""The contracts domain in plain Python: proposals, contracts, their rules and events."""

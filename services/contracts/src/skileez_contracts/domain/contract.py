@@ -1,0 +1,181 @@
+"""The contract aggregate: what a student bought from a coach, and where its payment stands.
+
+Transitions are guarded, because any payment event may arrive late, twice or out of order:
+a paid contract never goes back to pending or failed, a failed payment can still be followed
+by a successful one, and a full refund is final (refunded and cancelled).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from skileez_contracts.domain.errors import (
+    NotAParty,
+    PaymentMismatch,
+    ProposalNotAccepted,
+)
+from skileez_contracts.domain.events import (
+    ContractActivated,
+    ContractCancelled,
+    ContractCreated,
+    ContractPaymentFailed,
+    ContractRefunded,
+    DomainEvent,
+)
+from skileez_contracts.domain.money import total_amount
+from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+
+
+class ContractStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+@dataclass
+class Contract:
+    id: uuid.UUID
+    proposal_id: uuid.UUID
+    student_id: str
+    coach_id: str
+    title: str
+    session_count: int
+    amount: int
+    currency: str
+    created_at: datetime
+    status: ContractStatus = ContractStatus.PENDING
+    payment_status: PaymentStatus = PaymentStatus.PENDING
+    payment_id: uuid.UUID | None = None
+    stripe_payment_intent_id: str | None = None
+    payment_date: datetime | None = None
+    activated_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def from_proposal(cls, proposal: Proposal, *, student_id: str, now: datetime) -> Contract:
+        """The student's contract for an accepted proposal, priced by the coach's proposal."""
+        if student_id != proposal.student_id:
+            raise NotAParty("Only the student of the proposal may take a contract from it.")
+        if proposal.status is not ProposalStatus.ACCEPTED:
+            raise ProposalNotAccepted(f"The proposal is {proposal.status}, not accepted.")
+        contract = cls(
+            id=uuid.uuid4(),
+            proposal_id=proposal.id,
+            student_id=proposal.student_id,
+            coach_id=proposal.coach_id,
+            title=proposal.title,
+            session_count=proposal.session_count,
+            amount=total_amount(proposal.session_count, proposal.price_per_session),
+            currency=proposal.currency,
+            created_at=now,
+        )
+        contract.events.append(ContractCreated(created_at=now))
+        return contract
+
+    def is_party(self, user_id: str) -> bool:
+        return user_id in (self.coach_id, self.student_id)
+
+    def get_payment_amount(self) -> int:
+        """What the student pays, in the currency's minor unit."""
+        return self.amount
+
+    def can_schedule_sessions(self) -> bool:
+        return self.status is ContractStatus.ACTIVE and self.payment_status is PaymentStatus.PAID
+
+    def awaits_payment(self) -> bool:
+        """Pending, with no payment or only failed ones: the student may (re)try to pay."""
+        return self.status is ContractStatus.PENDING and self.payment_status in (
+            PaymentStatus.PENDING,
+            PaymentStatus.FAILED,
+        )
+
+    def mark_payment_paid(
+        self,
+        *,
+        payment_id: uuid.UUID,
+        stripe_payment_intent_id: str,
+        amount: int,
+        currency: str,
+        paid_at: datetime,
+        now: datetime,
+    ) -> None:
+        """Activate on a confirmed payment; a no-op once paid, refunded or cancelled."""
+        self._check_money(amount, currency)
+        if not self.awaits_payment():
+            return
+        self.payment_status = PaymentStatus.PAID
+        self.payment_id = payment_id
+        self.stripe_payment_intent_id = stripe_payment_intent_id
+        self.payment_date = paid_at
+        self.status = ContractStatus.ACTIVE
+        self.activated_at = now
+        self.events.append(ContractActivated(payment_id=payment_id, activated_at=now))
+
+    def mark_payment_failed(
+        self, *, payment_id: uuid.UUID, reason: str, failed_at: datetime
+    ) -> None:
+        """Record a failed attempt; a late failure never undoes a paid or refunded contract."""
+        if not self.awaits_payment():
+            return
+        self.payment_status = PaymentStatus.FAILED
+        self.events.append(
+            ContractPaymentFailed(payment_id=payment_id, reason=reason, failed_at=failed_at)
+        )
+
+    def mark_payment_refunded(
+        self,
+        *,
+        payment_id: uuid.UUID,
+        refund_amount: int,
+        total_refunded: int,
+        currency: str,
+        fully_refunded: bool,
+        refunded_at: datetime,
+    ) -> None:
+        """Record a refund; a full one makes the contract refunded and cancelled, for good."""
+        self._check_currency(currency)
+        if self.payment_status is PaymentStatus.REFUNDED:
+            return
+        self.events.append(
+            ContractRefunded(
+                payment_id=payment_id,
+                refund_amount=refund_amount,
+                total_refunded=total_refunded,
+                fully_refunded=fully_refunded,
+                refunded_at=refunded_at,
+            )
+        )
+        if fully_refunded:
+            self.payment_status = PaymentStatus.REFUNDED
+            self._cancel("payment refunded", refunded_at)
+
+    def pull_events(self) -> list[DomainEvent]:
+        recorded, self.events = self.events, []
+        return recorded
+
+    def _cancel(self, reason: str, at: datetime) -> None:
+        if self.status is ContractStatus.CANCELLED:
+            return
+        self.status = ContractStatus.CANCELLED
+        self.cancelled_at = at
+        self.events.append(ContractCancelled(reason=reason, cancelled_at=at))
+
+    def _check_money(self, amount: int, currency: str) -> None:
+        self._check_currency(currency)
+        if amount != self.amount:
+            raise PaymentMismatch(f"Paid {amount}, but the contract is for {self.amount}.")
+
+    def _check_currency(self, currency: str) -> None:
+        if currency != self.currency:
+            raise PaymentMismatch(f"Paid in {currency}, but the contract is in {self.currency}.")

@@ -1,0 +1,55 @@
+"""Why the domain refuses a request; each refusal has a stable code the API reports."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    code: ClassVar[str]
+
+
+class NotAParty(DomainError):
+    """The caller is neither the student nor the coach this concerns."""
+
+    code = "not_a_party"
+
+
+class ProposalNotFound(DomainError):
+    code = "proposal_not_found"
+
+
+class ContractNotFound(DomainError):
+    code = "contract_not_found"
+
+
+class ProposalNotOpen(DomainError):
+    code = "proposal_not_open"
+
+
+class ProposalNotAccepted(DomainError):
+    code = "proposal_not_accepted"
+
+
+class ContractExists(DomainError):
+    """A proposal gives at most one contract."""
+
+    code = "contract_exists"
+
+    def __init__(self, contract_id: object) -> None:
+        super().__init__(f"Proposal already has contract {contract_id}.")
+        self.contract_id = contract_id
+
+
+class AmountTooLarge(DomainError):
+    code = "amount_too_large"
+
+
+class SelfProposal(DomainError):
+    code = "self_proposal"
+
+
+class PaymentMismatch(DomainError):
+    """A payment event whose amount or currency is not the contract's: never applied."""
+
+    code = "payment_mismatch"

@@ -1,0 +1,73 @@
+"""The messages a coach gets about the payments of their contracts."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from skileez_contracts.domain import events
+from skileez_contracts.domain.contract import Contract
+from skileez_contracts.domain.money import format_amount
+
+
+class NotificationKind(StrEnum):
+    PAYMENT_RECEIVED = "payment_received"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_REFUNDED = "payment_refunded"
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: uuid.UUID
+    recipient_id: str
+    contract_id: uuid.UUID
+    kind: NotificationKind
+    message: str
+    amount: int | None
+    currency: str
+    created_at: datetime
+
+
+def coach_notification(
+    contract: Contract, event: events.DomainEvent, now: datetime
+) -> Notification | None:
+    """What the coach is told about `event`, if it concerns a payment."""
+    name = f"“{contract.title}” ({contract.id})"
+    match event:
+        case events.ContractActivated():
+            kind, amount = NotificationKind.PAYMENT_RECEIVED, contract.amount
+            message = (
+                f"{contract.student_id} paid {format_amount(amount, contract.currency)} "
+                f"for contract {name}; it is now active."
+            )
+        case events.ContractPaymentFailed(reason=reason):
+            kind, amount = NotificationKind.PAYMENT_FAILED, contract.amount
+            message = (
+                f"The payment of {format_amount(amount, contract.currency)} by "
+                f"{contract.student_id} for contract {name} failed: {reason}."
+            )
+        case events.ContractRefunded(
+            refund_amount=amount, total_refunded=total, fully_refunded=full
+        ):
+            kind = NotificationKind.PAYMENT_REFUNDED
+            message = (
+                f"{format_amount(amount, contract.currency)} of {contract.student_id}'s payment "
+                f"for contract {name} was refunded "
+                f"({format_amount(total, contract.currency)} in all, "
+                f"{'the full' if full else 'part of the'} payment); "
+                f"the contract is {contract.status}."
+            )
+        case _:
+            return None
+    return Notification(
+        id=uuid.uuid4(),
+        recipient_id=contract.coach_id,
+        contract_id=contract.id,
+        kind=kind,
+        message=message,
+        amount=amount,
+        currency=contract.currency,
+        created_at=now,
+    )

@@ -1,0 +1,78 @@
+"""`create_app`: the contracts service, its database, outbox relay and payment-event consumer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from skileez_contracts.adapters.tables import inbox, outbox
+from skileez_contracts.entrypoints import contracts, notifications, proposals
+from skileez_contracts.entrypoints.api import api
+from skileez_contracts.entrypoints.context import CONSUMER, ENGINE, SESSIONS, SETTINGS
+from skileez_contracts.entrypoints.errors import domain_errors
+from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS
+from skileez_contracts.settings import ContractsSettings
+from skileez_events import EventConsumer, Names, OutboxRelay
+from skileez_web.app import background, service_app
+from skileez_web.database import create_engine, database_is_reachable
+
+ROUTE_MODULES = (proposals, contracts, notifications)
+"""Importing these declares their routes on `api`."""
+
+
+def create_app(settings: ContractsSettings) -> web.Application:
+    async def database_ready() -> bool:
+        return await database_is_reachable(app[ENGINE])
+
+    async def consumer_ready() -> bool:
+        return app[CONSUMER].ready
+
+    app = service_app(
+        api,
+        readiness={"database": database_ready, "consumer": consumer_ready},
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+    )
+    app.middlewares.append(domain_errors)
+    app[SETTINGS] = settings
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("skileez_contracts", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    app.cleanup_ctx.extend([_database, _outbox_relay, _payment_consumer])
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app[ENGINE] = engine
+    app[SESSIONS] = async_sessionmaker(engine, expire_on_commit=False)
+    yield
+    await engine.dispose()
+
+
+async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    relay = OutboxRelay(app[ENGINE], outbox, settings.amqp_url, Names(settings.events_namespace))
+    async for _ in background("contracts outbox relay", relay.run)(app):
+        yield
+
+
+async def _payment_consumer(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    consumer = EventConsumer(
+        consumer="contracts",
+        sessionmaker=app[SESSIONS],
+        inbox=inbox,
+        amqp_url=settings.amqp_url,
+        names=Names(settings.events_namespace),
+        subscriptions=SUBSCRIPTIONS,
+    )
+    app[CONSUMER] = consumer
+    async for _ in background("contracts payment consumer", consumer.run, consumer.drain)(app):
+        yield

@@ -1,0 +1,55 @@
+"""What a route needs from its application: typed keys, the caller, a unit of work, links."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from skileez_contracts.domain.errors import DomainError
+from skileez_contracts.service_layer.unit_of_work import UnitOfWork, unit_of_work
+from skileez_contracts.settings import ContractsSettings
+from skileez_events import EventConsumer
+from skileez_web.auth import Principal, authenticate
+from skileez_web.problems import Problem
+
+SETTINGS = web.AppKey("settings", ContractsSettings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+CONSUMER = web.AppKey("consumer", EventConsumer)
+
+MAX_USER_ID = 200
+
+
+def caller(request: web.Request) -> Principal:
+    """The authenticated caller (401 otherwise), with a user id we can store."""
+    principal = authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
+    if not 0 < len(principal.user_id) <= MAX_USER_ID or "\x00" in principal.user_id:
+        raise Problem(401, "invalid_token", "The token's subject is not a valid user id.")
+    return principal
+
+
+@asynccontextmanager
+async def transaction(request: web.Request) -> AsyncIterator[UnitOfWork]:
+    async with unit_of_work(request.app[SESSIONS]) as uow:
+        yield uow
+
+
+def path_id(request: web.Request, not_found: type[DomainError]) -> uuid.UUID:
+    """The `{id}` of the path; an id that cannot exist is simply not found."""
+    raw = request.match_info["id"]
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise not_found(f"There is no such id {raw!r}.") from None
+
+
+def contract_path(contract_id: uuid.UUID) -> str:
+    return f"/contracts/{contract_id}"
+
+
+def payment_url(settings: ContractsSettings, contract_id: uuid.UUID) -> str:
+    return f"{settings.payments_url.rstrip('/')}/contracts/{contract_id}/pay"

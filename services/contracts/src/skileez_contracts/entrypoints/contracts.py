@@ -1,0 +1,103 @@
+"""Routes: the student takes a contract from an accepted proposal; its parties see it."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from skileez_contracts.domain.errors import ContractNotFound
+from skileez_contracts.domain.money import format_amount
+from skileez_contracts.entrypoints.api import api
+from skileez_contracts.entrypoints.context import (
+    SETTINGS,
+    caller,
+    contract_path,
+    path_id,
+    payment_url,
+    transaction,
+)
+from skileez_contracts.entrypoints.schemas import ContractIn, ContractList, ContractOut, Page
+from skileez_contracts.service_layer import contracts
+from skileez_web.auth import Role, require_role
+from skileez_web.negotiation import is_form, wants_html
+from skileez_web.openapi import REDIRECT
+from skileez_web.problems import parse_form, parse_json, parse_query
+
+
+@api.operation(
+    "POST",
+    "/contracts",
+    summary="The student takes the contract of an accepted proposal (a browser form gets 303)",
+    body=ContractIn,
+    form=ContractIn,
+    responses={
+        201: ContractOut,
+        303: REDIRECT,
+        400: None,
+        401: None,
+        403: None,
+        404: None,
+        409: None,
+        422: None,
+    },
+)
+async def create_contract(request: web.Request) -> web.Response:
+    principal = caller(request)
+    require_role(principal, Role.STUDENT)
+    form = is_form(request)
+    taken = await (parse_form if form else parse_json)(request, ContractIn)
+    async with transaction(request) as uow:
+        contract = await contracts.create_contract(uow, taken.proposal_id, principal.user_id)
+    pay = payment_url(request.app[SETTINGS], contract.id)
+    if form:
+        raise web.HTTPSeeOther(pay)
+    return web.json_response(
+        ContractOut.of(contract, pay).model_dump(mode="json"),
+        status=201,
+        headers={"Location": contract_path(contract.id)},
+    )
+
+
+@api.operation(
+    "GET",
+    "/contracts",
+    summary="The caller's contracts, as student or coach, newest first",
+    query=Page,
+    responses={200: ContractList, 401: None, 422: None},
+)
+async def list_contracts(request: web.Request) -> web.Response:
+    principal = caller(request)
+    page = parse_query(request, Page)
+    async with transaction(request) as uow:
+        found = await contracts.contracts_of(
+            uow, principal.user_id, limit=page.limit, offset=page.offset
+        )
+    settings = request.app[SETTINGS]
+    listing = ContractList(items=[ContractOut.of(c, payment_url(settings, c.id)) for c in found])
+    return web.json_response(listing.model_dump(mode="json"))
+
+
+@api.operation(
+    "GET",
+    "/contracts/{id}",
+    summary="A contract, for its student and its coach (an HTML page for browsers)",
+    responses={200: ContractOut, 401: None, 403: None, 404: None},
+)
+async def get_contract(request: web.Request) -> web.Response:
+    principal = caller(request)
+    contract_id = path_id(request, ContractNotFound)
+    async with transaction(request) as uow:
+        contract = await contracts.show_contract(uow, contract_id, principal.user_id)
+    settings = request.app[SETTINGS]
+    pay = payment_url(settings, contract.id)
+    if not wants_html(request):
+        return web.json_response(ContractOut.of(contract, pay).model_dump(mode="json"))
+    page = {
+        "contract": contract,
+        "amount": format_amount(contract.amount, contract.currency),
+        "is_student": principal.user_id == contract.student_id,
+        "payment_url": pay,
+        "sessions_url": f"{settings.scheduling_url.rstrip('/')}/contracts/{contract.id}/sessions",
+    }
+    response: web.Response = aiohttp_jinja2.render_template("contract.html", request, page)
+    return response

@@ -1,0 +1,158 @@
+"""What the HTTP API takes and gives (also its OpenAPI description)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
+from skileez_contracts.domain.money import MAX_AMOUNT
+from skileez_contracts.domain.notifications import Notification, NotificationKind
+from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+
+NO_NUL = r"^[^\x00]*$"
+UserId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=5000, pattern=NO_NUL)
+]
+Currency = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$"),
+    AfterValidator(str.lower),
+    Field(description="ISO 4217 code; stored lowercase", examples=["eur"]),
+]
+
+
+class ProposalIn(BaseModel):
+    """A coach's proposal; prices are integers in the currency's minor unit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    student_id: UserId
+    title: Title
+    description: Description | None = None
+    session_count: Annotated[int, Field(strict=True, ge=1, le=1000)]
+    price_per_session: Annotated[int, Field(strict=True, ge=1, le=MAX_AMOUNT)]
+    currency: Currency
+
+
+class ProposalOut(BaseModel):
+    id: uuid.UUID
+    coach_id: str
+    student_id: str
+    title: str
+    description: str
+    session_count: int
+    price_per_session: int
+    amount: int
+    currency: str
+    status: ProposalStatus
+    created_at: AwareDatetime
+    decided_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, proposal: Proposal) -> ProposalOut:
+        return cls(
+            id=proposal.id,
+            coach_id=proposal.coach_id,
+            student_id=proposal.student_id,
+            title=proposal.title,
+            description=proposal.description,
+            session_count=proposal.session_count,
+            price_per_session=proposal.price_per_session,
+            amount=proposal.amount,
+            currency=proposal.currency,
+            status=proposal.status,
+            created_at=proposal.created_at,
+            decided_at=proposal.decided_at,
+        )
+
+
+class ContractIn(BaseModel):
+    """The accepted proposal to take a contract from; the price is the proposal's, never sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proposal_id: uuid.UUID
+
+
+class ContractOut(BaseModel):
+    id: uuid.UUID
+    proposal_id: uuid.UUID
+    student_id: str
+    coach_id: str
+    title: str
+    session_count: int
+    amount: int
+    currency: str
+    status: ContractStatus
+    payment_status: PaymentStatus
+    payment_date: AwareDatetime | None
+    stripe_payment_intent_id: str | None
+    created_at: AwareDatetime
+    activated_at: AwareDatetime | None
+    payment_url: str
+
+    @classmethod
+    def of(cls, contract: Contract, payment_url: str) -> ContractOut:
+        return cls(
+            id=contract.id,
+            proposal_id=contract.proposal_id,
+            student_id=contract.student_id,
+            coach_id=contract.coach_id,
+            title=contract.title,
+            session_count=contract.session_count,
+            amount=contract.get_payment_amount(),
+            currency=contract.currency,
+            status=contract.status,
+            payment_status=contract.payment_status,
+            payment_date=contract.payment_date,
+            stripe_payment_intent_id=contract.stripe_payment_intent_id,
+            created_at=contract.created_at,
+            activated_at=contract.activated_at,
+            payment_url=payment_url,
+        )
+
+
+class ContractList(BaseModel):
+    items: list[ContractOut]
+
+
+class NotificationOut(BaseModel):
+    id: uuid.UUID
+    contract_id: uuid.UUID
+    kind: NotificationKind
+    message: str
+    amount: int | None
+    currency: str
+    created_at: AwareDatetime
+
+    @classmethod
+    def of(cls, notification: Notification) -> NotificationOut:
+        return cls(
+            id=notification.id,
+            contract_id=notification.contract_id,
+            kind=notification.kind,
+            message=notification.message,
+            amount=notification.amount,
+            currency=notification.currency,
+            created_at=notification.created_at,
+        )
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationOut]
+
+
+class Page(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=100_000)

@@ -1,0 +1,40 @@
+"""The routing table of incoming events: which event goes to which handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skileez_contracts.service_layer import payments
+from skileez_contracts.service_layer.unit_of_work import UnitOfWork
+from skileez_events import (
+    EventData,
+    Incoming,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+    Subscription,
+)
+
+Record = Callable[[UnitOfWork, Any], Awaitable[None]]
+Handler = Callable[[Incoming[Any], AsyncSession], Awaitable[None]]
+
+
+def _in_the_inbox_transaction(
+    record: Record,
+) -> Callable[[Incoming[Any], AsyncSession], Awaitable[None]]:
+    """Run `record` on the event's data, in the transaction that records the event in the inbox."""
+
+    async def handle(event: Incoming[EventData], session: AsyncSession) -> None:
+        await record(UnitOfWork(session, cause=event.envelope), event.data)
+
+    return handle
+
+
+SUBSCRIPTIONS = [
+    Subscription(PaymentSucceeded, _in_the_inbox_transaction(payments.record_payment_succeeded)),
+    Subscription(PaymentFailed, _in_the_inbox_transaction(payments.record_payment_failed)),
+    Subscription(PaymentRefunded, _in_the_inbox_transaction(payments.record_payment_refunded)),
+]

@@ -1,0 +1,49 @@
+"""The public face of the contract's domain events: the integration events other services read."""
+
+from __future__ import annotations
+
+from skileez_contracts.domain import events
+from skileez_contracts.domain.contract import Contract
+from skileez_events import (
+    ContractActivated,
+    ContractCancelled,
+    ContractCreated,
+    ContractPaymentFailed,
+    EventData,
+)
+
+
+def integration_event(contract: Contract, event: events.DomainEvent) -> EventData | None:
+    """The integration event `event` is published as; None for what stays inside the service."""
+    match event:
+        case events.ContractCreated(created_at=created_at):
+            return ContractCreated(
+                contract_id=contract.id,
+                proposal_id=contract.proposal_id,
+                student_id=contract.student_id,
+                coach_id=contract.coach_id,
+                title=contract.title,
+                session_count=contract.session_count,
+                amount=contract.amount,
+                currency=contract.currency,
+                created_at=created_at,
+            )
+        case events.ContractActivated(payment_id=payment_id, activated_at=activated_at):
+            return ContractActivated(
+                contract_id=contract.id,
+                student_id=contract.student_id,
+                coach_id=contract.coach_id,
+                session_count=contract.session_count,
+                amount=contract.amount,
+                currency=contract.currency,
+                payment_id=payment_id,
+                activated_at=activated_at,
+            )
+        case events.ContractPaymentFailed(payment_id=payment_id, reason=reason, failed_at=at):
+            return ContractPaymentFailed(
+                contract_id=contract.id, payment_id=payment_id, reason=reason, failed_at=at
+            )
+        case events.ContractCancelled(reason=reason, cancelled_at=at):
+            return ContractCancelled(contract_id=contract.id, reason=reason, cancelled_at=at)
+        case _:
+            return None

@@ -1,0 +1,62 @@
+"""The unit of work: repositories over one transaction, and where a contract's events go.
+
+The transaction belongs to the caller (an HTTP request, or the inbox consumer that records
+the incoming event in it), so state, outbox rows and notifications commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from skileez_contracts.adapters.repositories import (
+    ContractRepository,
+    NotificationRepository,
+    ProposalRepository,
+)
+from skileez_contracts.adapters.tables import outbox
+from skileez_contracts.domain.contract import Contract
+from skileez_contracts.domain.notifications import coach_notification
+from skileez_contracts.service_layer.integration import integration_event
+from skileez_events import CloudEvent, EventData, caused_by, new_event
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession, cause: CloudEvent | None = None) -> None:
+        self.session = session
+        self.cause = cause
+        self.proposals = ProposalRepository(session)
+        self.contracts = ContractRepository(session)
+        self.notifications = NotificationRepository(session)
+
+    async def save(self, contract: Contract, *, new: bool = False) -> None:
+        """Store the contract if it changed, its public events in the outbox, its coach messages."""
+        recorded = contract.pull_events()
+        if new:
+            await self.contracts.add(contract)
+        elif recorded:
+            await self.contracts.update(contract)
+        now = datetime.now(UTC)
+        for event in recorded:
+            if (data := integration_event(contract, event)) is not None:
+                await outbox.add(self.session, self._envelope(data, contract))
+            if (notification := coach_notification(contract, event, now)) is not None:
+                if self.cause is None:
+                    raise RuntimeError("a coach notification needs the event that caused it")
+                await self.notifications.add(notification, source_event_id=self.cause.id)
+
+    def _envelope(self, data: EventData, contract: Contract) -> CloudEvent:
+        subject = str(contract.id)
+        if self.cause is None:
+            return new_event(data, subject=subject)
+        return caused_by(self.cause, data, subject=subject)
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+    """A unit of work in a transaction of its own, committed when the block ends without error."""
+    async with sessions.begin() as session:
+        yield UnitOfWork(session)

@@ -1,0 +1,221 @@
+"""The aggregates' rules, without I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from skileez_contracts.domain import events
+from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
+from skileez_contracts.domain.errors import (
+    AmountTooLarge,
+    NotAParty,
+    PaymentMismatch,
+    ProposalNotAccepted,
+    ProposalNotOpen,
+    SelfProposal,
+)
+from skileez_contracts.domain.money import MAX_AMOUNT, format_amount, total_amount
+from skileez_contracts.domain.notifications import NotificationKind, coach_notification
+from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+PAYMENT = uuid.uuid4()
+
+
+def proposal(**overrides: object) -> Proposal:
+    fields: dict[str, object] = {
+        "coach_id": "coach-1",
+        "student_id": "student-1",
+        "title": "Ten sessions of chess",
+        "description": "Openings and endgames",
+        "session_count": 10,
+        "price_per_session": 5_000,
+        "currency": "eur",
+        "now": NOW,
+    }
+    fields.update(overrides)
+    return Proposal.propose(**fields)  # type: ignore[arg-type]
+
+
+def pending_contract() -> Contract:
+    offer = proposal()
+    offer.accept("student-1", NOW)
+    contract = Contract.from_proposal(offer, student_id="student-1", now=NOW)
+    contract.pull_events()
+    return contract
+
+
+def pay(contract: Contract, payment_id: uuid.UUID = PAYMENT, amount: int = 50_000) -> None:
+    contract.mark_payment_paid(
+        payment_id=payment_id,
+        stripe_payment_intent_id="pi_123",
+        amount=amount,
+        currency="eur",
+        paid_at=NOW,
+        now=NOW + timedelta(seconds=1),
+    )
+
+
+def fail(contract: Contract) -> None:
+    contract.mark_payment_failed(payment_id=uuid.uuid4(), reason="card_declined", failed_at=NOW)
+
+
+def refund(contract: Contract, amount: int, total: int, fully: bool) -> None:
+    contract.mark_payment_refunded(
+        payment_id=PAYMENT,
+        refund_amount=amount,
+        total_refunded=total,
+        currency="eur",
+        fully_refunded=fully,
+        refunded_at=NOW,
+    )
+
+
+def test_the_amount_is_session_count_times_the_coachs_price() -> None:
+    contract = pending_contract()
+    assert contract.get_payment_amount() == 50_000
+    assert (contract.status, contract.payment_status) == ("pending", "pending")
+    assert not contract.can_schedule_sessions()
+
+
+def test_an_amount_past_the_payable_maximum_is_refused() -> None:
+    assert total_amount(1, MAX_AMOUNT) == MAX_AMOUNT
+    with pytest.raises(AmountTooLarge):
+        total_amount(2, MAX_AMOUNT)
+    with pytest.raises(AmountTooLarge):
+        proposal(session_count=1000, price_per_session=MAX_AMOUNT)
+
+
+def test_a_coach_cannot_propose_to_themselves() -> None:
+    with pytest.raises(SelfProposal):
+        proposal(student_id="coach-1")
+
+
+def test_only_the_student_answers_a_proposal_and_only_once() -> None:
+    offer = proposal()
+    with pytest.raises(NotAParty):
+        offer.accept("coach-1", NOW)
+    offer.decline("student-1", NOW)
+    assert offer.status is ProposalStatus.DECLINED
+    with pytest.raises(ProposalNotOpen):
+        offer.accept("student-1", NOW)
+
+
+def test_a_contract_needs_an_accepted_proposal_and_its_own_student() -> None:
+    offer = proposal()
+    with pytest.raises(ProposalNotAccepted):
+        Contract.from_proposal(offer, student_id="student-1", now=NOW)
+    offer.accept("student-1", NOW)
+    with pytest.raises(NotAParty):
+        Contract.from_proposal(offer, student_id="student-2", now=NOW)
+    contract = Contract.from_proposal(offer, student_id="student-1", now=NOW)
+    assert contract.pull_events() == [events.ContractCreated(created_at=NOW)]
+    assert contract.pull_events() == []
+
+
+def test_mark_payment_paid_activates_once() -> None:
+    contract = pending_contract()
+    pay(contract)
+    assert contract.status is ContractStatus.ACTIVE
+    assert contract.payment_status is PaymentStatus.PAID
+    assert contract.payment_date == NOW
+    assert contract.stripe_payment_intent_id == "pi_123"
+    assert contract.can_schedule_sessions()
+    assert [type(e) for e in contract.pull_events()] == [events.ContractActivated]
+    pay(contract)
+    pay(contract, payment_id=uuid.uuid4())
+    assert contract.pull_events() == []
+
+
+def test_a_late_failure_never_undoes_a_paid_contract() -> None:
+    contract = pending_contract()
+    pay(contract)
+    contract.pull_events()
+    fail(contract)
+    assert (contract.status, contract.payment_status) == ("active", "paid")
+    assert contract.pull_events() == []
+
+
+def test_a_failed_payment_can_be_followed_by_a_successful_one() -> None:
+    contract = pending_contract()
+    fail(contract)
+    assert (contract.status, contract.payment_status) == ("pending", "failed")
+    assert contract.awaits_payment()
+    assert [type(e) for e in contract.pull_events()] == [events.ContractPaymentFailed]
+    pay(contract)
+    assert (contract.status, contract.payment_status) == ("active", "paid")
+    assert [type(e) for e in contract.pull_events()] == [events.ContractActivated]
+
+
+def test_a_full_refund_makes_it_refunded_and_cancelled_for_good() -> None:
+    contract = pending_contract()
+    pay(contract)
+    contract.pull_events()
+    refund(contract, 50_000, 50_000, fully=True)
+    assert (contract.status, contract.payment_status) == ("cancelled", "refunded")
+    assert [type(e) for e in contract.pull_events()] == [
+        events.ContractRefunded,
+        events.ContractCancelled,
+    ]
+    pay(contract)
+    fail(contract)
+    refund(contract, 50_000, 50_000, fully=True)
+    assert (contract.status, contract.payment_status) == ("cancelled", "refunded")
+    assert contract.pull_events() == []
+
+
+def test_a_partial_refund_keeps_the_contract_active() -> None:
+    contract = pending_contract()
+    pay(contract)
+    contract.pull_events()
+    refund(contract, 10_000, 10_000, fully=False)
+    assert (contract.status, contract.payment_status) == ("active", "paid")
+    assert [type(e) for e in contract.pull_events()] == [events.ContractRefunded]
+
+
+def test_a_refund_seen_before_the_success_wins_over_it() -> None:
+    contract = pending_contract()
+    refund(contract, 50_000, 50_000, fully=True)
+    pay(contract)
+    assert (contract.status, contract.payment_status) == ("cancelled", "refunded")
+    assert contract.payment_date is None
+
+
+def test_a_payment_of_another_amount_or_currency_is_refused() -> None:
+    contract = pending_contract()
+    with pytest.raises(PaymentMismatch):
+        pay(contract, amount=1)
+    with pytest.raises(PaymentMismatch):
+        contract.mark_payment_paid(
+            payment_id=PAYMENT,
+            stripe_payment_intent_id="pi",
+            amount=50_000,
+            currency="usd",
+            paid_at=NOW,
+            now=NOW,
+        )
+    assert contract.payment_status is PaymentStatus.PENDING
+
+
+def test_the_coach_is_told_who_paid_what_for_which_contract() -> None:
+    contract = pending_contract()
+    pay(contract)
+    [activated] = contract.pull_events()
+    notification = coach_notification(contract, activated, NOW)
+    assert notification is not None
+    assert notification.recipient_id == "coach-1"
+    assert notification.kind is NotificationKind.PAYMENT_RECEIVED
+    assert notification.amount == 50_000
+    for part in ("student-1", "500.00 EUR", str(contract.id), "Ten sessions of chess"):
+        assert part in notification.message
+    assert coach_notification(contract, events.ContractCreated(created_at=NOW), NOW) is None
+
+
+def test_amounts_are_shown_in_the_currencys_own_unit() -> None:
+    assert format_amount(12_345, "eur") == "123.45 EUR"
+    assert format_amount(5, "usd") == "0.05 USD"
+    assert format_amount(5_000, "jpy") == "5000 JPY"
+    assert format_amount(1_500, "kwd") == "1.500 KWD"
