@@ -1,0 +1,7 @@
+"""`python -m skileez_payments migrate|serve`."""
+
+from skileez_payments.entrypoints.app import create_app
+from skileez_payments.settings import PaymentsSettings
+from skileez_web.cli import run_service
+
+run_service("skileez_payments", PaymentsSettings, create_app)

@@ -1,0 +1,106 @@
+"""Loading and saving contracts and payments with SQLAlchemy Core, inside the caller's session."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skileez_payments.adapters.tables import contracts, payments
+from skileez_payments.domain.contract import PayableContract
+from skileez_payments.domain.payment import PAID_STATUSES, Payment, PaymentStatus
+
+_SAVED = (
+    "status",
+    "amount_refunded",
+    "checkout_session_id",
+    "checkout_url",
+    "payment_intent_id",
+    "paid_at",
+    "failure_reason",
+    "review_reason",
+    "updated_at",
+)
+
+
+def _payment(row: Row[Any]) -> Payment:
+    values = dict(row._mapping)
+    values["status"] = PaymentStatus(values["status"])
+    return Payment(**values)
+
+
+class ContractRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, contract: PayableContract) -> bool:
+        """Learn a contract; False if it was already known (its terms never change)."""
+        result = await self._session.execute(
+            pg_insert(contracts)
+            .values(**contract.__dict__)
+            .on_conflict_do_nothing()
+            .returning(contracts.c.id)
+        )
+        return result.first() is not None
+
+    async def get(self, contract_id: uuid.UUID, *, lock: bool = False) -> PayableContract | None:
+        query = select(*[c for c in contracts.c if c.name != "learned_at"]).where(
+            contracts.c.id == contract_id
+        )
+        row = (await self._session.execute(query.with_for_update() if lock else query)).first()
+        return PayableContract(**row._mapping) if row else None
+
+
+class PaymentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, payment: Payment) -> None:
+        values = {c.name: getattr(payment, c.name) for c in payments.c}
+        await self._session.execute(insert(payments).values(**values))
+
+    async def save(self, payment: Payment) -> None:
+        if payment.changed:
+            await self._session.execute(
+                update(payments)
+                .where(payments.c.id == payment.id)
+                .values({name: getattr(payment, name) for name in _SAVED})
+            )
+            payment.changed = False
+
+    async def get(self, payment_id: uuid.UUID, *, lock: bool = False) -> Payment | None:
+        return await self._one(payments.c.id == payment_id, lock)
+
+    async def by_checkout_session(self, session_id: str) -> Payment | None:
+        return await self._one(payments.c.checkout_session_id == session_id, lock=True)
+
+    async def by_payment_intent(self, payment_intent_id: str) -> Payment | None:
+        return await self._one(payments.c.payment_intent_id == payment_intent_id, lock=True)
+
+    async def of_contract(self, contract_id: uuid.UUID) -> list[Payment]:
+        """Every attempt for the contract, newest first."""
+        rows = await self._session.execute(
+            select(payments)
+            .where(payments.c.contract_id == contract_id)
+            .order_by(payments.c.created_at.desc())
+        )
+        return [_payment(row) for row in rows]
+
+    async def paid_attempt_of(
+        self, contract_id: uuid.UUID, *, excluding: uuid.UUID
+    ) -> Payment | None:
+        """Another attempt of the contract that already took the money, if any."""
+        return await self._one(
+            (payments.c.contract_id == contract_id)
+            & (payments.c.id != excluding)
+            & payments.c.status.in_([status.value for status in PAID_STATUSES]),
+            lock=False,
+        )
+
+    async def _one(self, condition: Any, lock: bool) -> Payment | None:
+        query = select(payments).where(condition)
+        row = (await self._session.execute(query.with_for_update() if lock else query)).first()
+        return _payment(row) if row else None

@@ -1,0 +1,94 @@
+"""Stripe's JSON objects, read into the few fields payments acts on (others are ignored)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class StripeModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _id_of(value: Any) -> Any:
+    """An expandable field: the id, whether Stripe sent the id or the expanded object."""
+    return value.get("id") if isinstance(value, dict) else value
+
+
+class CheckoutSession(StripeModel):
+    id: str
+    status: str | None = None
+    payment_status: str
+    amount_total: int | None = None
+    currency: str | None = None
+    livemode: bool
+    client_reference_id: str | None = None
+    payment_intent: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created: int | None = None
+
+    _expandable = field_validator("payment_intent", mode="before")(_id_of)
+
+
+class LastPaymentError(StripeModel):
+    code: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+
+
+class PaymentIntent(StripeModel):
+    id: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+    last_payment_error: LastPaymentError | None = None
+
+    @property
+    def failure_reason(self) -> str:
+        error = self.last_payment_error
+        if error is None:
+            return "payment_failed"
+        return error.decline_code or error.code or error.message or "payment_failed"
+
+
+class RefundList(StripeModel):
+    data: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Charge(StripeModel):
+    id: str
+    amount: int
+    amount_refunded: int
+    currency: str
+    payment_intent: str | None = None
+    refunds: RefundList | None = None
+
+    _expandable = field_validator("payment_intent", mode="before")(_id_of)
+
+    @property
+    def latest_refund_id(self) -> str:
+        """The newest refund in the charge's embedded list (Stripe lists newest first)."""
+        if self.refunds and self.refunds.data:
+            newest = max(self.refunds.data, key=lambda refund: refund.get("created") or 0)
+            return str(newest.get("id", ""))
+        return ""
+
+
+class Dispute(StripeModel):
+    id: str
+    charge: str | None = None
+    payment_intent: str | None = None
+    reason: str | None = None
+
+    _expandable = field_validator("payment_intent", "charge", mode="before")(_id_of)
+
+
+class EventData(StripeModel):
+    object: dict[str, Any]
+
+
+class Event(StripeModel):
+    id: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    created: int
+    livemode: bool
+    data: EventData

@@ -1,0 +1,106 @@
+"""The payments database: payable contracts, payment attempts, Stripe events, outbox and inbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+
+from skileez_events import Inbox, Outbox
+
+metadata = MetaData()
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("student_id", String(200), nullable=False),
+    Column("coach_id", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("session_count", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("learned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+PAYMENT_STATUSES = (
+    "open",
+    "processing",
+    "succeeded",
+    "failed",
+    "expired",
+    "refunded",
+    "partially_refunded",
+    "disputed",
+    "held_for_review",
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("contract_id", Uuid, ForeignKey("contracts.id"), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_refunded", BigInteger, nullable=False, server_default=text("0")),
+    Column("checkout_session_id", String(255), unique=True),
+    Column("checkout_url", Text),
+    Column("payment_intent_id", String(255), unique=True),
+    Column("correlation_id", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("paid_at", DateTime(timezone=True)),
+    Column("failure_reason", Text),
+    Column("review_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "status IN (" + ", ".join(f"'{s}'" for s in PAYMENT_STATUSES) + ")",
+        name="payments_status_known",
+    ),
+    CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="payments_refund"),
+    Index("payments_by_contract", "contract_id", "created_at"),
+)
+
+stripe_events = Table(
+    "stripe_events",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("type", String(200), nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""Every Stripe event once, with the raw body as received (audit), and what we made of it."""
+
+reconciliation_cursor = Table(
+    "reconciliation_cursor",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("created_since", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""How far back the reconciliation job needs to read Stripe's Events API."""
+
+outbox = Outbox(metadata)
+inbox = Inbox(metadata)

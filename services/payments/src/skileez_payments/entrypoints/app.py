@@ -1,0 +1,118 @@
+"""`create_app(settings)`: routes, templates, and every resource in a cleanup context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from skileez_events import EventConsumer, OutboxRelay, Subscription
+from skileez_events.schemas import ContractCreated
+from skileez_events.topology import Names
+from skileez_payments.adapters.stripe_gateway import StripeApiGateway
+from skileez_payments.adapters.tables import inbox, outbox
+from skileez_payments.domain.money import format_amount
+from skileez_payments.entrypoints import checkout_routes, payment_routes, webhook
+from skileez_payments.entrypoints.resources import SESSIONMAKER, SETTINGS, STRIPE, api, utc_now
+from skileez_payments.service_layer.contracts import learn_contract
+from skileez_payments.service_layer.reconciliation import Reconciler
+from skileez_payments.settings import PaymentsSettings
+from skileez_web.app import background, service_app
+from skileez_web.database import create_engine, database_is_reachable
+
+ENGINE = web.AppKey("engine", AsyncEngine)
+RELAY = web.AppKey("relay", OutboxRelay)
+CONSUMER = web.AppKey("consumer", EventConsumer)
+RECONCILER = web.AppKey("reconciler", Reconciler)
+
+_ROUTE_MODULES = (checkout_routes, payment_routes, webhook)  # imported for their routes
+
+SUBSCRIPTIONS = [Subscription(ContractCreated, learn_contract)]
+"""The payments consumer's routing table."""
+
+
+def create_app(settings: PaymentsSettings) -> web.Application:
+    async def database_ready() -> bool:
+        return await database_is_reachable(app[ENGINE])
+
+    async def consumer_ready() -> bool:
+        return CONSUMER in app and app[CONSUMER].ready
+
+    app = service_app(
+        api,
+        readiness={"database": database_ready, "consumer": consumer_ready},
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+    )
+    app[SETTINGS] = settings
+    environment = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("skileez_payments", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["money"] = format_amount
+    app.cleanup_ctx.extend(
+        [
+            _database,
+            _stripe,
+            _loops,
+            background("payments-outbox-relay", lambda: app[RELAY].run()),
+            background(
+                "payments-consumer", lambda: app[CONSUMER].run(), lambda: app[CONSUMER].drain()
+            ),
+            background("payments-reconciliation", lambda: app[RECONCILER].run()),
+        ]
+    )
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url, settings.db_pool_size)
+    app[ENGINE] = engine
+    app[SESSIONMAKER] = async_sessionmaker(engine, expire_on_commit=False)
+    yield
+    await engine.dispose()
+
+
+async def _stripe(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as http:
+        app[STRIPE] = StripeApiGateway(
+            api_key=settings.stripe_secret_key.get_secret_value(),
+            api_base=settings.stripe_api_base,
+            http=http,
+            max_network_retries=settings.stripe_max_network_retries,
+            timeout_seconds=settings.stripe_timeout_seconds,
+        )
+        yield
+
+
+async def _loops(app: web.Application) -> AsyncIterator[None]:
+    """The relay, the consumer and the reconciler, started by the `background` contexts."""
+    settings = app[SETTINGS]
+    names = Names(settings.events_namespace)
+    app[RELAY] = OutboxRelay(app[ENGINE], outbox, settings.amqp_url, names)
+    app[CONSUMER] = EventConsumer(
+        consumer="payments",
+        sessionmaker=app[SESSIONMAKER],
+        inbox=inbox,
+        amqp_url=settings.amqp_url,
+        names=names,
+        subscriptions=SUBSCRIPTIONS,
+    )
+    app[RECONCILER] = Reconciler(
+        app[ENGINE],
+        app[SESSIONMAKER],
+        app[STRIPE],
+        livemode=settings.stripe_livemode,
+        interval=settings.reconcile_interval_seconds,
+        lookback=timedelta(seconds=settings.reconcile_lookback_seconds),
+        clock=utc_now,
+    )
+    yield

@@ -1,0 +1,65 @@
+"""`POST /webhooks/stripe`: verify the raw body's signature, then the fulfil-once code path."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from skileez_payments import metrics
+from skileez_payments.adapters import stripe_objects as so
+from skileez_payments.adapters.webhook_signature import InvalidSignature, verify_signature
+from skileez_payments.domain.payment import PaymentNotReady
+from skileez_payments.entrypoints.resources import SESSIONMAKER, SETTINGS, api, utc_now
+from skileez_payments.entrypoints.schemas import WebhookOut
+from skileez_payments.service_layer.stripe_events import process_stripe_event
+from skileez_payments.service_layer.unit_of_work import unit_of_work
+from skileez_web.problems import Problem
+
+log = logging.getLogger(__name__)
+
+
+@api.operation(
+    "POST",
+    "/webhooks/stripe",
+    summary="Stripe webhook endpoint (Stripe-Signature over the raw body)",
+    responses={200: WebhookOut, 400: None, 503: None},
+    auth=False,
+)
+async def stripe_webhook(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    payload = await request.read()
+    try:
+        verify_signature(
+            payload,
+            request.headers.get("Stripe-Signature"),
+            settings.webhook_secrets,
+            settings.webhook_tolerance_seconds,
+            time.time(),
+        )
+        event = so.Event.model_validate_json(payload)
+    except InvalidSignature as refused:
+        metrics.WEBHOOK_OUTCOMES.labels("bad_signature").inc()
+        raise Problem(400, "invalid_signature", f"Webhook refused: {refused}.") from None
+    except ValidationError:
+        metrics.WEBHOOK_OUTCOMES.labels("malformed").inc()
+        raise Problem(400, "malformed_event", "The body is not a Stripe event.") from None
+    try:
+        async with unit_of_work(request.app[SESSIONMAKER]) as uow:
+            outcome = await process_stripe_event(
+                uow,
+                event,
+                payload,
+                source="webhook",
+                livemode=settings.stripe_livemode,
+                clock=utc_now,
+            )
+    except PaymentNotReady as early:
+        # Delivered before the event it depends on: Stripe retries, reconciliation too.
+        metrics.WEBHOOK_OUTCOMES.labels("deferred").inc()
+        log.info("deferring Stripe event %s: %s", event.id, early)
+        raise Problem(503, "not_ready", "The payment is not at that stage yet; retry.") from None
+    metrics.WEBHOOK_OUTCOMES.labels(outcome).inc()
+    return web.json_response(WebhookOut(received=True, outcome=outcome).model_dump())

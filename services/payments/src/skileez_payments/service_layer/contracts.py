@@ -1,0 +1,27 @@
+"""Learning payable contracts from the contracts service's `ContractCreated` events."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skileez_events import ContractCreated, Incoming
+from skileez_payments.adapters.repository import ContractRepository
+from skileez_payments.domain.contract import PayableContract
+
+
+async def learn_contract(event: Incoming[ContractCreated], session: AsyncSession) -> None:
+    """Remember what the contract costs and who pays it; the amount never comes from a client."""
+    data = event.data
+    await ContractRepository(session).add(
+        PayableContract(
+            id=data.contract_id,
+            student_id=data.student_id,
+            coach_id=data.coach_id,
+            title=data.title,
+            session_count=data.session_count,
+            amount=data.amount,
+            currency=data.currency,
+            correlation_id=event.envelope.correlationid,
+            created_at=data.created_at,
+        )
+    )

@@ -1,0 +1,168 @@
+"""What a Stripe event or a retrieved Checkout Session does to a payment: the fulfil-once code.
+
+The webhook, the success page and reconciliation all come through here. Each event is
+recorded once (a concurrent duplicate waits on its primary key, then finds it taken), and the
+payment row is locked while it moves, so whichever path comes first wins and the rest are
+no-ops.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from skileez_payments.adapters import stripe_objects as so
+from skileez_payments.domain.payment import Charge, Payment, PaymentStatus
+from skileez_payments.service_layer.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+CHECKOUT_EVENTS = (
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+)
+HANDLED_EVENTS = (
+    *CHECKOUT_EVENTS,
+    "payment_intent.payment_failed",
+    "charge.refunded",
+    "charge.dispute.created",
+)
+
+Clock = Callable[[], datetime]
+
+
+async def process_stripe_event(
+    uow: UnitOfWork,
+    event: so.Event,
+    payload: bytes,
+    *,
+    source: str,
+    livemode: bool,
+    clock: Clock,
+) -> str:
+    """Record the event once and apply it; the outcome is stored with it and returned.
+
+    Raises `PaymentNotReady` (the event must be retried later) and lets database errors
+    through: the caller's transaction then rolls back, the event record with it.
+    """
+    if not await uow.record_stripe_event(event, payload, source):
+        return "duplicate"
+    try:
+        outcome = await _apply(uow, event, livemode, clock)
+    except ValidationError as error:
+        log.error("Stripe event %s (%s) has an unreadable object: %s", event.id, event.type, error)
+        outcome = "unreadable"
+    if outcome != "processed":
+        await uow.set_event_outcome(event.id, outcome)
+    return outcome
+
+
+async def _apply(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock) -> str:
+    obj = event.data.object
+    if event.type in CHECKOUT_EVENTS:
+        session = so.CheckoutSession.model_validate(obj)
+        failed = event.type == "checkout.session.async_payment_failed"
+        payment = await settle_checkout_session(
+            uow, session, livemode=livemode, clock=clock, causation_id=event.id, failed=failed
+        )
+        return _outcome(payment)
+    if event.type == "payment_intent.payment_failed":
+        intent = so.PaymentIntent.model_validate(obj)
+        payment = await _by_intent(uow, intent.id, intent.metadata.get("payment_id"))
+        if payment is not None:
+            payment.link_payment_intent(intent.id)
+            payment.mark_failed(intent.failure_reason, clock())
+    elif event.type == "charge.refunded":
+        charge = so.Charge.model_validate(obj)
+        payment = await _by_intent(uow, charge.payment_intent, None)
+        if payment is not None:
+            if charge.currency != payment.currency:
+                log.error(
+                    "refund of %s in %s, not %s", payment.id, charge.currency, payment.currency
+                )
+                return "currency_mismatch"
+            payment.record_refunds(charge.amount_refunded, charge.latest_refund_id, clock())
+    elif event.type == "charge.dispute.created":
+        dispute = so.Dispute.model_validate(obj)
+        payment = await _by_intent(uow, dispute.payment_intent, None)
+        if payment is not None:
+            payment.mark_disputed(clock())
+            log.warning("payment %s is disputed (%s): %s", payment.id, dispute.id, dispute.reason)
+    else:
+        return "ignored"
+    if payment is not None:
+        await uow.save(payment, causation_id=event.id)
+    return _outcome(payment)
+
+
+def _outcome(payment: Payment | None) -> str:
+    if payment is None:
+        return "unmatched"
+    return "held" if payment.status is PaymentStatus.HELD_FOR_REVIEW else "processed"
+
+
+async def settle_checkout_session(
+    uow: UnitOfWork,
+    session: so.CheckoutSession,
+    *,
+    livemode: bool,
+    clock: Clock,
+    causation_id: str | None,
+    failed: bool = False,
+) -> Payment | None:
+    """Move the session's payment to what the session says; None if the session is not ours.
+
+    `failed` is set for `async_payment_failed`, whose session still reads `complete`/`unpaid`.
+    The payment is saved and its integration events staged, caused by `causation_id`.
+    """
+    payment = await uow.payments.by_checkout_session(session.id)
+    if payment is None:
+        # The webhook can beat the commit that attaches the session id to the attempt.
+        payment = await _by_id(uow, session.metadata.get("payment_id"))
+        if payment is None:
+            return None
+        if payment.checkout_session_id is None:
+            payment.checkout_session_id = session.id
+            payment.changed = True
+    payment.link_payment_intent(session.payment_intent)
+    now = clock()
+    charge = Charge(
+        amount=session.amount_total, currency=session.currency, livemode=session.livemode
+    )
+    if failed:
+        payment.mark_failed("async_payment_failed", now)
+    elif session.status == "expired":
+        payment.mark_expired(now)
+    elif session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
+        other = await uow.payments.paid_attempt_of(payment.contract_id, excluding=payment.id)
+        if other is not None:
+            payment.hold_for_review(f"contract already paid by payment {other.id}", now)
+        else:
+            payment.mark_payment_paid(charge, livemode, now)
+    elif session.status == "complete":
+        payment.mark_processing(charge, livemode, now)
+    await uow.save(payment, causation_id=causation_id)
+    return payment
+
+
+async def _by_intent(
+    uow: UnitOfWork, payment_intent_id: str | None, payment_id: str | None
+) -> Payment | None:
+    if payment_intent_id is not None:
+        payment = await uow.payments.by_payment_intent(payment_intent_id)
+        if payment is not None:
+            return payment
+    return await _by_id(uow, payment_id)
+
+
+async def _by_id(uow: UnitOfWork, payment_id: str | None) -> Payment | None:
+    try:
+        return await uow.payments.get(uuid.UUID(payment_id), lock=True) if payment_id else None
+    except ValueError:
+        return None

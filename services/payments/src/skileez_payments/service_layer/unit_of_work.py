@@ -1,0 +1,123 @@
+"""The Unit of Work: repositories, the Stripe event record and the outbox over one transaction.
+
+Saving a payment also maps the domain events it recorded to integration events
+(`PaymentSucceeded`, `PaymentFailed`, `PaymentRefunded`) and writes them to the outbox, so a
+state change and the event it causes commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from skileez_events import EventData, PaymentFailed, PaymentRefunded, PaymentSucceeded, new_event
+from skileez_payments import metrics
+from skileez_payments.adapters import stripe_objects
+from skileez_payments.adapters.repository import ContractRepository, PaymentRepository
+from skileez_payments.adapters.tables import outbox, stripe_events
+from skileez_payments.domain.payment import (
+    DomainEvent,
+    Failed,
+    Payment,
+    PaymentStatus,
+    Refunded,
+    Succeeded,
+)
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.contracts = ContractRepository(session)
+        self.payments = PaymentRepository(session)
+        self.status_changes: list[PaymentStatus] = []
+
+    async def save(self, payment: Payment, causation_id: str | None = None) -> None:
+        """Persist the payment and stage the integration events its transitions caused."""
+        await self.payments.save(payment)
+        for event in payment.events:
+            await outbox.add(
+                self.session,
+                new_event(
+                    _integration_event(payment, event),
+                    subject=str(payment.contract_id),
+                    correlation_id=payment.correlation_id,
+                    causation_id=causation_id,
+                ),
+            )
+        self.status_changes += payment.transitions
+        payment.events.clear()
+        payment.transitions.clear()
+
+    async def record_stripe_event(
+        self, event: stripe_objects.Event, payload: bytes, source: str
+    ) -> bool:
+        """Store the event once; False if it already was. A concurrent twin waits for us here."""
+        result = await self.session.execute(
+            insert(stripe_events)
+            .values(
+                id=event.id,
+                type=event.type,
+                livemode=event.livemode,
+                created=datetime.fromtimestamp(event.created, UTC),
+                payload=payload,
+                source=source,
+                outcome="processed",
+            )
+            .on_conflict_do_nothing()
+            .returning(stripe_events.c.id)
+        )
+        return result.first() is not None
+
+    async def set_event_outcome(self, event_id: str, outcome: str) -> None:
+        await self.session.execute(
+            update(stripe_events).where(stripe_events.c.id == event_id).values(outcome=outcome)
+        )
+
+
+@asynccontextmanager
+async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+    """One transaction: committed when the block ends normally, rolled back if it raises."""
+    async with sessionmaker() as session, session.begin():
+        uow = UnitOfWork(session)
+        yield uow
+    for status in uow.status_changes:
+        metrics.PAYMENT_STATUS_CHANGES.labels(status).inc()
+
+
+def _integration_event(payment: Payment, event: DomainEvent) -> EventData:
+    match event:
+        case Succeeded(paid_at=paid_at):
+            return PaymentSucceeded(
+                payment_id=payment.id,
+                contract_id=payment.contract_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                stripe_checkout_session_id=payment.checkout_session_id or "",
+                stripe_payment_intent_id=payment.payment_intent_id or "",
+                paid_at=paid_at,
+            )
+        case Failed(reason=reason, failed_at=failed_at):
+            return PaymentFailed(
+                payment_id=payment.id,
+                contract_id=payment.contract_id,
+                reason=reason,
+                stripe_checkout_session_id=payment.checkout_session_id or "",
+                failed_at=failed_at,
+            )
+        case Refunded():
+            return PaymentRefunded(
+                payment_id=payment.id,
+                contract_id=payment.contract_id,
+                refund_amount=event.refund_amount,
+                total_refunded=event.total_refunded,
+                currency=payment.currency,
+                fully_refunded=event.fully_refunded,
+                stripe_refund_id=event.stripe_refund_id,
+                refunded_at=event.refunded_at,
+            )

@@ -1,0 +1,43 @@
+"""The payments service's one settings object, read from the environment at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+
+from skileez_web.settings import ServiceSettings
+
+
+class PaymentsSettings(ServiceSettings):
+    port: int = 8002
+    stripe_secret_key: SecretStr
+    stripe_publishable_key: str = ""
+    stripe_webhook_secret: SecretStr = Field(
+        description="whsec_... ; several comma-separated while a secret is being rotated"
+    )
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0)
+    checkout_expiry_minutes: int = Field(default=30, ge=30, le=24 * 60)
+    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    reconcile_interval_seconds: float = Field(default=60.0, gt=0)
+    reconcile_lookback_seconds: int = Field(default=3600, gt=0)
+
+    @field_validator("stripe_webhook_secret")
+    @classmethod
+    def _has_a_secret(cls, value: SecretStr) -> SecretStr:
+        if not webhook_secrets_of(value):
+            raise ValueError("STRIPE_WEBHOOK_SECRET is required to verify Stripe webhooks")
+        return value
+
+    @property
+    def webhook_secrets(self) -> list[bytes]:
+        return webhook_secrets_of(self.stripe_webhook_secret)
+
+    @property
+    def stripe_livemode(self) -> bool:
+        """Live keys see live events only; anything else is a test-mode key."""
+        return self.stripe_secret_key.get_secret_value().startswith(("sk_live_", "rk_live_"))
+
+
+def webhook_secrets_of(value: SecretStr) -> list[bytes]:
+    return [part.strip().encode() for part in value.get_secret_value().split(",") if part.strip()]

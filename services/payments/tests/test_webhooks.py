@@ -1,0 +1,344 @@
+"""Every webhook branch, with signed payloads built from Stripe's fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from skileez_events import CloudEvent
+from skileez_events.testing import tap, wait_until
+from skileez_payments.adapters.tables import outbox, stripe_events
+from skileez_payments.entrypoints.resources import SESSIONMAKER
+
+from . import stripe_payloads as sp
+from .conftest import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, Payments
+
+
+class Checkout:
+    """A contract with an open Checkout Session, created through the emulator."""
+
+    def __init__(self, payments: Payments, contract: Any, body: dict[str, Any]) -> None:
+        self.payments = payments
+        self.contract = contract
+        self.payment_id: str = body["payment_id"]
+        self.session_id: str = body["checkout_session_id"]
+        self.intent_id = f"pi_{uuid.uuid4().hex[:24]}"
+
+    def session(self, **overrides: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "contract_id": str(self.contract.contract_id),
+            "payment_id": self.payment_id,
+            "amount": self.contract.amount,
+            "currency": self.contract.currency,
+            "payment_intent": self.intent_id,
+            **overrides,
+        }
+        return sp.checkout_session(self.session_id, **values)
+
+    def completed(self, **overrides: Any) -> dict[str, Any]:
+        return sp.event("checkout.session.completed", self.session(**overrides))
+
+    def charge(self, amount_refunded: int, refund_ids: list[str]) -> dict[str, Any]:
+        return sp.charge(
+            self.intent_id,
+            amount=self.contract.amount,
+            currency=self.contract.currency,
+            amount_refunded=amount_refunded,
+            refund_ids=refund_ids,
+        )
+
+    async def status(self) -> str:
+        status: str = (await self.payments.payment(self.payment_id))["status"]
+        return status
+
+    async def deliver(self, event: dict[str, Any], expected: int = 200) -> dict[str, Any]:
+        response = await self.payments.post_webhook(event)
+        assert response.status == expected, await response.text()
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def open_checkout(payments: Payments, **contract: Any) -> Checkout:
+    learnt = await payments.learn_contract(**contract)
+    response = await payments.pay(learnt)
+    assert response.status == 201, await response.text()
+    return Checkout(payments, learnt, await response.json())
+
+
+async def stored_events(payments: Payments) -> int:
+    async with payments.app[SESSIONMAKER]() as session:
+        return int(await session.scalar(select(func.count()).select_from(stripe_events)) or 0)
+
+
+async def outbox_types(payments: Payments) -> list[str]:
+    async with payments.app[SESSIONMAKER]() as session:
+        rows = await session.scalars(select(outbox.table.c.event_type).order_by(outbox.table.c.seq))
+        return [row.split(".")[2] for row in rows]
+
+
+async def test_completed_and_paid_succeeds_once_with_the_stored_correlation(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    event = checkout.completed()
+    async with tap(payments.amqp_url, payments.names, "skileez.payments.#") as published:
+        assert (await checkout.deliver(event))["outcome"] == "processed"
+        assert (await checkout.deliver(event))["outcome"] == "duplicate"
+        await wait_until(lambda: published)
+    assert await checkout.status() == "succeeded"
+    envelope = CloudEvent.from_json(published[0].body)
+    payment = await payments.payment(checkout.payment_id)
+    assert envelope.correlationid == payment["correlation_id"]
+    assert envelope.causationid == event["id"]
+    assert envelope.data["stripe_payment_intent_id"] == checkout.intent_id
+    assert await outbox_types(payments) == ["PaymentSucceeded"]
+
+
+async def test_completed_unpaid_waits_then_async_success_activates(payments: Payments) -> None:
+    checkout = await open_checkout(payments)
+    await checkout.deliver(checkout.completed(payment_status="unpaid"))
+    assert await checkout.status() == "processing"
+    assert await outbox_types(payments) == []
+    again = await payments.pay(checkout.contract)
+    assert again.status == 409
+    assert (await again.json())["code"] == "payment_in_progress"
+    succeeded = sp.event("checkout.session.async_payment_succeeded", checkout.session())
+    await checkout.deliver(succeeded)
+    assert await checkout.status() == "succeeded"
+    assert await outbox_types(payments) == ["PaymentSucceeded"]
+
+
+async def test_completed_unpaid_then_async_failure_fails(payments: Payments) -> None:
+    checkout = await open_checkout(payments)
+    await checkout.deliver(checkout.completed(payment_status="unpaid"))
+    failed = sp.event(
+        "checkout.session.async_payment_failed", checkout.session(payment_status="unpaid")
+    )
+    await checkout.deliver(failed)
+    assert await checkout.status() == "failed"
+    assert await outbox_types(payments) == ["PaymentFailed"]
+
+
+async def test_no_payment_required_never_activates(payments: Payments) -> None:
+    checkout = await open_checkout(payments)
+    body = await checkout.deliver(
+        checkout.completed(payment_status="no_payment_required", amount=0)
+    )
+    assert body["outcome"] == "held"
+    assert await checkout.status() == "held_for_review"
+    assert await outbox_types(payments) == []
+
+
+@pytest.mark.parametrize(
+    "mismatch",
+    [{"amount": 1}, {"currency": "usd"}, {"livemode": True}],
+    ids=["amount", "currency", "livemode"],
+)
+async def test_a_mismatch_is_held_for_review_and_never_activates(
+    payments: Payments, mismatch: dict[str, Any]
+) -> None:
+    checkout = await open_checkout(payments)
+    assert (await checkout.deliver(checkout.completed(**mismatch)))["outcome"] == "held"
+    assert await checkout.status() == "held_for_review"
+    # Even a correct event afterwards does not activate a held payment.
+    await checkout.deliver(checkout.completed())
+    assert await checkout.status() == "held_for_review"
+    assert await outbox_types(payments) == []
+    payment = await payments.payment(checkout.payment_id)
+    assert payment["review_reason"]
+
+
+async def test_expired_session_fails_the_attempt_and_a_new_one_can_start(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    expired = sp.event(
+        "checkout.session.expired", checkout.session(status="expired", payment_status="unpaid")
+    )
+    await checkout.deliver(expired)
+    assert await checkout.status() == "expired"
+    assert await outbox_types(payments) == ["PaymentFailed"]
+    retry = await payments.pay(checkout.contract)
+    assert retry.status == 201
+    assert (await retry.json())["payment_id"] != checkout.payment_id
+
+
+async def test_payment_intent_failure_fails_and_a_later_success_still_wins(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    declined = sp.event(
+        "payment_intent.payment_failed",
+        sp.payment_intent(
+            checkout.intent_id,
+            payment_id=checkout.payment_id,
+            contract_id=str(checkout.contract.contract_id),
+        ),
+    )
+    await checkout.deliver(declined)
+    payment = await payments.payment(checkout.payment_id)
+    assert (payment["status"], payment["failure_reason"]) == ("failed", "card_declined")
+    # The declined card left the session open: Pay offers the same page again.
+    again = await payments.pay(checkout.contract)
+    assert (await again.json())["checkout_session_id"] == checkout.session_id
+    await checkout.deliver(checkout.completed())
+    assert await checkout.status() == "succeeded"
+    assert await outbox_types(payments) == ["PaymentFailed", "PaymentSucceeded"]
+
+
+async def test_state_is_monotonic_a_late_failure_or_expiry_changes_nothing(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    await checkout.deliver(checkout.completed())
+    late = [
+        sp.event(
+            "payment_intent.payment_failed",
+            sp.payment_intent(
+                checkout.intent_id,
+                payment_id=checkout.payment_id,
+                contract_id=str(checkout.contract.contract_id),
+            ),
+        ),
+        sp.event("checkout.session.expired", checkout.session(status="expired")),
+        sp.event("checkout.session.async_payment_failed", checkout.session()),
+    ]
+    for event in late:
+        await checkout.deliver(event)
+    assert await checkout.status() == "succeeded"
+    assert await outbox_types(payments) == ["PaymentSucceeded"]
+
+
+async def test_partial_then_full_refund_is_cumulative_and_ignores_stale_totals(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments, amount=10_000)
+    await checkout.deliver(checkout.completed())
+    partial = sp.event("charge.refunded", checkout.charge(3_000, ["re_1"]))
+    full = sp.event("charge.refunded", checkout.charge(10_000, ["re_1", "re_2"]))
+    async with tap(payments.amqp_url, payments.names, "skileez.payments.PaymentRefunded.#") as got:
+        await checkout.deliver(partial)
+        payment = await payments.payment(checkout.payment_id)
+        assert (payment["status"], payment["amount_refunded"]) == ("partially_refunded", 3_000)
+        await checkout.deliver(full)
+        await checkout.deliver(partial)  # a stale, smaller total arriving late: no effect
+        await wait_until(lambda: len(got) >= 2)
+    payment = await payments.payment(checkout.payment_id)
+    assert (payment["status"], payment["amount_refunded"]) == ("refunded", 10_000)
+    data = [CloudEvent.from_json(message.body).data for message in got]
+    assert [(d["refund_amount"], d["total_refunded"], d["fully_refunded"]) for d in data] == [
+        (3_000, 3_000, False),
+        (7_000, 10_000, True),
+    ]
+    assert data[1]["stripe_refund_id"] == "re_2"
+    assert await outbox_types(payments) == [
+        "PaymentSucceeded",
+        "PaymentRefunded",
+        "PaymentRefunded",
+    ]
+
+
+async def test_a_refund_before_the_payment_is_known_paid_is_deferred_with_503(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    await checkout.deliver(checkout.completed(payment_status="unpaid"))
+    early = sp.event("charge.refunded", checkout.charge(100, ["re_early"]))
+    await checkout.deliver(early, expected=503)
+    await checkout.deliver(sp.event("checkout.session.async_payment_succeeded", checkout.session()))
+    assert (await checkout.deliver(early))["outcome"] == "processed"
+    assert (await payments.payment(checkout.payment_id))["amount_refunded"] == 100
+
+
+async def test_a_dispute_marks_the_payment_disputed(payments: Payments) -> None:
+    checkout = await open_checkout(payments)
+    await checkout.deliver(checkout.completed())
+    dispute = sp.dispute(checkout.intent_id, amount=checkout.contract.amount, currency="eur")
+    await checkout.deliver(sp.event("charge.dispute.created", dispute))
+    assert await checkout.status() == "disputed"
+    again = await payments.pay(checkout.contract)
+    assert again.status == 409
+
+
+async def test_unknown_types_are_200_and_ignored_but_recorded(payments: Payments) -> None:
+    plan = sp.fixture("event")
+    plan["id"] = f"evt_{uuid.uuid4().hex}"
+    plan["created"] = int(time.time())
+    body = await (await payments.post_webhook(plan)).json()
+    assert body == {"received": True, "outcome": "ignored"}
+    assert await stored_events(payments) == 1
+
+
+async def test_a_secret_being_rotated_out_still_verifies(payments: Payments) -> None:
+    checkout = await open_checkout(payments)
+    response = await payments.post_webhook(checkout.completed(), secret=OLD_WEBHOOK_SECRET)
+    assert response.status == 200
+    assert await checkout.status() == "succeeded"
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    ["wrong_secret", "old", "future", "tampered", "missing", "garbage"],
+)
+async def test_a_bad_signature_is_400_and_nothing_is_stored(payments: Payments, spoil: str) -> None:
+    checkout = await open_checkout(payments)
+    body = json.dumps(checkout.completed()).encode()
+    now = int(time.time())
+    header: str | None = {
+        "wrong_secret": sp.sign(body, "whsec_not_ours"),
+        "old": sp.sign(body, WEBHOOK_SECRET, now - 301),
+        "future": sp.sign(body, WEBHOOK_SECRET, now + 301),
+        "tampered": sp.sign(body, WEBHOOK_SECRET),
+        "missing": None,
+        "garbage": "t=abc,v1=",
+    }[spoil]
+    sent = body.replace(b'"paid"', b'"unpaid"') if spoil == "tampered" else body
+    headers = {} if header is None else {"Stripe-Signature": header}
+    response = await payments.client.post("/webhooks/stripe", data=sent, headers=headers)
+    assert response.status == 400
+    problem = await response.json()
+    assert problem["code"] == "invalid_signature"
+    assert WEBHOOK_SECRET not in json.dumps(problem)
+    assert await stored_events(payments) == 0
+    assert await checkout.status() == "open"
+
+
+async def test_a_signed_body_that_is_not_an_event_is_400(payments: Payments) -> None:
+    body = b'{"not": "an event"}'
+    response = await payments.client.post(
+        "/webhooks/stripe", data=body, headers={"Stripe-Signature": sp.sign(body, WEBHOOK_SECRET)}
+    )
+    assert response.status == 400
+    assert await stored_events(payments) == 0
+
+
+async def test_fifty_concurrent_deliveries_of_one_event_make_one_payment_succeeded(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    event = checkout.completed()
+    async with tap(payments.amqp_url, payments.names, "skileez.payments.#") as published:
+        responses = await asyncio.gather(*(payments.post_webhook(event) for _ in range(50)))
+        assert {response.status for response in responses} == {200}
+        outcomes = sorted([(await r.json())["outcome"] for r in responses])
+        assert outcomes == ["duplicate"] * 49 + ["processed"]
+        await wait_until(lambda: published)
+        await asyncio.sleep(0.5)  # a second publication, if there were one, would be here now
+    assert len(published) == 1
+    assert await stored_events(payments) == 1
+
+
+async def test_fifty_concurrent_distinct_events_for_one_payment_succeed_it_once(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    events = [checkout.completed() for _ in range(50)]
+    responses = await asyncio.gather(*(payments.post_webhook(event) for event in events))
+    assert {response.status for response in responses} == {200}
+    assert await outbox_types(payments) == ["PaymentSucceeded"]
