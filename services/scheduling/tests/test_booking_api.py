@@ -319,3 +319,26 @@ async def test_the_schedule_page_of_a_pending_contract_links_to_payment(
     assert f"{PAYMENTS_URL}/contracts/{contract_id}/pay" in page
     assert "&lt;b&gt;Go&lt;/b&gt;" in page
     assert "Book a session" not in page
+
+
+async def test_a_signed_in_browser_uses_the_page_to_cancel(scheduling: Scheduling) -> None:
+    contract_id = await scheduling.active_contract()
+    _, session = await scheduling.book(contract_id, in_days(1))
+    token = scheduling.headers("coach-1")["Authorization"].removeprefix("Bearer ")
+    page = f"/contracts/{contract_id}/schedule"
+    cancel_path = f"/sessions/{session['id']}/cancel"
+    async with scheduling.http.get(
+        "/auth/session", params={"token": token, "next": page}, allow_redirects=False
+    ) as response:
+        assert response.status == 303
+        assert response.headers["Location"] == page
+        cookie = response.cookies["skileez_token"]
+    browser = {"Accept": "text/html", "Cookie": f"skileez_token={cookie.value}"}
+    async with scheduling.http.get(page, headers=browser) as response:
+        assert response.status == 200
+        assert f'action="{cancel_path}"' in await response.text()
+    async with scheduling.http.post(cancel_path, headers=browser, allow_redirects=False) as answer:
+        assert answer.status == 303
+        assert answer.headers["Location"] == page
+    _, listed = await scheduling.call("GET", f"/contracts/{contract_id}/sessions")
+    assert listed["sessions"][0]["cancelled_by"] == "coach-1"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import jsonschema
 import pytest
+from aiohttp.test_utils import TestServer
 
-from .conftest import Scheduling, in_days
+from skileez_scheduling.entrypoints.app import create_app
+from skileez_scheduling.settings import SchedulingSettings
+
+from .conftest import SECRET, Scheduling, in_days
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,6 +30,28 @@ async def test_health_and_metrics(scheduling: Scheduling) -> None:
     assert status == 200
     assert 'route="/contracts/{contract_id}/sessions"' in metrics
     assert 'status="404"' in metrics
+
+
+async def test_not_ready_while_the_broker_cannot_be_reached(
+    create_database: Callable[[str], Awaitable[str]],
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    settings = SchedulingSettings(
+        database_url=await create_database("scheduling_unready"),
+        amqp_url=f"amqp://guest:guest@127.0.0.1:{dead_port}/",
+        jwt_secret=SECRET,
+    )
+    async with (
+        TestServer(create_app(settings)) as server,
+        aiohttp.ClientSession() as http,
+        http.get(server.make_url("/health/ready")) as response,
+    ):
+        assert response.status == 503
+        body = await response.json(content_type=None)
+    assert body["code"] == "not_ready"
+    assert body["checks"] == {"database": True, "consumer": False}
 
 
 def conforms(spec: dict[str, Any], schema: dict[str, Any], body: Any) -> None:
