@@ -1,0 +1,238 @@
+"""Payment events through a real broker into the inbox consumer: once, in any order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skileez_contracts.adapters.tables import notifications
+from skileez_events import (
+    CloudEvent,
+    ContractActivated,
+    ContractCancelled,
+    ContractPaymentFailed,
+    PaymentSucceeded,
+    event_type_of,
+)
+from skileez_events.deadletters import list_dead_letters
+from skileez_events.testing import tap, wait_until
+
+ACTIVATED = event_type_of(ContractActivated)
+CANCELLED = event_type_of(ContractCancelled)
+PAYMENT_FAILED = event_type_of(ContractPaymentFailed)
+
+
+async def coach_notifications(service: Any, coach: str = "coach-1") -> list[dict[str, Any]]:
+    response = await service.client.get("/notifications", headers=service.coach(coach))
+    assert response.status == 200
+    items: list[dict[str, Any]] = (await response.json())["items"]
+    return items
+
+
+async def test_fifty_concurrent_deliveries_activate_once_notify_once_publish_once(
+    service: Any, payment_succeeded: Any
+) -> None:
+    contract = await service.contract()
+    event = payment_succeeded(contract)
+    async with tap(service.amqp_url, service.names, routing_key=ACTIVATED) as published:
+        await service.publish(event, copies=50)
+        await service.settle(event)
+        await wait_until(service.all_sent)
+        await wait_until(lambda: published)
+        await service.consumer.drain()
+
+    row = await service.contract_row(contract["id"])
+    assert (row.status, row.payment_status) == ("active", "paid")
+    assert row.stripe_payment_intent_id == "pi_test_1"
+    assert row.payment_date is not None
+    assert row.activated_at is not None
+    assert await service.notifications_for(contract["id"]) == 1
+    assert len(published) == 1
+    [activated] = await service.outbox_events(ACTIVATED)
+    assert activated.correlationid == event.correlationid
+    assert activated.causationid == event.id
+    data = ContractActivated.model_validate(activated.data)
+    assert (str(data.contract_id), data.amount, data.currency) == (contract["id"], 50_000, "eur")
+    assert str(data.payment_id) == event.data["payment_id"]
+
+
+async def test_payment_makes_the_contract_active_with_its_date_and_tells_the_coach(
+    service: Any, payment_succeeded: Any
+) -> None:
+    contract = await service.contract()
+    event = payment_succeeded(contract)
+    await service.publish(event)
+    await service.settle(event)
+
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("active", "paid")
+    assert seen["payment_date"] is not None
+    assert seen["stripe_payment_intent_id"] == "pi_test_1"
+    [note] = await coach_notifications(service)
+    assert note["kind"] == "payment_received"
+    assert note["contract_id"] == contract["id"]
+    assert (note["amount"], note["currency"]) == (50_000, "eur")
+    for part in ("student-1", "500.00 EUR", contract["id"], contract["title"]):
+        assert part in note["message"]
+    assert await coach_notifications(service, "coach-2") == []
+    response = await service.client.get("/notifications", headers=service.student())
+    assert (await response.json())["items"] == []
+
+    page = await (
+        await service.client.get(
+            f"/contracts/{contract['id']}",
+            cookies={"skileez_token": service.token("student-1", "student")},
+            headers={"Accept": "text/html"},
+        )
+    ).text()
+    assert '<span class="status" id="status">active</span>' in page
+    assert "Next steps" in page
+    assert "http://scheduling.test/contracts/" in page
+    assert "Pay 500.00 EUR" not in page
+    assert "not yet" not in page
+
+
+async def test_a_failure_after_the_success_changes_nothing(
+    service: Any, payment_succeeded: Any, payment_failed: Any
+) -> None:
+    contract = await service.contract()
+    success = payment_succeeded(contract)
+    await service.publish(success)
+    await service.settle(success)
+    late_failure = payment_failed(contract)
+    await service.publish(late_failure)
+    await service.settle(late_failure)
+
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("active", "paid")
+    assert await service.outbox_events(PAYMENT_FAILED) == []
+    assert [n["kind"] for n in await coach_notifications(service)] == ["payment_received"]
+
+
+async def test_a_failed_payment_then_a_successful_one(
+    service: Any, payment_succeeded: Any, payment_failed: Any
+) -> None:
+    contract = await service.contract()
+    failure = payment_failed(contract)
+    await service.publish(failure)
+    await service.settle(failure)
+
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("pending", "failed")
+    [failed] = await service.outbox_events(PAYMENT_FAILED)
+    assert ContractPaymentFailed.model_validate(failed.data).reason == "card_declined"
+    assert failed.causationid == failure.id
+    page = await (
+        await service.client.get(
+            f"/contracts/{contract['id']}",
+            cookies={"skileez_token": service.token("student-1", "student")},
+            headers={"Accept": "text/html"},
+        )
+    ).text()
+    assert "The last payment attempt failed" in page
+    assert "Pay 500.00 EUR" in page
+
+    success = payment_succeeded(contract)
+    await service.publish(success)
+    await service.settle(success)
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("active", "paid")
+    assert len(await service.outbox_events(ACTIVATED)) == 1
+    kinds = [n["kind"] for n in await coach_notifications(service)]
+    assert kinds == ["payment_received", "payment_failed"]
+
+
+async def test_a_full_refund_seen_before_the_success_cancels_for_good(
+    service: Any, payment_succeeded: Any, payment_refunded: Any
+) -> None:
+    contract = await service.contract()
+    refund = payment_refunded(contract)
+    await service.publish(refund)
+    await service.settle(refund)
+    success = payment_succeeded(contract)
+    await service.publish(success)
+    await service.settle(success)
+
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("cancelled", "refunded")
+    assert seen["payment_date"] is None
+    assert await service.outbox_events(ACTIVATED) == []
+    [cancelled] = await service.outbox_events(CANCELLED)
+    assert ContractCancelled.model_validate(cancelled.data).reason == "payment refunded"
+    assert [n["kind"] for n in await coach_notifications(service)] == ["payment_refunded"]
+
+
+async def test_partial_then_full_refund_after_payment(
+    service: Any, payment_succeeded: Any, payment_refunded: Any
+) -> None:
+    contract = await service.contract()
+    success = payment_succeeded(contract)
+    await service.publish(success)
+    await service.settle(success)
+    partial = payment_refunded(
+        contract, refund_amount=10_000, total_refunded=10_000, fully_refunded=False
+    )
+    await service.publish(partial)
+    await service.settle(partial)
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("active", "paid")
+    assert await service.outbox_events(CANCELLED) == []
+
+    rest = payment_refunded(contract, refund_amount=40_000, total_refunded=50_000)
+    await service.publish(rest, copies=3)
+    await service.settle(rest)
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("cancelled", "refunded")
+    assert len(await service.outbox_events(CANCELLED)) == 1
+    notes = await coach_notifications(service)
+    assert [n["kind"] for n in notes] == [
+        "payment_refunded",
+        "payment_refunded",
+        "payment_received",
+    ]
+    assert "400.00 EUR" in notes[0]["message"]
+    assert "the contract is cancelled" in notes[0]["message"]
+    assert await service.count(notifications) == 3
+
+
+async def test_a_payment_for_another_amount_never_activates_and_is_dead_lettered(
+    service: Any, payment_succeeded: Any
+) -> None:
+    contract = await service.contract()
+    wrong = payment_succeeded(contract, amount=1)
+    await service.publish(wrong)
+    [letter] = await wait_until(
+        lambda: list_dead_letters(service.amqp_url, service.names), timeout=30
+    )
+    assert letter.message_id == wrong.id
+    assert not await service.handled(wrong)
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("pending", "pending")
+    assert await service.notifications_for(contract["id"]) == 0
+
+
+async def test_an_event_for_an_unknown_contract_is_dead_lettered_not_dropped(
+    service: Any, payment_succeeded: Any
+) -> None:
+    ghost = {"id": "00000000-0000-4000-8000-000000000000", "amount": 100, "currency": "eur"}
+    event = payment_succeeded(ghost)
+    await service.publish(event)
+    [letter] = await wait_until(
+        lambda: list_dead_letters(service.amqp_url, service.names), timeout=30
+    )
+    assert letter.message_id == event.id
+    assert letter.reason == "delivery_limit"
+
+
+async def test_a_malformed_event_is_dead_lettered_and_the_consumer_goes_on(
+    service: Any, payment_succeeded: Any
+) -> None:
+    contract = await service.contract()
+    good = payment_succeeded(contract)
+    broken = CloudEvent(**{**good.model_dump(), "id": "broken-1", "data": {"contract_id": "x"}})
+    await service.publish(broken)
+    await service.publish(good)
+    await service.settle(good)
+    [letter] = await wait_until(lambda: list_dead_letters(service.amqp_url, service.names))
+    assert letter.message_id == "broken-1"
+    assert (await service.get_contract(contract["id"]))["status"] == "active"
+    assert event_type_of(PaymentSucceeded) == good.type
