@@ -1,0 +1,209 @@
+"""Whole flows against the Stripe emulator: success and cancel pages, refunds, reconciliation,
+and the emulator's duplicate-and-reorder delivery mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from skileez_events import CloudEvent
+from skileez_events.testing import tap, wait_until
+from skileez_payments.adapters.tables import outbox, stripe_events
+from skileez_payments.entrypoints.app import RECONCILER
+from skileez_payments.entrypoints.resources import SESSIONMAKER
+from skileez_web.auth import Role
+
+from .conftest import Payments
+
+
+async def start(payments: Payments, **contract: Any) -> tuple[Any, dict[str, Any]]:
+    learnt = await payments.learn_contract(**contract)
+    response = await payments.pay(learnt)
+    assert response.status == 201, await response.text()
+    return learnt, await response.json()
+
+
+async def wait_for_status(payments: Payments, payment_id: str, status: str) -> None:
+    async def reached() -> bool:
+        return (await payments.payment(payment_id))["status"] == status
+
+    await wait_until(reached)
+
+
+async def published_types(payments: Payments) -> list[str]:
+    async with payments.app[SESSIONMAKER]() as session:
+        rows = await session.scalars(select(outbox.table.c.event_type).order_by(outbox.table.c.seq))
+        return [row.split(".")[2] for row in rows]
+
+
+def success_path(contract: Any, checkout: dict[str, Any]) -> str:
+    return (
+        f"/contracts/{contract.contract_id}/payment-success"
+        f"?session_id={checkout['checkout_session_id']}"
+    )
+
+
+async def test_the_success_page_before_the_webhook_fulfils_and_the_webhook_is_a_no_op(
+    payments: Payments,
+) -> None:
+    contract, checkout = await start(payments, amount=4_200, currency="eur")
+    await payments.emulator.drop_next_deliveries(100)  # the webhooks are late, say
+    await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
+    page = await payments.client.get(
+        success_path(contract, checkout),
+        headers=payments.headers(contract.student_id, Accept="text/html"),
+    )
+    assert page.status == 200
+    text = await page.text()
+    assert "your payment is confirmed" in text
+    assert "€42.00" in text
+    assert checkout["payment_id"] in text
+    assert "/sessions" in text  # the link to scheduling
+    assert (await payments.payment(checkout["payment_id"]))["status"] == "succeeded"
+    # The webhook arrives after all (reconciliation reads it): it changes nothing.
+    result = await payments.app[RECONCILER].reconcile()
+    assert result.ran
+    assert await published_types(payments) == ["PaymentSucceeded"]
+
+
+async def test_the_success_page_after_the_webhook_shows_the_receipt_without_a_second_event(
+    payments: Payments,
+) -> None:
+    contract, checkout = await start(payments)
+    await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
+    await wait_for_status(payments, checkout["payment_id"], "succeeded")
+    for _ in range(2):
+        page = await payments.client.get(
+            success_path(contract, checkout), headers=payments.headers(contract.student_id)
+        )
+        assert page.status == 200
+        assert "your payment is confirmed" in await page.text()
+    assert await published_types(payments) == ["PaymentSucceeded"]
+
+
+async def test_a_delayed_payment_shows_as_processing_then_settles(payments: Payments) -> None:
+    contract, checkout = await start(payments)
+    await payments.emulator.complete_session(checkout["checkout_session_id"], "pending_async")
+    page = await payments.client.get(
+        success_path(contract, checkout), headers=payments.headers(contract.student_id)
+    )
+    assert "Your payment is processing" in await page.text()
+    await payments.emulator.settle(checkout["checkout_session_id"], "succeeded")
+    await wait_for_status(payments, checkout["payment_id"], "succeeded")
+    assert await published_types(payments) == ["PaymentSucceeded"]
+
+
+async def test_the_success_page_refuses_a_session_of_another_contract(payments: Payments) -> None:
+    contract, _ = await start(payments)
+    _, other_checkout = await start(payments)
+    page = await payments.client.get(
+        success_path(contract, other_checkout), headers=payments.headers(contract.student_id)
+    )
+    assert page.status == 404
+
+
+async def test_the_cancel_page_says_the_contract_is_pending_and_offers_a_retry(
+    payments: Payments,
+) -> None:
+    contract, _ = await start(payments)
+    page = await payments.client.get(
+        f"/contracts/{contract.contract_id}/payment-cancel",
+        headers=payments.headers(contract.student_id),
+    )
+    text = await page.text()
+    assert page.status == 200
+    assert "pending" in text
+    assert f'action="/contracts/{contract.contract_id}/pay"' in text
+
+
+async def test_partial_then_full_refund_through_stripe_reaches_the_contract_by_event(
+    payments: Payments,
+) -> None:
+    contract, checkout = await start(payments, amount=10_000)
+    await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
+    await wait_for_status(payments, checkout["payment_id"], "succeeded")
+    refunds = f"/payments/{checkout['payment_id']}/refunds"
+    admin = payments.headers("admin-1", Role.ADMIN)
+
+    student = await payments.client.post(
+        refunds, json={"amount": 1}, headers=payments.headers(contract.student_id)
+    )
+    assert student.status == 403
+    too_much = await payments.client.post(refunds, json={"amount": 10_001}, headers=admin)
+    assert too_much.status == 409
+
+    async with tap(payments.amqp_url, payments.names, "skileez.payments.PaymentRefunded.#") as got:
+        partial = await payments.client.post(
+            refunds, json={"amount": 2_500, "reason": "requested_by_customer"}, headers=admin
+        )
+        assert partial.status == 202, await partial.text()
+        # The same request again (a double submit) refunds nothing more.
+        repeat = await payments.client.post(
+            refunds, json={"amount": 2_500, "reason": "requested_by_customer"}, headers=admin
+        )
+        assert (await repeat.json())["stripe_refund_id"] == (await partial.json())[
+            "stripe_refund_id"
+        ]
+        await wait_for_status(payments, checkout["payment_id"], "partially_refunded")
+        full = await payments.client.post(refunds, json={}, headers=admin)
+        assert full.status == 202
+        assert (await full.json())["amount"] == 7_500
+        await wait_for_status(payments, checkout["payment_id"], "refunded")
+        await wait_until(lambda: len(got) >= 2)
+    data = [CloudEvent.from_json(message.body).data for message in got]
+    assert [(d["refund_amount"], d["total_refunded"], d["fully_refunded"]) for d in data] == [
+        (2_500, 2_500, False),
+        (7_500, 10_000, True),
+    ]
+    nothing_left = await payments.client.post(refunds, json={}, headers=admin)
+    assert nothing_left.status == 409
+
+
+async def test_a_dispute_opened_at_stripe_marks_the_payment_disputed(payments: Payments) -> None:
+    _, checkout = await start(payments)
+    completed = await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
+    await wait_for_status(payments, checkout["payment_id"], "succeeded")
+    charge_id = completed["charge"]["id"]
+    await payments.emulator.dispute(charge_id)
+    await wait_for_status(payments, checkout["payment_id"], "disputed")
+
+
+async def test_reconciliation_recovers_an_event_whose_delivery_was_dropped(
+    payments: Payments,
+) -> None:
+    _, checkout = await start(payments)
+    await payments.emulator.drop_next_deliveries(100)
+    await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
+    assert (await payments.payment(checkout["payment_id"]))["status"] == "open"
+    result = await payments.app[RECONCILER].reconcile()
+    assert result.ran
+    assert result.recovered >= 1
+    assert (await payments.payment(checkout["payment_id"]))["status"] == "succeeded"
+    assert await published_types(payments) == ["PaymentSucceeded"]
+    async with payments.app[SESSIONMAKER]() as session:
+        sources = set(await session.scalars(select(stripe_events.c.source)))
+    assert sources == {"reconciliation"}
+    # A second pass finds nothing new.
+    assert (await payments.app[RECONCILER].reconcile()).recovered == 0
+
+
+async def test_duplicate_and_reordered_deliveries_still_make_one_outcome_per_payment(
+    payments: Payments,
+) -> None:
+    await payments.emulator.set_chaos(duplicate_probability=0.7, max_delay=0.4, seed=7)
+    started = [await start(payments, amount=1_000 + n) for n in range(4)]
+    for n, (_, checkout) in enumerate(started):
+        outcome = "paid" if n % 2 == 0 else "declined"
+        await payments.emulator.complete_session(checkout["checkout_session_id"], outcome)
+    await wait_for_status(payments, started[0][1]["payment_id"], "succeeded")
+    await wait_for_status(payments, started[2][1]["payment_id"], "succeeded")
+    await wait_for_status(payments, started[1][1]["payment_id"], "failed")
+    await wait_for_status(payments, started[3][1]["payment_id"], "failed")
+    await payments.emulator.wait_for_delivery(outcome="delivered")
+    assert sorted(await published_types(payments)) == [
+        "PaymentFailed",
+        "PaymentFailed",
+        "PaymentSucceeded",
+        "PaymentSucceeded",
+    ]
