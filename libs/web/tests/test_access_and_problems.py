@@ -171,3 +171,15 @@ async def test_sign_in_link_sets_the_cookie_and_refuses_bad_tokens_and_foreign_t
         "/auth/session", params={"token": token, "next": "//evil.example/"}, allow_redirects=False
     )
     assert elsewhere.status == 422
+
+
+async def test_the_correlation_id_is_taken_from_the_caller_or_minted_and_echoed(
+    client: TestClient,
+) -> None:
+    given = await client.get("/health/live", headers={"X-Correlation-Id": "checkout-42"})
+    assert given.headers["X-Correlation-Id"] == "checkout-42"
+    minted = await client.get("/health/live", headers={"X-Correlation-Id": "bad id\n<script>"})
+    assert minted.headers["X-Correlation-Id"] not in ("", "bad id\n<script>")
+    refused = await client.get("/nowhere", headers={"X-Correlation-Id": "c-1"})
+    assert refused.status == 404
+    assert refused.headers["X-Correlation-Id"] == "c-1"

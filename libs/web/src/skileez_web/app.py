@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from skileez_web.correlation import correlation_middleware
 from skileez_web.observability import (
     JWT_SECRET,
     READINESS,
@@ -26,7 +27,9 @@ log = logging.getLogger(__name__)
 def service_app(api: Api, readiness: dict[str, ReadinessCheck], jwt_secret: str) -> web.Application:
     """An application with problem+json errors, metrics, health, readiness, the sign-in link
     and an `/openapi.json` that describes every route it serves."""
-    app = web.Application(middlewares=[metrics_middleware, problem_middleware])
+    app = web.Application(
+        middlewares=[correlation_middleware, metrics_middleware, problem_middleware]
+    )
     app[READINESS] = readiness
     app[JWT_SECRET] = jwt_secret
     app.add_routes(standard_api.routes)

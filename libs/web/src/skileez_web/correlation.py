@@ -1,0 +1,32 @@
+"""The correlation id of a request: taken from `X-Correlation-Id` when the caller sends a sane
+one, minted otherwise, echoed on the response, and carried by every event the request causes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from aiohttp import web
+
+from skileez_web.problems import Handler
+
+HEADER = "X-Correlation-Id"
+_SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_KEY = "skileez_correlation_id"
+
+
+@web.middleware
+async def correlation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    given = request.headers.get(HEADER, "")
+    request[_KEY] = given if _SANE.match(given) else str(uuid.uuid4())
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        error.headers[HEADER] = request[_KEY]
+        raise
+    response.headers[HEADER] = request[_KEY]
+    return response
+
+
+def correlation_id(request: web.Request) -> str:
+    return str(request[_KEY])
