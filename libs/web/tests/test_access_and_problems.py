@@ -178,8 +178,8 @@ async def test_the_correlation_id_is_taken_from_the_caller_or_minted_and_echoed(
 ) -> None:
     given = await client.get("/health/live", headers={"X-Correlation-Id": "checkout-42"})
     assert given.headers["X-Correlation-Id"] == "checkout-42"
-    minted = await client.get("/health/live", headers={"X-Correlation-Id": "bad id\n<script>"})
-    assert minted.headers["X-Correlation-Id"] not in ("", "bad id\n<script>")
+    minted = await client.get("/health/live", headers={"X-Correlation-Id": "bad id <script>"})
+    assert minted.headers["X-Correlation-Id"] not in ("", "bad id <script>")
     refused = await client.get("/nowhere", headers={"X-Correlation-Id": "c-1"})
     assert refused.status == 404
     assert refused.headers["X-Correlation-Id"] == "c-1"
