@@ -4,6 +4,8 @@
 #
 # Passwords must be URL-safe (they also go into AMQP URLs): letters, digits, `.`, `_`, `~`
 # and `-`. Anything else is refused here rather than producing a broken JSON or URL.
+#
+# Without arguments it only renders (SKILEEZ_DEFINITIONS_RENDERED says where to).
 set -eu
 
 # Overridable so the validation tests can run this very script outside a container.
@@ -31,4 +33,8 @@ umask 077
 printf '%s\n' "$contents" > "$rendered"
 chown rabbitmq:rabbitmq "$rendered" 2>/dev/null || true
 
+# No command: render only (e.g. to build the Kubernetes definitions Secret).
+if [ "$#" -eq 0 ]; then
+  exit 0
+fi
 exec docker-entrypoint.sh "$@"
