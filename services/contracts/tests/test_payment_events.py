@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from skileez_contracts.adapters.tables import notifications
@@ -236,3 +237,25 @@ async def test_a_malformed_event_is_dead_lettered_and_the_consumer_goes_on(
     assert letter.message_id == "broken-1"
     assert (await service.get_contract(contract["id"]))["status"] == "active"
     assert event_type_of(PaymentSucceeded) == good.type
+
+
+async def test_a_success_racing_many_failures_for_one_contract_ends_paid(
+    service: Any, payment_succeeded: Any, payment_failed: Any
+) -> None:
+    """Different events about one contract, all at once: the row lock applies them one by one."""
+    contract = await service.contract()
+    failures = [payment_failed(contract) for _ in range(20)]
+    success = payment_succeeded(contract)
+    await asyncio.gather(
+        *(service.publish(event) for event in [*failures[:10], success, *failures[10:]])
+    )
+    for event in [*failures, success]:
+        await wait_until(lambda event=event: service.handled(event))
+    await service.consumer.drain()
+
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("active", "paid")
+    assert len(await service.outbox_events(ACTIVATED)) == 1
+    notes = await coach_notifications(service)
+    assert [n["kind"] for n in notes].count("payment_received") == 1
+    assert len(notes) == 1 + len(await service.outbox_events(PAYMENT_FAILED))

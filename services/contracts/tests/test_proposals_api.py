@@ -195,3 +195,22 @@ async def test_a_browser_accepting_by_form_is_sent_back_to_the_proposal(service:
     )
     assert response.status == 303
     assert response.headers["Location"] == f"/proposals/{offer['id']}"
+
+
+async def test_the_proposal_list_holds_the_callers_proposals_only(service: Any) -> None:
+    first = await service.propose()
+    second = await service.propose(student_id="student-2")
+    await service.propose(coach="coach-2", student_id="student-3")
+
+    async def listed(headers: dict[str, str], query: str = "") -> list[str]:
+        response = await service.client.get(f"/proposals{query}", headers=headers)
+        assert response.status == 200
+        return [p["id"] for p in (await response.json())["items"]]
+
+    assert await listed(service.coach()) == [second["id"], first["id"]]
+    assert await listed(service.coach(), "?limit=1") == [second["id"]]
+    assert await listed(service.student()) == [first["id"]]
+    assert await listed(service.student("nobody")) == []
+    await problem(await service.client.get("/proposals"), 401, "unauthenticated")
+    response = await service.client.get("/proposals?limit=0", headers=service.coach())
+    await problem(response, 422, "validation_error")

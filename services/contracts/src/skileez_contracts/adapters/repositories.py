@@ -39,6 +39,17 @@ class ProposalRepository:
         row = (await self._session.execute(query)).first()
         return None if row is None else _proposal(row)
 
+    async def of_party(self, user_id: str, *, limit: int, offset: int) -> list[Proposal]:
+        """The proposals `user_id` made (as coach) or received (as student), newest first."""
+        query = (
+            select(proposals)
+            .where(or_(proposals.c.coach_id == user_id, proposals.c.student_id == user_id))
+            .order_by(proposals.c.created_at.desc(), proposals.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_proposal(row) for row in await self._session.execute(query)]
+
     async def update(self, proposal: Proposal) -> None:
         await self._session.execute(
             update(proposals)

@@ -7,12 +7,12 @@ from aiohttp import web
 from skileez_contracts.domain.errors import ProposalNotFound
 from skileez_contracts.entrypoints.api import api
 from skileez_contracts.entrypoints.context import caller, path_id, transaction
-from skileez_contracts.entrypoints.schemas import ProposalIn, ProposalOut
+from skileez_contracts.entrypoints.schemas import Page, ProposalIn, ProposalList, ProposalOut
 from skileez_contracts.service_layer import proposals
 from skileez_web.auth import Role, require_role
 from skileez_web.negotiation import is_form
 from skileez_web.openapi import REDIRECT, ResponseSpec
-from skileez_web.problems import parse_json
+from skileez_web.problems import parse_json, parse_query
 
 ANSWER_RESPONSES: dict[int, ResponseSpec] = {
     200: ProposalOut,
@@ -51,6 +51,24 @@ async def create_proposal(request: web.Request) -> web.Response:
         status=201,
         headers={"Location": f"/proposals/{proposal.id}"},
     )
+
+
+@api.operation(
+    "GET",
+    "/proposals",
+    summary="The proposals the caller made or received, newest first",
+    query=Page,
+    responses={200: ProposalList, 401: None, 422: None},
+)
+async def list_proposals(request: web.Request) -> web.Response:
+    principal = caller(request)
+    page = parse_query(request, Page)
+    async with transaction(request) as uow:
+        found = await proposals.proposals_of(
+            uow, principal.user_id, limit=page.limit, offset=page.offset
+        )
+    listing = ProposalList(items=[ProposalOut.of(p) for p in found])
+    return web.json_response(listing.model_dump(mode="json"))
 
 
 @api.operation(

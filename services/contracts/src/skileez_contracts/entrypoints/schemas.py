@@ -75,6 +75,10 @@ class ProposalOut(BaseModel):
         )
 
 
+class ProposalList(BaseModel):
+    items: list[ProposalOut]
+
+
 class ContractIn(BaseModel):
     """The accepted proposal to take a contract from; the price is the proposal's, never sent."""
 

@@ -45,6 +45,10 @@ async def show_proposal(uow: UnitOfWork, proposal_id: uuid.UUID, viewer: str) ->
     return proposal
 
 
+async def proposals_of(uow: UnitOfWork, user_id: str, *, limit: int, offset: int) -> list[Proposal]:
+    return await uow.proposals.of_party(user_id, limit=limit, offset=offset)
+
+
 async def accept_proposal(uow: UnitOfWork, proposal_id: uuid.UUID, student_id: str) -> Proposal:
     proposal = await locked_proposal(uow, proposal_id)
     proposal.accept(student_id, datetime.now(UTC))
