@@ -108,4 +108,4 @@ def parties(http: aiohttp.ClientSession, system: System) -> Parties:
 
 @pytest.fixture
 def emulator(http: aiohttp.ClientSession, system: System) -> Emulator:
-    return Emulator(http, system.url("emulator"))
+    return Emulator(http, system.url("emulator"), system.config.stripe_secret_key)

@@ -60,9 +60,10 @@ class Parties:
 class Emulator:
     """The Stripe emulator's control API."""
 
-    def __init__(self, http: aiohttp.ClientSession, base_url: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, secret_key: str) -> None:
         self._http = http
         self.base_url = base_url
+        self.secret_key = secret_key
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         async with self._http.post(f"{self.base_url}/_emulator{path}", json=body or {}) as response:
@@ -73,6 +74,14 @@ class Emulator:
         async with self._http.get(f"{self.base_url}/_emulator{path}") as response:
             assert response.status < 300, await response.text()
             return await response.json()
+
+    async def expire(self, session_id: str) -> None:
+        """Expire a session through Stripe's own API, as the dashboard or Stripe's timer would."""
+        async with self._http.post(
+            f"{self.base_url}/v1/checkout/sessions/{session_id}/expire",
+            headers={"Authorization": f"Bearer {self.secret_key}"},
+        ) as response:
+            assert response.status == 200, await response.text()
 
     async def complete(self, session_id: str, outcome: str, **extra: Any) -> Any:
         return await self.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,7 +52,7 @@ async def test_pay_then_the_contract_activates_the_coach_is_notified_and_session
     assert active["stripe_payment_intent_id"].startswith("pi_")
     assert active["amount"] == 4 * 4_500
 
-    notes = await wait_until(lambda: _notifications(parties), timeout=15)
+    notes = await notifications(parties, count=1)
     assert [(note["kind"], note["amount"], note["contract_id"]) for note in notes] == [
         ("payment_received", 18_000, contract["id"])
     ]
@@ -61,7 +62,17 @@ async def test_pay_then_the_contract_activates_the_coach_is_notified_and_session
     assert booked.body["contract_id"] == contract["id"]
 
 
-async def _notifications(parties: Parties) -> list[Any]:
+async def notifications(parties: Parties, count: int) -> list[Any]:
+    """The coach's notifications once there are `count`; more than that fails."""
+
+    async def probe() -> list[Any] | None:
+        answer = await parties.coach.call("GET", "contracts", "/notifications")
+        items = list(answer.body["items"])
+        assert len(items) <= count, items
+        return items if len(items) == count else None
+
+    notes = await wait_until(probe, timeout=30)
+    await asyncio.sleep(0.5)  # a duplicate notification would show up within this
     answer = await parties.coach.call("GET", "contracts", "/notifications")
-    assert answer.status == 200
-    return list(answer.body["items"])
+    assert len(answer.body["items"]) == count
+    return notes
