@@ -82,7 +82,7 @@ async def test_a_valid_token_in_the_header_or_cookie_is_accepted(client: TestCli
         (
             jwt.encode(
                 {"sub": "coach-1", "role": "coach", "exp": int(time.time()) + 60},
-                SECRET,
+                SECRET * 2,  # long enough for HS512; refused for its algorithm alone
                 algorithm="HS512",
             ),
             "invalid_token",

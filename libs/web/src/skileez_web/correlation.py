@@ -12,7 +12,7 @@ from skileez_web.problems import Handler
 
 HEADER = "X-Correlation-Id"
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_KEY = "skileez_correlation_id"
+_KEY = web.RequestKey("correlation_id", str)
 
 
 @web.middleware
@@ -29,4 +29,4 @@ async def correlation_middleware(request: web.Request, handler: Handler) -> web.
 
 
 def correlation_id(request: web.Request) -> str:
-    return str(request[_KEY])
+    return request[_KEY]
