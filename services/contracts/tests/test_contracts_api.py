@@ -242,3 +242,16 @@ async def test_html_escapes_what_users_typed(service: Any) -> None:
     page = await response.text()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
+
+
+async def test_contract_created_carries_the_requests_correlation_id(service: Any) -> None:
+    offer = await service.accepted_proposal()
+    response = await service.client.post(
+        "/contracts",
+        json={"proposal_id": offer["id"]},
+        headers={**service.student(), "X-Correlation-Id": "checkout-flow-42"},
+    )
+    assert response.status == 201
+    [created] = await service.outbox_events(event_type_of(ContractCreated))
+    assert created.correlationid == "checkout-flow-42"
+    assert created.causationid is None

@@ -14,6 +14,7 @@ from skileez_contracts.service_layer.unit_of_work import UnitOfWork, unit_of_wor
 from skileez_contracts.settings import ContractsSettings
 from skileez_events import EventConsumer
 from skileez_web.auth import Principal, authenticate
+from skileez_web.correlation import correlation_id
 from skileez_web.problems import Problem
 
 SETTINGS = web.AppKey("settings", ContractsSettings)
@@ -34,7 +35,8 @@ def caller(request: web.Request) -> Principal:
 
 @asynccontextmanager
 async def transaction(request: web.Request) -> AsyncIterator[UnitOfWork]:
-    async with unit_of_work(request.app[SESSIONS]) as uow:
+    """A unit of work for this request; the events it causes carry the request's correlation id."""
+    async with unit_of_work(request.app[SESSIONS], correlation_id(request)) as uow:
         yield uow
 
 

@@ -25,9 +25,17 @@ from skileez_events import CloudEvent, EventData, caused_by, new_event
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, cause: CloudEvent | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        cause: CloudEvent | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        """`cause`: the incoming event being handled; else `correlation_id`: the request's."""
         self.session = session
         self.cause = cause
+        self.correlation_id = correlation_id
         self.proposals = ProposalRepository(session)
         self.contracts = ContractRepository(session)
         self.notifications = NotificationRepository(session)
@@ -51,12 +59,14 @@ class UnitOfWork:
     def _envelope(self, data: EventData, contract: Contract) -> CloudEvent:
         subject = str(contract.id)
         if self.cause is None:
-            return new_event(data, subject=subject)
+            return new_event(data, subject=subject, correlation_id=self.correlation_id)
         return caused_by(self.cause, data, subject=subject)
 
 
 @asynccontextmanager
-async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(
+    sessions: async_sessionmaker[AsyncSession], correlation_id: str
+) -> AsyncIterator[UnitOfWork]:
     """A unit of work in a transaction of its own, committed when the block ends without error."""
     async with sessions.begin() as session:
-        yield UnitOfWork(session)
+        yield UnitOfWork(session, correlation_id=correlation_id)
