@@ -8,7 +8,9 @@ from typing import Any
 
 from e2e_client import Emulator, Parties, contract_where, pending_contract, start_checkout
 
-from skileez_events.testing import wait_until
+from skileez_events import CloudEvent, Names
+from skileez_events.testing import tap, wait_until
+from skileez_system.system import System
 
 
 def a_slot(days: int = 3, hour: int = 10) -> dict[str, Any]:
@@ -76,3 +78,38 @@ async def notifications(parties: Parties, count: int) -> list[Any]:
     answer = await parties.coach.call("GET", "contracts", "/notifications")
     assert len(answer.body["items"]) == count
     return notes
+
+
+async def test_the_checkout_requests_correlation_id_is_on_payment_succeeded_and_contract_activated(
+    parties: Parties, emulator: Emulator, system: System
+) -> None:
+    contract = await pending_contract(parties)
+    names = Names(system.config.namespace)
+    async with tap(system.config.amqp_url, names) as published:
+        pay = await wait_until(
+            lambda: _pay(parties, contract["id"], correlation_id="checkout-e2e-1"), timeout=20
+        )
+        await emulator.complete(pay.body["checkout_session_id"], "paid")
+        await contract_where(parties.student, contract["id"], status="active")
+
+        def correlations() -> dict[str, str] | None:
+            found = {
+                event.type.split(".")[2]: event.correlationid
+                for event in (CloudEvent.from_json(message.body) for message in published)
+                if event.subject == contract["id"]
+            }
+            return found if "ContractActivated" in found else None
+
+        found = await wait_until(correlations)
+    assert found["PaymentSucceeded"] == "checkout-e2e-1"
+    assert found["ContractActivated"] == "checkout-e2e-1"
+
+
+async def _pay(parties: Parties, contract_id: str, correlation_id: str) -> Any:
+    answer = await parties.student.call(
+        "POST",
+        "payments",
+        f"/contracts/{contract_id}/pay",
+        headers={"X-Correlation-Id": correlation_id},
+    )
+    return None if answer.status == 404 else answer

@@ -86,9 +86,9 @@ class Payments:
         async def learnt() -> bool:
             async with self.app[SESSIONMAKER]() as session:
                 found = await session.scalar(
-                    select(contracts.c.correlation_id).where(contracts.c.id == data.contract_id)
+                    select(contracts.c.id).where(contracts.c.id == data.contract_id)
                 )
-            return found == envelope.correlationid
+            return found is not None
 
         await wait_until(learnt)
         return data
@@ -115,11 +115,13 @@ class Payments:
         body: dict[str, Any] = await response.json()
         return body
 
-    async def pay(self, contract: ContractCreated, user: str | None = None) -> ClientResponse:
-        return await self.client.post(
-            f"/contracts/{contract.contract_id}/pay",
-            headers=self.headers(user or contract.student_id),
-        )
+    async def pay(
+        self, contract: ContractCreated, user: str | None = None, correlation_id: str = ""
+    ) -> ClientResponse:
+        headers = self.headers(user or contract.student_id)
+        if correlation_id:
+            headers["X-Correlation-Id"] = correlation_id
+        return await self.client.post(f"/contracts/{contract.contract_id}/pay", headers=headers)
 
 
 StartPayments = Callable[..., Awaitable[Payments]]

@@ -9,12 +9,12 @@ from skileez_web.auth import Role
 from .conftest import Payments
 
 
-async def test_a_paid_checkout_publishes_one_payment_succeeded_with_the_contracts_correlation(
+async def test_a_paid_checkout_publishes_one_payment_succeeded_with_the_checkouts_correlation(
     payments: Payments,
 ) -> None:
     contract = await payments.learn_contract(amount=12_345, currency="eur")
     async with tap(payments.amqp_url, payments.names, "skileez.payments.#") as published:
-        response = await payments.pay(contract)
+        response = await payments.pay(contract, correlation_id="checkout-request-7")
         assert response.status == 201, await response.text()
         checkout = await response.json()
         assert checkout["checkout_url"]
@@ -29,6 +29,7 @@ async def test_a_paid_checkout_publishes_one_payment_succeeded_with_the_contract
         await wait_until(lambda: published)
     event = CloudEvent.from_json(published[0].body)
     assert event.type == "skileez.payments.PaymentSucceeded.v1"
+    assert event.correlationid == "checkout-request-7"
     assert event.data["contract_id"] == str(contract.contract_id)
     assert event.data["amount"] == 12_345
     assert event.data["stripe_checkout_session_id"] == checkout["checkout_session_id"]

@@ -35,7 +35,6 @@ contracts = Table(
     Column("session_count", Integer, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("correlation_id", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("learned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -16,7 +16,6 @@ class PayableContract:
     session_count: int
     amount: int
     currency: str
-    correlation_id: str
     created_at: datetime
 
     def is_party(self, user_id: str) -> bool:

@@ -35,6 +35,7 @@ from skileez_payments.service_layer.unit_of_work import unit_of_work
 from skileez_web.auth import Principal, Role, authenticate
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import HTML, REDIRECT
+from skileez_web.correlation import correlation_id
 from skileez_web.problems import Problem, parse_query
 
 
@@ -131,7 +132,12 @@ async def pay(request: web.Request) -> web.StreamResponse:
     )
     try:
         checkout = await start_checkout(
-            request.app[SESSIONMAKER], request.app[STRIPE], policy, contract_id, principal.user_id
+            request.app[SESSIONMAKER],
+            request.app[STRIPE],
+            policy,
+            contract_id,
+            principal.user_id,
+            correlation_id(request),
         )
     except ContractUnknown:
         raise not_found(contract_id) from None

@@ -64,8 +64,12 @@ async def start_checkout(
     policy: CheckoutPolicy,
     contract_id: uuid.UUID,
     user_id: str,
+    correlation_id: str,
 ) -> Checkout:
     """The Checkout page for the contract's student: the open one, else a new one.
+
+    A new attempt keeps the checkout request's correlation id: the events its outcome causes
+    (PaymentSucceeded, then ContractActivated) carry it.
 
     The attempt is written before Stripe is called, so a webhook always finds it, and its id
     makes the idempotency key: a retry or a concurrent click for the same attempt gets the same
@@ -85,7 +89,7 @@ async def start_checkout(
                 return Checkout(attempt, reused=True)
         payment = next((a for a in attempts if _interrupted(a, now)), None)
         if payment is None:
-            payment = _new_attempt(contract, now, policy.expiry)
+            payment = _new_attempt(contract, now, policy.expiry, correlation_id)
             await uow.payments.add(payment)
     session = await stripe.create_checkout_session(_request(policy, contract, payment))
     async with unit_of_work(sessionmaker) as uow:
@@ -119,13 +123,15 @@ def _interrupted(attempt: Payment, now: datetime) -> bool:
     )
 
 
-def _new_attempt(contract: PayableContract, now: datetime, expiry: timedelta) -> Payment:
+def _new_attempt(
+    contract: PayableContract, now: datetime, expiry: timedelta, correlation_id: str
+) -> Payment:
     return Payment(
         id=uuid.uuid4(),
         contract_id=contract.id,
         amount=contract.amount,
         currency=contract.currency,
-        correlation_id=contract.correlation_id,
+        correlation_id=correlation_id,
         # Whole seconds, rounded up with the resume window as slack, so that the session is
         # never created with less than the configured lifetime (Stripe wants 30 min at least).
         expires_at=(now + expiry + RESUME_WINDOW + timedelta(seconds=1)).replace(microsecond=0),

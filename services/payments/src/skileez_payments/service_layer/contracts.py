@@ -21,7 +21,6 @@ async def learn_contract(event: Incoming[ContractCreated], session: AsyncSession
             session_count=data.session_count,
             amount=data.amount,
             currency=data.currency,
-            correlation_id=event.envelope.correlationid,
             created_at=data.created_at,
         )
     )

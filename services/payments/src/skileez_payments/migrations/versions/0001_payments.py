@@ -39,7 +39,6 @@ def upgrade() -> None:
         sa.Column("session_count", sa.Integer, nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
-        sa.Column("correlation_id", sa.String(64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "learned_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
