@@ -33,9 +33,9 @@ from skileez_payments.service_layer.checkout import (
 from skileez_payments.service_layer.stripe_events import settle_checkout_session
 from skileez_payments.service_layer.unit_of_work import unit_of_work
 from skileez_web.auth import Principal, Role, authenticate
+from skileez_web.correlation import correlation_id
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import HTML, REDIRECT
-from skileez_web.correlation import correlation_id
 from skileez_web.problems import Problem, parse_query
 
 
