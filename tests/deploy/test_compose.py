@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -202,21 +201,3 @@ def test_secrets_come_from_the_uncommitted_env_file_and_the_example_lists_them(c
 def test_compose_refuses_to_start_without_the_env_file(compose) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(KeyError, match="JWT_SECRET"):
         compose.resolved_with({})
-
-
-@pytest.mark.skipif(
-    shutil.which("docker") is None
-    or subprocess.run(
-        ["docker", "compose", "version"], capture_output=True, check=False
-    ).returncode,
-    reason="the docker compose plugin is not installed on this machine",
-)
-def test_docker_compose_config_accepts_the_file() -> None:
-    result = subprocess.run(
-        ["docker", "compose", "--env-file", ".env.example", "config", "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
