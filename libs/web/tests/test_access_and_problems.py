@@ -88,8 +88,20 @@ async def test_a_valid_token_in_the_header_or_cookie_is_accepted(client: TestCli
             "invalid_token",
         ),
         (mint_token(SECRET, "x", "pirate"), "invalid_token"),
+        (mint_token(SECRET, "x" * 201, Role.COACH), "invalid_token"),
+        (mint_token(SECRET, "coach\x00", Role.COACH), "invalid_token"),
     ],
-    ids=["missing", "expired", "forged", "no-exp", "alg-none", "other-alg", "unknown-role"],
+    ids=[
+        "missing",
+        "expired",
+        "forged",
+        "no-exp",
+        "alg-none",
+        "other-alg",
+        "unknown-role",
+        "long-subject",
+        "nul-subject",
+    ],
 )
 async def test_a_bad_token_gets_401_problem(
     client: TestClient, token: str | None, code: str

@@ -13,6 +13,8 @@ from skileez_web.problems import Problem
 
 ALGORITHM = "HS256"
 COOKIE = "skileez_token"
+MAX_USER_ID = 200
+"""User ids are stored by every service: a subject longer than this, or with NUL, is refused."""
 
 
 class Role(StrEnum):
@@ -39,7 +41,10 @@ def decode_token(token: str, secret: str) -> Principal:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
         )
-        return Principal(user_id=str(claims["sub"]), role=Role(str(claims.get("role"))))
+        user_id = str(claims["sub"])
+        if not 0 < len(user_id) <= MAX_USER_ID or "\x00" in user_id:
+            raise ValueError("the subject is not a valid user id")
+        return Principal(user_id=user_id, role=Role(str(claims.get("role"))))
     except (jwt.PyJWTError, ValueError) as error:
         raise Problem(401, "invalid_token", f"The access token is not valid: {error}.") from None
 

@@ -15,22 +15,16 @@ from skileez_contracts.settings import ContractsSettings
 from skileez_events import EventConsumer
 from skileez_web.auth import Principal, authenticate
 from skileez_web.correlation import correlation_id
-from skileez_web.problems import Problem
 
 SETTINGS = web.AppKey("settings", ContractsSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 CONSUMER = web.AppKey("consumer", EventConsumer)
 
-MAX_USER_ID = 200
-
 
 def caller(request: web.Request) -> Principal:
-    """The authenticated caller (401 otherwise), with a user id we can store."""
-    principal = authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
-    if not 0 < len(principal.user_id) <= MAX_USER_ID or "\x00" in principal.user_id:
-        raise Problem(401, "invalid_token", "The token's subject is not a valid user id.")
-    return principal
+    """The authenticated caller (401 otherwise)."""
+    return authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
 
 
 @asynccontextmanager
