@@ -9,7 +9,14 @@ import aio_pika
 from sqlalchemy import func, select
 from yarl import URL
 
-from skileez_events import CloudEvent, ContractCreated, Incoming, caused_by, event_type_of
+from skileez_events import (
+    CloudEvent,
+    ContractCreated,
+    Incoming,
+    UnprocessableEvent,
+    caused_by,
+    event_type_of,
+)
 from skileez_events.deadletters import list_dead_letters, replay
 from skileez_events.envelope import CONTENT_TYPE
 from skileez_events.testing import TcpProxy, wait_until
@@ -183,3 +190,25 @@ async def _at_least(letters: Any, count: int) -> Any:
 
 async def _is_zero(value: Any) -> bool:
     return bool(await value == 0)
+
+
+async def test_an_event_the_handler_finds_unprocessable_is_dead_lettered_at_once(
+    service: Any, contract_created: Any
+) -> None:
+    attempts: list[str] = []
+
+    async def refuse(event: Incoming[Any], session: Any) -> None:
+        attempts.append(event.envelope.id)
+        await service.record_effect(event, session)  # rolled back with the refusal
+        raise UnprocessableEvent("no such contract")
+
+    consumer = service.start_consumer(refuse)
+    await wait_until(lambda: consumer.ready)
+    event = contract_created()
+    await publish_raw(service, event.to_json(), event.id)
+    [letter] = await wait_until(
+        lambda: _at_least(list_dead_letters(service.amqp_url, service.names), 1)
+    )
+    assert (letter.message_id, letter.reason) == (event.id, "rejected")
+    assert attempts == [event.id]
+    assert await service.effect_count() == 0

@@ -1,6 +1,12 @@
 """Shared integration-event plumbing: envelope, schemas, topology, outbox, relay, inbox consumer."""
 
-from skileez_events.consumer import EventConsumer, Inbox, Incoming, Subscription
+from skileez_events.consumer import (
+    EventConsumer,
+    Inbox,
+    Incoming,
+    Subscription,
+    UnprocessableEvent,
+)
 from skileez_events.envelope import CloudEvent, caused_by, new_event
 from skileez_events.outbox import Outbox
 from skileez_events.relay import OutboxRelay
@@ -36,6 +42,7 @@ __all__ = [
     "PaymentRefunded",
     "PaymentSucceeded",
     "Subscription",
+    "UnprocessableEvent",
     "caused_by",
     "event_type_of",
     "new_event",

@@ -4,7 +4,8 @@ For each delivery: parse and validate (a malformed or unknown message is dead-le
 once), then in one database transaction record (consumer, event id) in the inbox and run the
 handler, whose effects and outbox rows commit with that record; ack only after the commit.
 A duplicate finds its inbox row and is acked without effect. A handler failure is nacked and
-redelivered until the queue's delivery limit dead-letters it.
+redelivered until the queue's delivery limit dead-letters it; a handler that knows the event can
+never apply raises `UnprocessableEvent` and it is dead-lettered at once.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from skileez_events.topology import SUBSCRIPTIONS, Names, declare_exchanges, dec
 log = logging.getLogger(__name__)
 
 D = TypeVar("D", bound=EventData)
+
+
+class UnprocessableEvent(Exception):
+    """Raised by a handler for an event that no retry can apply: dead-lettered at once."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,12 @@ class EventConsumer:
                     await subscription.handler(Incoming(envelope, data), session)
                 else:
                     log.info("%s skips duplicate %s %s", self._consumer, envelope.type, envelope.id)
+        except UnprocessableEvent as error:
+            log.error(
+                "%s dead-letters %s %s: %s", self._consumer, envelope.type, envelope.id, error
+            )
+            await message.reject(requeue=False)
+            return
         except Exception:
             log.exception("%s failed on %s %s", self._consumer, envelope.type, envelope.id)
             await asyncio.sleep(_redelivery_pause(message))

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skileez_contracts.domain.errors import ContractNotFound, PaymentMismatch
 from skileez_contracts.service_layer import payments
 from skileez_contracts.service_layer.unit_of_work import UnitOfWork
 from skileez_events import (
@@ -16,6 +17,7 @@ from skileez_events import (
     PaymentRefunded,
     PaymentSucceeded,
     Subscription,
+    UnprocessableEvent,
 )
 
 Record = Callable[[UnitOfWork, Any], Awaitable[None]]
@@ -28,7 +30,10 @@ def _in_the_inbox_transaction(
     """Run `record` on the event's data, in the transaction that records the event in the inbox."""
 
     async def handle(event: Incoming[EventData], session: AsyncSession) -> None:
-        await record(UnitOfWork(session, cause=event.envelope), event.data)
+        try:
+            await record(UnitOfWork(session, cause=event.envelope), event.data)
+        except (ContractNotFound, PaymentMismatch) as error:
+            raise UnprocessableEvent(str(error)) from error
 
     return handle
 

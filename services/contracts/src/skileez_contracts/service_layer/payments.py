@@ -51,7 +51,7 @@ async def record_payment_refunded(uow: UnitOfWork, refund: PaymentRefunded) -> N
 
 
 async def _locked_contract(uow: UnitOfWork, contract_id: uuid.UUID) -> Contract:
-    # An unknown contract is an error, not a no-op: the message is retried, then dead-lettered.
+    # An unknown contract is an error, not a no-op: the message is dead-lettered, not dropped.
     contract = await uow.contracts.get(contract_id, for_update=True)
     if contract is None:
         raise ContractNotFound(f"There is no contract {contract_id}.")
