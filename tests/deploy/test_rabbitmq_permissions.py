@@ -79,7 +79,7 @@ def test_a_service_cannot_write_into_another_services_queues(service: str) -> No
 def test_a_service_may_declare_and_bind_what_topology_declares(service: str) -> None:
     declared = [
         *(NAMES.exchange(producer) for producer in PRODUCERS),
-        NAMES.dead_letter_exchange,
+        NAMES.dead_letter_exchange(service),
         NAMES.unrouted,
         NAMES.unrouted_queue,
         *own_queues(service),
@@ -91,13 +91,15 @@ def test_a_service_may_declare_and_bind_what_topology_declares(service: str) -> 
     # write on that exchange (RabbitMQ checks it at declare time).
     for name in (*own_queues(service), NAMES.unrouted_queue, NAMES.unrouted):
         assert allowed(service, "write", name), name
-    assert allowed(service, "write", NAMES.dead_letter_exchange)
+    assert allowed(service, "write", NAMES.dead_letter_exchange(service))
     for model in SUBSCRIPTIONS[service]:
         assert allowed(service, "read", NAMES.exchange(model.producer))
-    for name in (NAMES.dead_letter_exchange, NAMES.unrouted, *own_queues(service)):
+    for name in (NAMES.dead_letter_exchange(service), NAMES.unrouted, *own_queues(service)):
         assert allowed(service, "read", name), name
     for other in SERVICES:
         if other != service:
+            dead_letters = NAMES.dead_letter_exchange(other)
+            assert not allowed(service, "write", dead_letters), f"{service} may feed {other}'s DLQ"
             for queue in own_queues(other):
                 assert not allowed(service, "read", queue), f"{service} may consume {queue}"
                 assert not allowed(service, "configure", queue), f"{service} may delete {queue}"

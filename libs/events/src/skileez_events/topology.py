@@ -2,13 +2,15 @@
 
 - one durable topic exchange per producer: `{ns}{producer}.events`, routing key = event type;
 - one durable quorum queue per consumer and subscribed event type: `{ns}{consumer}.{type}`,
-  with a delivery limit, dead-lettering to `{ns}dead-letters` and its own `....dlq` queue;
+  with a delivery limit, dead-lettering through the consumer's own `{ns}{consumer}.dead-letters`
+  exchange into its own `....dlq` queue;
 - every producer exchange has the alternate exchange `{ns}unrouted`, whose queue keeps the
   events that no one subscribes to (yet), so nothing published is ever dropped.
 
-Permissions (per-service RabbitMQ users): a service writes only to names starting with
-`{ns}{service}.` (its exchange and its queues), reads the producer exchanges it binds to and
-`{ns}dead-letters`, and configures what it declares; see deploy/rabbitmq.
+Permissions (per-service RabbitMQ users, deploy/rabbitmq): a service writes only to names
+starting with `{ns}{service}.` (its exchange, its dead-letter exchange, its queues) and to
+`{ns}unrouted` and `{ns}unrouted.kept` (RabbitMQ wants write access to an alternate exchange to
+declare an exchange that names it); it reads the producer exchanges it binds to.
 """
 
 from __future__ import annotations
@@ -52,9 +54,8 @@ class Names:
     def exchange(self, producer: str) -> str:
         return f"{self.namespace}{producer}.events"
 
-    @property
-    def dead_letter_exchange(self) -> str:
-        return f"{self.namespace}dead-letters"
+    def dead_letter_exchange(self, consumer: str) -> str:
+        return f"{self.namespace}{consumer}.dead-letters"
 
     @property
     def unrouted(self) -> str:
@@ -91,7 +92,6 @@ async def declare_exchanges(channel: AbstractChannel, names: Names) -> dict[str,
         names.unrouted_queue, durable=True, arguments=QUORUM
     )
     await unrouted_queue.bind(unrouted)
-    await channel.declare_exchange(names.dead_letter_exchange, ExchangeType.DIRECT, durable=True)
     return {
         producer: await channel.declare_exchange(
             names.exchange(producer),
@@ -110,15 +110,18 @@ async def declare_subscription(
     event_type = event_type_of(model)
     queue_name = names.queue(consumer, event_type)
     dlq_name = names.dead_letter_queue(queue_name)
+    dead_letters = await channel.declare_exchange(
+        names.dead_letter_exchange(consumer), ExchangeType.DIRECT, durable=True
+    )
     dlq = await channel.declare_queue(dlq_name, durable=True, arguments=QUORUM)
-    await dlq.bind(names.dead_letter_exchange, routing_key=queue_name)
+    await dlq.bind(dead_letters, routing_key=queue_name)
     queue = await channel.declare_queue(
         queue_name,
         durable=True,
         arguments={
             **QUORUM,
             "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": names.dead_letter_exchange,
+            "x-dead-letter-exchange": dead_letters.name,
             "x-dead-letter-routing-key": queue_name,
         },
     )
@@ -132,5 +135,6 @@ async def delete_topology(channel: AbstractChannel, names: Names) -> None:
         await channel.queue_delete(queue)
     for producer in PRODUCERS:
         await channel.exchange_delete(names.exchange(producer))
-    await channel.exchange_delete(names.dead_letter_exchange)
+    for consumer in SUBSCRIPTIONS:
+        await channel.exchange_delete(names.dead_letter_exchange(consumer))
     await channel.exchange_delete(names.unrouted)
