@@ -90,7 +90,7 @@ class Emulator:
 
 
 async def pending_contract(
-    parties: Parties, price_per_session: int = 4_500, sessions: int = 4
+    parties: Parties, price_per_session: int = 4_500, sessions: int = 4, replica: int = 0
 ) -> Any:
     """Proposal -> accept -> contract: the contract as the student sees it, still pending."""
     proposal = await parties.coach.call(
@@ -105,25 +105,28 @@ async def pending_contract(
             "price_per_session": price_per_session,
             "currency": "eur",
         },
+        replica=replica,
     )
     assert proposal.status == 201, proposal.body
     accepted = await parties.student.call(
-        "POST", "contracts", f"/proposals/{proposal.body['id']}/accept"
+        "POST", "contracts", f"/proposals/{proposal.body['id']}/accept", replica=replica
     )
     assert accepted.status == 200, accepted.body
     contract = await parties.student.call(
-        "POST", "contracts", "/contracts", {"proposal_id": proposal.body["id"]}
+        "POST", "contracts", "/contracts", {"proposal_id": proposal.body["id"]}, replica=replica
     )
     assert contract.status == 201, contract.body
     assert contract.body["status"] == "pending"
     return contract.body
 
 
-async def start_checkout(student: Actor, contract_id: str) -> Any:
+async def start_checkout(student: Actor, contract_id: str, replica: int = 0) -> Any:
     """Press Pay as the student, once payments has learnt the contract from ContractCreated."""
 
     async def pay() -> Answer | None:
-        answer = await student.call("POST", "payments", f"/contracts/{contract_id}/pay")
+        answer = await student.call(
+            "POST", "payments", f"/contracts/{contract_id}/pay", replica=replica
+        )
         return None if answer.status == 404 else answer
 
     answer = await wait_until(pay, timeout=20)
