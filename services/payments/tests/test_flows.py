@@ -3,15 +3,17 @@ and the emulator's duplicate-and-reorder delivery mode."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from skileez_events import CloudEvent
 from skileez_events.testing import tap, wait_until
 from skileez_payments.adapters.tables import outbox, stripe_events
-from skileez_payments.entrypoints.app import RECONCILER
+from skileez_payments.entrypoints.app import ENGINE, RECONCILER
 from skileez_payments.entrypoints.resources import SESSIONMAKER
+from skileez_payments.service_layer.reconciliation import ADVISORY_LOCK
 from skileez_web.auth import Role
 
 from .conftest import Payments
@@ -207,3 +209,25 @@ async def test_duplicate_and_reordered_deliveries_still_make_one_outcome_per_pay
         "PaymentSucceeded",
         "PaymentSucceeded",
     ]
+
+
+async def test_reconciliation_on_several_replicas_runs_one_pass_at_a_time_and_applies_once(
+    payments: Payments,
+) -> None:
+    _, checkout = await start(payments)
+    await payments.emulator.drop_next_deliveries(100)
+    await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
+    reconciler = payments.app[RECONCILER]
+
+    # Another replica is in the middle of a pass: this one stands aside and changes nothing.
+    async with payments.app[ENGINE].connect() as other_replica:
+        await other_replica.scalar(select(func.pg_advisory_lock(ADVISORY_LOCK)))
+        assert not (await reconciler.reconcile()).ran
+        assert (await payments.payment(checkout["payment_id"]))["status"] == "open"
+        await other_replica.scalar(select(func.pg_advisory_unlock(ADVISORY_LOCK)))
+
+    # Passes racing from several replicas: the missed event is applied exactly once.
+    results = await asyncio.gather(*(reconciler.reconcile() for _ in range(5)))
+    assert sum(result.recovered for result in results) == 1
+    assert (await payments.payment(checkout["payment_id"]))["status"] == "succeeded"
+    assert await published_types(payments) == ["PaymentSucceeded"]
