@@ -59,7 +59,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     relay = OutboxRelay(app[ENGINE], outbox, settings.amqp_url, Names(settings.events_namespace))
-    async for _ in background("contracts outbox relay", relay.run)(app):
+    async for _ in background("contracts outbox relay", relay.run, relay.drain)(app):
         yield
 
 

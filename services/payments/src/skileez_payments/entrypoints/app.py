@@ -61,7 +61,9 @@ def create_app(settings: PaymentsSettings) -> web.Application:
             _database,
             _stripe,
             _loops,
-            background("payments-outbox-relay", lambda: app[RELAY].run()),
+            background(
+                "payments-outbox-relay", lambda: app[RELAY].run(), lambda: app[RELAY].drain()
+            ),
             background(
                 "payments-consumer", lambda: app[CONSUMER].run(), lambda: app[CONSUMER].drain()
             ),
