@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import aio_pika
@@ -212,3 +213,45 @@ async def test_an_event_the_handler_finds_unprocessable_is_dead_lettered_at_once
     assert (letter.message_id, letter.reason) == (event.id, "rejected")
     assert attempts == [event.id]
     assert await service.effect_count() == 0
+
+
+async def test_the_dead_letter_cli_lists_shows_and_replays(
+    service: Any, contract_created: Any
+) -> None:
+    consumer = service.start_consumer()
+    await wait_until(lambda: consumer.ready)
+    await publish_raw(service, b'{"not": "an event"}', "poison-cli")
+    await wait_until(lambda: _at_least(list_dead_letters(service.amqp_url, service.names), 1))
+
+    async def cli(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "skileez_events",
+            "--amqp-url",
+            service.amqp_url,
+            "--namespace",
+            service.names.namespace,
+            "dead-letters",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await process.communicate()
+        return process.returncode or 0, out.decode()
+
+    code, listed = await cli("list")
+    assert code == 0
+    assert "poison-cli" in listed
+    assert "reason=rejected" in listed
+    code, shown = await cli("show", "poison-cli")
+    assert (code, '{"not": "an event"}' in shown) == (0, True)
+    assert (await cli("show", "no-such-id"))[0] == 1
+    code, replayed = await cli("replay", "--id", "poison-cli")
+    assert code == 0
+    assert "replayed" in replayed
+    # Still malformed, so the consumer dead-letters it again: the replay was a real redelivery
+    # (the DLQ was empty once the replay acked its copy).
+    [again] = await wait_until(
+        lambda: _at_least(list_dead_letters(service.amqp_url, service.names), 1)
+    )
+    assert again.message_id == "poison-cli"
