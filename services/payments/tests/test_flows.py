@@ -61,7 +61,7 @@ async def test_the_success_page_before_the_webhook_fulfils_and_the_webhook_is_a_
     assert "your payment is confirmed" in text
     assert "€42.00" in text
     assert checkout["payment_id"] in text
-    assert "/sessions" in text  # the link to scheduling
+    assert f"/contracts/{contract.contract_id}/schedule" in text  # the link to the scheduling page
     assert (await payments.payment(checkout["payment_id"]))["status"] == "succeeded"
     # The webhook arrives after all (reconciliation reads it): it changes nothing.
     result = await payments.app[RECONCILER].reconcile()

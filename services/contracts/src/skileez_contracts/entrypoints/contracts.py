@@ -97,7 +97,7 @@ async def get_contract(request: web.Request) -> web.Response:
         "amount": format_amount(contract.amount, contract.currency),
         "is_student": principal.user_id == contract.student_id,
         "payment_url": pay,
-        "sessions_url": f"{settings.scheduling_url.rstrip('/')}/contracts/{contract.id}/sessions",
+        "sessions_url": f"{settings.scheduling_url.rstrip('/')}/contracts/{contract.id}/schedule",
     }
     response: web.Response = aiohttp_jinja2.render_template("contract.html", request, page)
     return response
