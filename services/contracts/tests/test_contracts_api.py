@@ -218,7 +218,7 @@ async def test_browsers_get_a_contract_page_with_a_pay_button_while_pending(
     assert '<span class="status" id="status">pending</span>' in page
     assert '<span class="status" id="payment-status">pending</span>' in page
     assert f'action="{contract["payment_url"]}"' in page
-    assert "Pay 500.00 EUR" in page
+    assert "Pay €500.00" in page
     assert "Next steps" not in page
 
     coach_page = await (
@@ -228,7 +228,7 @@ async def test_browsers_get_a_contract_page_with_a_pay_button_while_pending(
             headers={"Accept": "text/html"},
         )
     ).text()
-    assert "Pay 500.00 EUR" not in coach_page
+    assert "Pay €500.00" not in coach_page
     assert "Waiting for the student" in coach_page
 
 

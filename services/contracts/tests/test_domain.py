@@ -17,9 +17,10 @@ from skileez_contracts.domain.errors import (
     ProposalNotOpen,
     SelfProposal,
 )
-from skileez_contracts.domain.money import MAX_AMOUNT, format_amount, total_amount
+from skileez_contracts.domain.money import total_amount
 from skileez_contracts.domain.notifications import NotificationKind, coach_notification
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+from skileez_events.money import MAX_AMOUNT, format_amount
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PAYMENT = uuid.uuid4()
@@ -209,13 +210,13 @@ def test_the_coach_is_told_who_paid_what_for_which_contract() -> None:
     assert notification.recipient_id == "coach-1"
     assert notification.kind is NotificationKind.PAYMENT_RECEIVED
     assert notification.amount == 50_000
-    for part in ("student-1", "500.00 EUR", str(contract.id), "Ten sessions of chess"):
+    for part in ("student-1", "€500.00", str(contract.id), "Ten sessions of chess"):
         assert part in notification.message
     assert coach_notification(contract, events.ContractCreated(created_at=NOW), NOW) is None
 
 
 def test_amounts_are_shown_in_the_currencys_own_unit() -> None:
-    assert format_amount(12_345, "eur") == "123.45 EUR"
-    assert format_amount(5, "usd") == "0.05 USD"
-    assert format_amount(5_000, "jpy") == "5000 JPY"
+    assert format_amount(12_345, "eur") == "€123.45"
+    assert format_amount(5, "usd") == "$0.05"
+    assert format_amount(5_000, "jpy") == "¥5,000"
     assert format_amount(1_500, "kwd") == "1.500 KWD"

@@ -72,7 +72,7 @@ async def test_payment_makes_the_contract_active_with_its_date_and_tells_the_coa
     assert note["kind"] == "payment_received"
     assert note["contract_id"] == contract["id"]
     assert (note["amount"], note["currency"]) == (50_000, "eur")
-    for part in ("student-1", "500.00 EUR", contract["id"], contract["title"]):
+    for part in ("student-1", "€500.00", contract["id"], contract["title"]):
         assert part in note["message"]
     assert await coach_notifications(service, "coach-2") == []
     response = await service.client.get("/notifications", headers=service.student())
@@ -88,7 +88,7 @@ async def test_payment_makes_the_contract_active_with_its_date_and_tells_the_coa
     assert '<span class="status" id="status">active</span>' in page
     assert "Next steps" in page
     assert "http://scheduling.test/contracts/" in page
-    assert "Pay 500.00 EUR" not in page
+    assert "Pay €500.00" not in page
     assert "not yet" not in page
 
 
@@ -130,7 +130,7 @@ async def test_a_failed_payment_then_a_successful_one(
         )
     ).text()
     assert "The last payment attempt failed" in page
-    assert "Pay 500.00 EUR" in page
+    assert "Pay €500.00" in page
 
     success = payment_succeeded(contract)
     await service.publish(success)
@@ -190,7 +190,7 @@ async def test_partial_then_full_refund_after_payment(
         "payment_refunded",
         "payment_received",
     ]
-    assert "400.00 EUR" in notes[0]["message"]
+    assert "€400.00" in notes[0]["message"]
     assert "the contract is cancelled" in notes[0]["message"]
     assert await service.count(notifications) == 3
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from skileez_payments.domain.money import format_amount
+from skileez_events.money import format_amount
 from skileez_payments.domain.payment import (
     Charge,
     Failed,

@@ -6,7 +6,6 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from skileez_contracts.domain.errors import ContractNotFound
-from skileez_contracts.domain.money import format_amount
 from skileez_contracts.entrypoints.api import api
 from skileez_contracts.entrypoints.context import (
     SETTINGS,
@@ -18,6 +17,7 @@ from skileez_contracts.entrypoints.context import (
 )
 from skileez_contracts.entrypoints.schemas import ContractIn, ContractList, ContractOut, Page
 from skileez_contracts.service_layer import contracts
+from skileez_events.money import format_amount
 from skileez_web.auth import Role, require_role
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import REDIRECT

@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
-from skileez_contracts.domain.money import MAX_AMOUNT
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+from skileez_events.money import MAX_AMOUNT
 
 NO_NUL = r"^[^\x00]*$"
 UserId = Annotated[

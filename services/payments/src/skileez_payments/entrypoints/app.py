@@ -12,11 +12,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from skileez_events import EventConsumer, OutboxRelay, Subscription
+from skileez_events.money import format_amount
 from skileez_events.schemas import ContractCreated
 from skileez_events.topology import Names
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
 from skileez_payments.adapters.tables import inbox, outbox
-from skileez_payments.domain.money import format_amount
 from skileez_payments.entrypoints import checkout_routes, payment_routes, webhook
 from skileez_payments.entrypoints.resources import SESSIONMAKER, SETTINGS, STRIPE, api, utc_now
 from skileez_payments.service_layer.contracts import learn_contract
