@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData, Table, bindparam
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -62,6 +62,16 @@ class Subscription:
 class Inbox:
     def __init__(self, metadata: MetaData) -> None:
         self.table: Table = inbox_table(metadata)
+        self._record = (
+            insert(self.table)
+            .values(
+                consumer=bindparam("consumer"),
+                event_id=bindparam("event_id"),
+                event_type=bindparam("event_type"),
+            )
+            .on_conflict_do_nothing()
+            .returning(self.table.c.event_id)
+        )
 
     async def record(self, session: AsyncSession, consumer: str, envelope: CloudEvent) -> bool:
         """Record the event as handled by `consumer`; False if it already was (a duplicate).
@@ -69,10 +79,8 @@ class Inbox:
         A concurrent duplicate waits on the primary key until the first transaction ends.
         """
         result = await session.execute(
-            insert(self.table)
-            .values(consumer=consumer, event_id=envelope.id, event_type=envelope.type)
-            .on_conflict_do_nothing()
-            .returning(self.table.c.event_id)
+            self._record,
+            {"consumer": consumer, "event_id": envelope.id, "event_type": envelope.type},
         )
         return result.first() is not None
 

@@ -40,6 +40,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
     ) -> None:
         self._engine = engine
+        self._outbox = outbox
         self._table = outbox.table
         self._amqp_url = amqp_url
         self._names = names
@@ -68,6 +69,7 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled, reconnecting to the broker and the database as needed."""
         listener = asyncio.create_task(self._listen_for_commits())
+        unsubscribe = self._outbox.on_commit(self.wake)
         backoff = Backoff()
         try:
             while True:
@@ -90,6 +92,7 @@ class OutboxRelay:
                     self.connected = False
                 await asyncio.sleep(backoff.next_delay())
         finally:
+            unsubscribe()
             listener.cancel()
 
     async def _relay_forever(
@@ -111,8 +114,11 @@ class OutboxRelay:
         self.wake()
 
     async def _wait_for_work(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that arrives
+        # as the wake-up completes, and the relay then never stops.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            async with asyncio.timeout(self._poll_interval):
+                await self._wake.wait()
         self._wake.clear()
 
     async def relay_batch(self, exchanges: dict[str, AbstractExchange]) -> tuple[int, int]:
@@ -173,7 +179,7 @@ class OutboxRelay:
         await exchange.publish(message, routing_key=row.event_type, mandatory=True)
 
     async def _listen_for_commits(self) -> None:
-        """Keep a LISTEN connection so that a commit anywhere wakes this relay at once."""
+        """Keep a LISTEN connection so that a writer's NOTIFY wakes this relay at once."""
         dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         backoff = Backoff()
         while True:
