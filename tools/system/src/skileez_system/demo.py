@@ -139,8 +139,8 @@ async def run_demo(config: DemoConfig, timeout: float = 20.0) -> DemoResult:
         ),
         (
             "student",
-            "the sessions page (402 until paid, then schedule)",
-            sign_in_link(public["scheduling"], student, f"/contracts/{contract_id}/sessions"),
+            "the schedule page (book sessions once paid)",
+            sign_in_link(public["scheduling"], student, f"/contracts/{contract_id}/schedule"),
         ),
         (
             "coach",
