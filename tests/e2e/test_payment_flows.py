@@ -64,6 +64,26 @@ async def test_pay_then_the_contract_activates_the_coach_is_notified_and_session
     assert booked.body["contract_id"] == contract["id"]
 
 
+async def test_no_key_or_secret_reaches_any_log(
+    parties: Parties, emulator: Emulator, system: System
+) -> None:
+    contract = await pending_contract(parties)
+    checkout = await start_checkout(parties.student, contract["id"])
+    await emulator.complete(checkout["checkout_session_id"], "paid")
+    await contract_where(parties.student, contract["id"], status="active")
+    secrets = (
+        system.config.jwt_secret,
+        system.config.webhook_secret,
+        system.config.stripe_secret_key,
+        parties.student.token,
+    )
+    for name, process in system.processes.items():
+        log = process.log_path.read_text()
+        assert log, f"{name} logged nothing: this check would prove nothing"
+        for secret in secrets:
+            assert secret not in log, f"{name} logged a secret"
+
+
 async def notifications(parties: Parties, count: int) -> list[Any]:
     """The coach's notifications once there are `count`; more than that fails."""
 
