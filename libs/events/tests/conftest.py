@@ -88,9 +88,9 @@ class MiniService:
                 (await conn.execute(query.where(outbox.table.c.sent_at.is_(None)))).scalar_one()
             )
 
-    def start_relay(self, amqp_url: str | None = None) -> OutboxRelay:
+    def start_relay(self, amqp_url: str | None = None, poll_interval: float = 0.2) -> OutboxRelay:
         relay = OutboxRelay(
-            self.engine, outbox, amqp_url or self.amqp_url, self.names, poll_interval=0.2
+            self.engine, outbox, amqp_url or self.amqp_url, self.names, poll_interval=poll_interval
         )
         self.tasks.append(asyncio.create_task(relay.run()))
         return relay

@@ -148,3 +148,19 @@ async def test_drain_on_shutdown_publishes_what_is_committed_before_the_relay_st
             await service.outbox.add(session, contract_created())
     await relay.drain(timeout=30)
     assert await service.unsent() == 0
+
+
+async def test_a_commit_wakes_the_relay_at_once_not_at_its_next_poll(
+    service: Any, contract_created: Any
+) -> None:
+    relay = service.start_relay(poll_interval=120)
+    await wait_until(lambda: relay.connected)
+    await relay.drain()  # idle: from now on only a wake-up can make it publish
+    through_session, through_connection = contract_created(), contract_created()
+    async with tap(service.amqp_url, service.names) as received:
+        await service.commit_event(through_session)  # the in-process after-commit hook
+        await wait_until(arrived(received, 1), timeout=5)
+        async with service.engine.begin() as conn:  # a bare connection: NOTIFY on commit
+            await service.outbox.add(conn, through_connection)
+        await wait_until(arrived(received, 2), timeout=5)
+    assert [m.message_id for m in received] == [through_session.id, through_connection.id]
