@@ -143,3 +143,19 @@ async def contract_where(actor: Actor, contract_id: str, **expected: Any) -> Any
         return answer.body if matches else None
 
     return await wait_until(probe, timeout=30)
+
+
+@dataclass
+class Paid:
+    contract: Any
+    checkout: Any
+    completion: Any
+
+
+async def paid_contract(parties: Parties, emulator: Emulator) -> Paid:
+    """A contract paid by card at Stripe and seen active by its student."""
+    contract = await pending_contract(parties)
+    checkout = await start_checkout(parties.student, contract["id"])
+    completion = await emulator.complete(checkout["checkout_session_id"], "paid")
+    await contract_where(parties.student, contract["id"], status="active", payment_status="paid")
+    return Paid(contract, checkout, completion)

@@ -6,7 +6,14 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from e2e_client import Emulator, Parties, contract_where, pending_contract, start_checkout
+from e2e_client import (
+    Emulator,
+    Parties,
+    contract_where,
+    paid_contract,
+    pending_contract,
+    start_checkout,
+)
 
 from skileez_events import CloudEvent, Names
 from skileez_events.testing import tap, wait_until
@@ -67,10 +74,7 @@ async def test_pay_then_the_contract_activates_the_coach_is_notified_and_session
 async def test_no_key_or_secret_reaches_any_log(
     parties: Parties, emulator: Emulator, system: System
 ) -> None:
-    contract = await pending_contract(parties)
-    checkout = await start_checkout(parties.student, contract["id"])
-    await emulator.complete(checkout["checkout_session_id"], "paid")
-    await contract_where(parties.student, contract["id"], status="active")
+    await paid_contract(parties, emulator)
     secrets = (
         system.config.jwt_secret,
         system.config.webhook_secret,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_client import Emulator, Parties, contract_where, pending_contract, start_checkout
+from e2e_client import (
+    Emulator,
+    Parties,
+    contract_where,
+    paid_contract,
+    pending_contract,
+    start_checkout,
+)
 from test_payment_flows import a_slot, booking, notifications, until_booking_is
 
 from skileez_events.testing import wait_until
@@ -83,10 +90,8 @@ async def test_an_expired_session_is_replaced_by_a_new_one_that_can_be_paid(
 async def test_a_full_refund_cancels_the_contract_and_its_future_sessions(
     parties: Parties, emulator: Emulator
 ) -> None:
-    contract = await pending_contract(parties)
-    checkout = await start_checkout(parties.student, contract["id"])
-    await emulator.complete(checkout["checkout_session_id"], "paid")
-    await contract_where(parties.student, contract["id"], status="active")
+    paid = await paid_contract(parties, emulator)
+    contract, checkout = paid.contract, paid.checkout
     session = (await until_booking_is(parties, contract["id"], 201, a_slot())).body
 
     refund = await parties.admin.call(
@@ -125,13 +130,11 @@ async def test_a_refund_is_for_admins_only(parties: Parties, emulator: Emulator)
 
 
 async def test_a_dispute_marks_the_payment_disputed(parties: Parties, emulator: Emulator) -> None:
-    contract = await pending_contract(parties)
-    checkout = await start_checkout(parties.student, contract["id"])
-    completed = await emulator.complete(checkout["checkout_session_id"], "paid")
-    await contract_where(parties.student, contract["id"], status="active")
-    charge = completed["charge"]["id"]
-    await emulator.post(f"/charges/{charge}/dispute", {"reason": "fraudulent"})
-    await payment_where(parties, checkout["payment_id"], status="disputed")
+    paid = await paid_contract(parties, emulator)
+    await emulator.post(
+        f"/charges/{paid.completion['charge']['id']}/dispute", {"reason": "fraudulent"}
+    )
+    await payment_where(parties, paid.checkout["payment_id"], status="disputed")
 
 
 async def test_duplicated_delayed_and_reordered_webhooks_activate_once_and_notify_once(
