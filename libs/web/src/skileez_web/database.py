@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    """No `pool_pre_ping`: it cost a round trip per checkout (per transaction). A connection
+    the server dropped fails its first statement with a disconnect error, which SQLAlchemy
+    recognises: it invalidates that connection (and the pool's older ones), the transaction
+    fails (a webhook answers 5xx and Stripe retries; a consumer nacks and the message comes
+    back), and the next checkout connects afresh."""
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 async def database_is_reachable(engine: AsyncEngine) -> bool:
