@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skileez_contracts.adapters.tables import contracts, notifications, proposals
@@ -23,6 +23,17 @@ CONTRACT_STATE = (
     "cancelled_at",
 )
 """The columns a contract's transitions change."""
+
+# Built once, executed with a parameter dict: skips SQLAlchemy's per-call construction,
+# coercion and cache-key generation of the statements the payment consumer runs.
+_SELECT_CONTRACT = select(contracts).where(contracts.c.id == bindparam("contract_id"))
+_SELECT_CONTRACT_LOCKED = _SELECT_CONTRACT.with_for_update()
+_UPDATE_CONTRACT = (
+    update(contracts)
+    .where(contracts.c.id == bindparam("contract_id"))
+    .values({name: bindparam(f"new_{name}") for name in CONTRACT_STATE})
+)
+_INSERT_NOTIFICATION = insert(notifications)
 
 
 class ProposalRepository:
@@ -67,10 +78,8 @@ class ContractRepository:
 
     async def get(self, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract | None:
         """The contract; `for_update` locks it so concurrent payment events apply one at a time."""
-        query = select(contracts).where(contracts.c.id == contract_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        query = _SELECT_CONTRACT_LOCKED if for_update else _SELECT_CONTRACT
+        row = (await self._session.execute(query, {"contract_id": contract_id})).first()
         return None if row is None else _contract(row)
 
     async def id_for_proposal(self, proposal_id: uuid.UUID) -> uuid.UUID | None:
@@ -92,9 +101,11 @@ class ContractRepository:
     async def update(self, contract: Contract) -> None:
         values = _contract_values(contract)
         await self._session.execute(
-            update(contracts)
-            .where(contracts.c.id == contract.id)
-            .values({name: values[name] for name in CONTRACT_STATE})
+            _UPDATE_CONTRACT,
+            {
+                "contract_id": contract.id,
+                **{f"new_{name}": values[name] for name in CONTRACT_STATE},
+            },
         )
 
 
@@ -104,17 +115,18 @@ class NotificationRepository:
 
     async def add(self, notification: Notification, *, source_event_id: str) -> None:
         await self._session.execute(
-            insert(notifications).values(
-                id=notification.id,
-                recipient_id=notification.recipient_id,
-                contract_id=notification.contract_id,
-                kind=notification.kind.value,
-                message=notification.message,
-                amount=notification.amount,
-                currency=notification.currency,
-                source_event_id=source_event_id,
-                created_at=notification.created_at,
-            )
+            _INSERT_NOTIFICATION,
+            {
+                "id": notification.id,
+                "recipient_id": notification.recipient_id,
+                "contract_id": notification.contract_id,
+                "kind": notification.kind.value,
+                "message": notification.message,
+                "amount": notification.amount,
+                "currency": notification.currency,
+                "source_event_id": source_event_id,
+                "created_at": notification.created_at,
+            },
         )
 
     async def for_recipient(self, user_id: str, *, limit: int, offset: int) -> list[Notification]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,28 @@ _SAVED = (
     "failure_reason",
     "review_reason",
     "updated_at",
+)
+
+
+# Built once, executed with a parameter dict: skips SQLAlchemy's per-call construction,
+# coercion and cache-key generation of the statements a webhook runs (a tenth of its CPU).
+_SELECT_LOCKED_BY_ID = select(payments).where(payments.c.id == bindparam("key")).with_for_update()
+_SELECT_BY_ID = select(payments).where(payments.c.id == bindparam("key"))
+_SELECT_BY_SESSION = (
+    select(payments).where(payments.c.checkout_session_id == bindparam("key")).with_for_update()
+)
+_SELECT_BY_INTENT = (
+    select(payments).where(payments.c.payment_intent_id == bindparam("key")).with_for_update()
+)
+_SELECT_PAID_OTHER = select(payments).where(
+    payments.c.contract_id == bindparam("contract_id"),
+    payments.c.id != bindparam("excluding"),
+    payments.c.status.in_([status.value for status in PAID_STATUSES]),
+)
+_UPDATE = (
+    update(payments)
+    .where(payments.c.id == bindparam("payment_id"))
+    .values({name: bindparam(f"new_{name}") for name in _SAVED})
 )
 
 
@@ -64,21 +86,18 @@ class PaymentRepository:
 
     async def save(self, payment: Payment) -> None:
         if payment.changed:
-            await self._session.execute(
-                update(payments)
-                .where(payments.c.id == payment.id)
-                .values({name: getattr(payment, name) for name in _SAVED})
-            )
+            values = {f"new_{name}": getattr(payment, name) for name in _SAVED}
+            await self._session.execute(_UPDATE, {"payment_id": payment.id, **values})
             payment.changed = False
 
     async def get(self, payment_id: uuid.UUID, *, lock: bool = False) -> Payment | None:
-        return await self._one(payments.c.id == payment_id, lock)
+        return await self._one(_SELECT_LOCKED_BY_ID if lock else _SELECT_BY_ID, key=payment_id)
 
     async def by_checkout_session(self, session_id: str) -> Payment | None:
-        return await self._one(payments.c.checkout_session_id == session_id, lock=True)
+        return await self._one(_SELECT_BY_SESSION, key=session_id)
 
     async def by_payment_intent(self, payment_intent_id: str) -> Payment | None:
-        return await self._one(payments.c.payment_intent_id == payment_intent_id, lock=True)
+        return await self._one(_SELECT_BY_INTENT, key=payment_intent_id)
 
     async def of_contract(self, contract_id: uuid.UUID) -> list[Payment]:
         """Every attempt for the contract, newest first."""
@@ -93,14 +112,8 @@ class PaymentRepository:
         self, contract_id: uuid.UUID, *, excluding: uuid.UUID
     ) -> Payment | None:
         """Another attempt of the contract that already took the money, if any."""
-        return await self._one(
-            (payments.c.contract_id == contract_id)
-            & (payments.c.id != excluding)
-            & payments.c.status.in_([status.value for status in PAID_STATUSES]),
-            lock=False,
-        )
+        return await self._one(_SELECT_PAID_OTHER, contract_id=contract_id, excluding=excluding)
 
-    async def _one(self, condition: Any, lock: bool) -> Payment | None:
-        query = select(payments).where(condition)
-        row = (await self._session.execute(query.with_for_update() if lock else query)).first()
+    async def _one(self, statement: Any, **params: Any) -> Payment | None:
+        row = (await self._session.execute(statement, params)).first()
         return _payment(row) if row else None

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +27,14 @@ from skileez_payments.domain.payment import (
     PaymentStatus,
     Refunded,
     Succeeded,
+)
+
+# Built once, executed with a parameter dict (see adapters.repository).
+_RECORD_EVENT = insert(stripe_events).on_conflict_do_nothing().returning(stripe_events.c.id)
+_SET_OUTCOME = (
+    update(stripe_events)
+    .where(stripe_events.c.id == bindparam("event_id"))
+    .values(outcome=bindparam("new_outcome"))
 )
 
 
@@ -59,25 +67,21 @@ class UnitOfWork:
     ) -> bool:
         """Store the event once; False if it already was. A concurrent twin waits for us here."""
         result = await self.session.execute(
-            insert(stripe_events)
-            .values(
-                id=event.id,
-                type=event.type,
-                livemode=event.livemode,
-                created=datetime.fromtimestamp(event.created, UTC),
-                payload=payload,
-                source=source,
-                outcome="processed",
-            )
-            .on_conflict_do_nothing()
-            .returning(stripe_events.c.id)
+            _RECORD_EVENT,
+            {
+                "id": event.id,
+                "type": event.type,
+                "livemode": event.livemode,
+                "created": datetime.fromtimestamp(event.created, UTC),
+                "payload": payload,
+                "source": source,
+                "outcome": "processed",
+            },
         )
         return result.first() is not None
 
     async def set_event_outcome(self, event_id: str, outcome: str) -> None:
-        await self.session.execute(
-            update(stripe_events).where(stripe_events.c.id == event_id).values(outcome=outcome)
-        )
+        await self.session.execute(_SET_OUTCOME, {"event_id": event_id, "new_outcome": outcome})
 
 
 @asynccontextmanager

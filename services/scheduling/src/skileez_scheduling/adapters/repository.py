@@ -44,6 +44,25 @@ _SESSION_FIELDS = (
 )
 _CANCELLATION_FIELDS = ("status", "cancelled_at", "cancelled_by", "cancellation_reason")
 
+# Built once, executed with a parameter dict: skips SQLAlchemy's per-call construction,
+# coercion and cache-key generation of the statements the contract-event consumer runs.
+_LOCK_OR_CREATE_CONTRACT = (
+    insert(contracts)
+    .values(id=bindparam("contract_id"), status=ContractStatus.PENDING.value)
+    .on_conflict_do_update(index_elements=[contracts.c.id], set_={"id": contracts.c.id})
+    .returning(*contracts.c)
+)
+_UPDATE_CONTRACT = (
+    update(contracts)
+    .where(contracts.c.id == bindparam("contract_id"))
+    .values(
+        {
+            **{field: bindparam(f"new_{field}") for field in _CONTRACT_FIELDS},
+            "updated_at": func.now(),
+        }
+    )
+)
+
 
 class SchedulingRepository:
     def __init__(self, db: AsyncSession) -> None:
@@ -61,21 +80,12 @@ class SchedulingRepository:
 
         The no-op DO UPDATE takes the row lock, so two events about one contract apply in turn.
         """
-        statement = (
-            insert(contracts)
-            .values(id=contract_id, status=ContractStatus.PENDING.value)
-            .on_conflict_do_update(index_elements=[contracts.c.id], set_={"id": contracts.c.id})
-            .returning(*contracts.c)
-        )
-        return _contract_of((await self._db.execute(statement)).mappings().one())
+        result = await self._db.execute(_LOCK_OR_CREATE_CONTRACT, {"contract_id": contract_id})
+        return _contract_of(result.mappings().one())
 
     async def save_contract(self, contract: ContractView) -> None:
-        values = {field: getattr(contract, field) for field in _CONTRACT_FIELDS}
-        await self._db.execute(
-            update(contracts)
-            .where(contracts.c.id == contract.id)
-            .values(**values, updated_at=func.now())
-        )
+        values = {f"new_{field}": getattr(contract, field) for field in _CONTRACT_FIELDS}
+        await self._db.execute(_UPDATE_CONTRACT, {"contract_id": contract.id, **values})
 
     async def scheduled_sessions(self, contract_id: UUID) -> int:
         query = select(func.count()).where(
