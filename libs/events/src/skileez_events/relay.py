@@ -16,7 +16,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractExchange
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events.backoff import Backoff
@@ -41,7 +41,25 @@ class OutboxRelay:
     ) -> None:
         self._engine = engine
         self._outbox = outbox
-        self._table = outbox.table
+        self._table = table = outbox.table
+        # Built once, executed with parameters (as the outbox and inbox statements are).
+        self._claim = (
+            select(table)
+            .where(table.c.sent_at.is_(None))
+            .order_by(table.c.seq)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        self._mark_sent = (
+            update(table)
+            .where(table.c.seq.in_(bindparam("sent_seqs", expanding=True)))
+            .values(sent_at=func.now())
+        )
+        self._mark_failed = (
+            update(table)
+            .where(table.c.seq == bindparam("failed_seq"))
+            .values(attempts=table.c.attempts + 1, last_error=bindparam("error_text"))
+        )
         self._amqp_url = amqp_url
         self._names = names
         self._batch_size = batch_size
@@ -123,17 +141,8 @@ class OutboxRelay:
 
     async def relay_batch(self, exchanges: dict[str, AbstractExchange]) -> tuple[int, int]:
         """Publish one claimed batch; return how many were confirmed and how many failed."""
-        table = self._table
         async with self._engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(table)
-                    .where(table.c.sent_at.is_(None))
-                    .order_by(table.c.seq)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.execute(self._claim)).all()
             if not rows:
                 return 0, 0
             results = await asyncio.gather(
@@ -146,16 +155,12 @@ class OutboxRelay:
                 if result is not None
             ]
             if sent:
-                await conn.execute(
-                    update(table).where(table.c.seq.in_(sent)).values(sent_at=func.now())
-                )
+                await conn.execute(self._mark_sent, {"sent_seqs": sent})
             for seq, error in failures:
                 if not isinstance(error, Exception):
                     raise error
                 await conn.execute(
-                    update(table)
-                    .where(table.c.seq == seq)
-                    .values(attempts=table.c.attempts + 1, last_error=repr(error)[:1000])
+                    self._mark_failed, {"failed_seq": seq, "error_text": repr(error)[:1000]}
                 )
         if failures:
             log.warning("outbox relay: %d of %d events not confirmed", len(failures), len(rows))
