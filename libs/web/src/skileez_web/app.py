@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from skileez_web.correlation import correlation_middleware
+from skileez_web.database import create_engine
 from skileez_web.observability import (
     JWT_SECRET,
     READINESS,
@@ -20,6 +22,7 @@ from skileez_web.observability import (
 )
 from skileez_web.openapi import Api
 from skileez_web.problems import problem_middleware
+from skileez_web.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,23 @@ def service_app(api: Api, readiness: dict[str, ReadinessCheck], jwt_secret: str)
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(api.routes)
     return app
+
+
+def database(
+    settings: ServiceSettings,
+    engine_key: web.AppKey[AsyncEngine],
+    sessions_key: web.AppKey[async_sessionmaker[AsyncSession]],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context: the service's engine and sessionmaker under its keys, disposed at exit."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        app[engine_key] = engine
+        app[sessions_key] = async_sessionmaker(engine, expire_on_commit=False)
+        yield
+        await engine.dispose()
+
+    return context
 
 
 def background(

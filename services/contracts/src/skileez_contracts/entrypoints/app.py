@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from skileez_contracts.adapters.tables import inbox, outbox
 from skileez_contracts.entrypoints import contracts, notifications, proposals
@@ -17,8 +16,8 @@ from skileez_contracts.entrypoints.errors import domain_errors
 from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS
 from skileez_contracts.settings import ContractsSettings
 from skileez_events import EventConsumer, Names, OutboxRelay
-from skileez_web.app import background, service_app
-from skileez_web.database import create_engine, database_is_reachable
+from skileez_web.app import background, database, service_app
+from skileez_web.database import database_is_reachable
 
 ROUTE_MODULES = (proposals, contracts, notifications)
 """Importing these declares their routes on `api`."""
@@ -43,17 +42,8 @@ def create_app(settings: ContractsSettings) -> web.Application:
         loader=jinja2.PackageLoader("skileez_contracts", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    app.cleanup_ctx.extend([_database, _outbox_relay, _payment_consumer])
+    app.cleanup_ctx.extend([database(settings, ENGINE, SESSIONS), _outbox_relay, _payment_consumer])
     return app
-
-
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    app[ENGINE] = engine
-    app[SESSIONS] = async_sessionmaker(engine, expire_on_commit=False)
-    yield
-    await engine.dispose()
 
 
 async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventConsumer, OutboxRelay, Subscription
 from skileez_events.money import format_amount
@@ -22,8 +22,8 @@ from skileez_payments.entrypoints.resources import SESSIONMAKER, SETTINGS, STRIP
 from skileez_payments.service_layer.contracts import learn_contract
 from skileez_payments.service_layer.reconciliation import Reconciler
 from skileez_payments.settings import PaymentsSettings
-from skileez_web.app import background, service_app
-from skileez_web.database import create_engine, database_is_reachable
+from skileez_web.app import background, database, service_app
+from skileez_web.database import database_is_reachable
 
 ENGINE = web.AppKey("engine", AsyncEngine)
 RELAY = web.AppKey("relay", OutboxRelay)
@@ -58,7 +58,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
     environment.filters["money"] = format_amount
     app.cleanup_ctx.extend(
         [
-            _database,
+            database(settings, ENGINE, SESSIONMAKER),
             _stripe,
             _loops,
             background(
@@ -71,15 +71,6 @@ def create_app(settings: PaymentsSettings) -> web.Application:
         ]
     )
     return app
-
-
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    engine = create_engine(settings.database_url, settings.db_pool_size)
-    app[ENGINE] = engine
-    app[SESSIONMAKER] = async_sessionmaker(engine, expire_on_commit=False)
-    yield
-    await engine.dispose()
 
 
 async def _stripe(app: web.Application) -> AsyncIterator[None]:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from skileez_events import EventConsumer, Names
 from skileez_scheduling.adapters.tables import inbox
@@ -16,8 +15,8 @@ from skileez_scheduling.entrypoints.resources import CONSUMER, DATABASE, ENGINE,
 from skileez_scheduling.entrypoints.sessions_api import api
 from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS
 from skileez_scheduling.settings import SchedulingSettings
-from skileez_web.app import background, service_app
-from skileez_web.database import create_engine, database_is_reachable
+from skileez_web.app import background, database, service_app
+from skileez_web.database import database_is_reachable
 
 
 def create_app(settings: SchedulingSettings) -> web.Application:
@@ -38,18 +37,9 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         loader=jinja2.PackageLoader("skileez_scheduling.entrypoints", "templates"),
         autoescape=True,
     )
-    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(database(settings, ENGINE, DATABASE))
     app.cleanup_ctx.append(_contract_events_consumer)
     return app
-
-
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    app[ENGINE] = engine
-    app[DATABASE] = async_sessionmaker(engine, expire_on_commit=False)
-    yield
-    await engine.dispose()
 
 
 async def _contract_events_consumer(app: web.Application) -> AsyncIterator[None]:
