@@ -7,19 +7,14 @@ from datetime import UTC, datetime, timedelta
 import aiohttp_jinja2
 from aiohttp import web
 
-from skileez_scheduling.domain.errors import SchedulingRefusal
 from skileez_scheduling.domain.sessions import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
-from skileez_scheduling.entrypoints.resources import DATABASE, SETTINGS
+from skileez_scheduling.entrypoints.resources import SETTINGS
 from skileez_scheduling.entrypoints.schemas import ContractSessions
 from skileez_scheduling.entrypoints.sessions_api import (
     PROBLEMS,
     api,
-    path_id,
-    problem_of,
-    user_of,
+    sessions_of_contract,
 )
-from skileez_scheduling.service_layer.booking import contract_sessions
-from skileez_scheduling.service_layer.errors import NotFound
 from skileez_web.openapi import HTML
 
 
@@ -30,13 +25,7 @@ from skileez_web.openapi import HTML
     responses={200: HTML, **PROBLEMS},
 )
 async def schedule_page(request: web.Request) -> web.Response:
-    user_id = user_of(request)
-    contract_id = path_id(request, "contract_id")
-    try:
-        async with request.app[DATABASE]() as db:
-            contract, sessions = await contract_sessions(db, contract_id, user_id=user_id)
-    except (SchedulingRefusal, NotFound) as error:
-        raise problem_of(error) from None
+    contract, sessions = await sessions_of_contract(request)
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     response: web.Response = aiohttp_jinja2.render_template(
         "schedule.html",
@@ -44,7 +33,7 @@ async def schedule_page(request: web.Request) -> web.Response:
         {
             "view": ContractSessions.of(contract, sessions),
             "title": contract.title,
-            "payment_url": request.app[SETTINGS].payment_url(contract_id),
+            "payment_url": request.app[SETTINGS].payment_url(contract.id),
             "suggested_start": tomorrow.isoformat(),
             "min_duration": MIN_DURATION_MINUTES,
             "max_duration": MAX_DURATION_MINUTES,

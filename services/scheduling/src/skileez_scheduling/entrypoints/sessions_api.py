@@ -7,6 +7,7 @@ from uuid import UUID
 
 from aiohttp import web
 
+from skileez_scheduling.domain.contracts import ContractView
 from skileez_scheduling.domain.errors import (
     ContractClosed,
     InvalidSessionTime,
@@ -18,6 +19,7 @@ from skileez_scheduling.domain.errors import (
     SessionLimitReached,
     SessionOverlap,
 )
+from skileez_scheduling.domain.sessions import Session
 from skileez_scheduling.entrypoints.resources import DATABASE, SETTINGS
 from skileez_scheduling.entrypoints.schemas import BookingRequest, ContractSessions, SessionOut
 from skileez_scheduling.service_layer.booking import (
@@ -124,14 +126,19 @@ async def book(request: web.Request) -> web.Response:
     responses={200: ContractSessions, **PROBLEMS},
 )
 async def list_sessions(request: web.Request) -> web.Response:
+    contract, sessions = await sessions_of_contract(request)
+    return web.json_response(ContractSessions.of(contract, sessions).model_dump(mode="json"))
+
+
+async def sessions_of_contract(request: web.Request) -> tuple[ContractView, list[Session]]:
+    """The path's contract and its sessions, for one of its parties (a problem otherwise)."""
     user_id = user_of(request)
     contract_id = path_id(request, "contract_id")
     try:
         async with request.app[DATABASE]() as db:
-            contract, sessions = await contract_sessions(db, contract_id, user_id=user_id)
+            return await contract_sessions(db, contract_id, user_id=user_id)
     except (SchedulingRefusal, NotFound) as error:
         raise problem_of(error) from None
-    return web.json_response(ContractSessions.of(contract, sessions).model_dump(mode="json"))
 
 
 @api.operation(
