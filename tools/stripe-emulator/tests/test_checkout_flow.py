@@ -354,6 +354,9 @@ async def test_events_cover_the_whole_flow(
     assert created["data"]["object"]["charge"] == paid["charge"]["id"]
     retrieved = await client.v1.disputes.retrieve_async(dispute["id"])
     assert retrieved.status == "needs_response"
+    listed = await client.v1.disputes.list_async({"charge": paid["charge"]["id"]})
+    assert [d.id for d in listed.data] == [dispute["id"]]
+    assert (await client.v1.disputes.list_async({"charge": "ch_other"})).data == []
     with pytest.raises(
         stripe.InvalidRequestError
     ) as caught:  # a disputed charge cannot be refunded

@@ -5,14 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from stripe_emulator.expand import expand
-from stripe_emulator.listing import LIST_PARAMS, created_filter, paginate
+from stripe_emulator.listing import charge_children_response
 from stripe_emulator.objects import build_dispute
 from stripe_emulator.state import EmulatorState, state_of
-from stripe_emulator.store import newest_first
 from stripe_emulator.wire import (
     JsonObject,
     StripeError,
-    get_str,
     invalid_param,
     json_response,
     no_such,
@@ -80,17 +78,6 @@ async def retrieve_dispute_route(request: web.Request) -> web.Response:
 @routes.get("/v1/disputes")
 async def list_disputes_route(request: web.Request) -> web.Response:
     state = state_of(request)
-    params = await read_params(request)
-    reject_unknown(params, (*LIST_PARAMS, "charge", "payment_intent", "created"))
-    charge = get_str(params, "charge")
-    intent = get_str(params, "payment_intent")
-    created = created_filter(params)
-    disputes = [
-        d
-        for d in newest_first(state.store.disputes)
-        if (charge is None or d["charge"] == charge)
-        and (intent is None or d["payment_intent"] == intent)
-        and created(d["created"])
-    ]
-    page = paginate(disputes, params, "/v1/disputes")
-    return json_response(expand(state.store, page, params))
+    return await charge_children_response(
+        request, state.store, state.store.disputes, "/v1/disputes"
+    )

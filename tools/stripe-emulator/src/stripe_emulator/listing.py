@@ -5,8 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aiohttp import web
+
+from stripe_emulator.expand import expand
 from stripe_emulator.objects import list_object
-from stripe_emulator.wire import JsonObject, StripeError, get_int, get_str, invalid_param
+from stripe_emulator.store import Store, newest_first
+from stripe_emulator.wire import (
+    JsonObject,
+    StripeError,
+    get_int,
+    get_str,
+    invalid_param,
+    json_response,
+    read_params,
+    reject_unknown,
+)
 
 LIST_PARAMS = ("limit", "starting_after", "ending_before", "expand")
 
@@ -76,3 +89,22 @@ def created_filter(params: Mapping[str, Any], name: str = "created") -> Callable
         )
 
     return matches
+
+
+async def charge_children_response(
+    request: web.Request, store: Store, objects: dict[str, JsonObject], url: str
+) -> web.Response:
+    """`GET /v1/refunds` and `/v1/disputes`: filtered by `charge`, `payment_intent`, `created`."""
+    params = await read_params(request)
+    reject_unknown(params, (*LIST_PARAMS, "charge", "payment_intent", "created"))
+    charge = get_str(params, "charge")
+    intent = get_str(params, "payment_intent")
+    created = created_filter(params)
+    matching = [
+        obj
+        for obj in newest_first(objects)
+        if (charge is None or obj["charge"] == charge)
+        and (intent is None or obj["payment_intent"] == intent)
+        and created(obj["created"])
+    ]
+    return json_response(expand(store, paginate(matching, params, url), params))

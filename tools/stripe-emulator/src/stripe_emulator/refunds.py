@@ -10,11 +10,10 @@ from aiohttp import web
 
 from stripe_emulator.currency import format_amount
 from stripe_emulator.expand import expand
-from stripe_emulator.listing import LIST_PARAMS, created_filter, paginate
+from stripe_emulator.listing import charge_children_response
 from stripe_emulator.objects import build_refund
 from stripe_emulator.payments import get_charge
 from stripe_emulator.state import EmulatorState, RequestOrigin, origin_of, state_of
-from stripe_emulator.store import newest_first
 from stripe_emulator.wire import (
     JsonObject,
     StripeError,
@@ -192,17 +191,4 @@ async def update_refund_route(request: web.Request) -> web.Response:
 @routes.get("/v1/refunds")
 async def list_refunds_route(request: web.Request) -> web.Response:
     state = state_of(request)
-    params = await read_params(request)
-    reject_unknown(params, (*LIST_PARAMS, "charge", "payment_intent", "created"))
-    charge = get_str(params, "charge")
-    intent = get_str(params, "payment_intent")
-    created = created_filter(params)
-    refunds = [
-        r
-        for r in newest_first(state.store.refunds)
-        if (charge is None or r["charge"] == charge)
-        and (intent is None or r["payment_intent"] == intent)
-        and created(r["created"])
-    ]
-    page = paginate(refunds, params, "/v1/refunds")
-    return json_response(expand(state.store, page, params))
+    return await charge_children_response(request, state.store, state.store.refunds, "/v1/refunds")
