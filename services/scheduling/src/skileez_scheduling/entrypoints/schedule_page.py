@@ -34,6 +34,7 @@ async def schedule_page(request: web.Request) -> web.Response:
             "view": ContractSessions.of(contract, sessions),
             "title": contract.title,
             "payment_url": request.app[SETTINGS].payment_url(contract.id),
+            "contract_url": request.app[SETTINGS].contract_url(contract.id),
             "suggested_start": tomorrow.isoformat(),
             "min_duration": MIN_DURATION_MINUTES,
             "max_duration": MAX_DURATION_MINUTES,
