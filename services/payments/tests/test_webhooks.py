@@ -9,11 +9,12 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from skileez_events import CloudEvent
 from skileez_events.testing import tap, wait_until
 from skileez_payments.adapters.tables import outbox, stripe_events
+from skileez_payments.adapters.tables import payments as payments_table
 from skileez_payments.entrypoints.resources import SESSIONMAKER
 
 from . import stripe_payloads as sp
@@ -342,3 +343,41 @@ async def test_fifty_concurrent_distinct_events_for_one_payment_succeed_it_once(
     responses = await asyncio.gather(*(payments.post_webhook(event) for event in events))
     assert {response.status for response in responses} == {200}
     assert await outbox_types(payments) == ["PaymentSucceeded"]
+
+
+async def second_attempt(checkout: Checkout) -> Checkout:
+    """Another open attempt of the same contract, as a resumed or concurrent Pay click leaves."""
+    session_id = f"cs_test_{uuid.uuid4().hex}"
+    payment_id = uuid.uuid4()
+    async with checkout.payments.app[SESSIONMAKER].begin() as session:
+        row = (
+            await session.execute(
+                select(payments_table).where(payments_table.c.id == uuid.UUID(checkout.payment_id))
+            )
+        ).one()
+        await session.execute(
+            insert(payments_table).values(
+                {**row._asdict(), "id": payment_id, "checkout_session_id": session_id}
+            )
+        )
+    twin = Checkout(
+        checkout.payments,
+        checkout.contract,
+        {"payment_id": str(payment_id), "checkout_session_id": session_id},
+    )
+    return twin
+
+
+async def test_two_attempts_of_one_contract_paid_at_once_take_the_money_once(
+    payments: Payments,
+) -> None:
+    pairs = []
+    for _ in range(8):
+        first = await open_checkout(payments)
+        pairs.append((first, await second_attempt(first)))
+    answers = await asyncio.gather(*(c.deliver(c.completed()) for pair in pairs for c in pair))
+    assert {answer["outcome"] for answer in answers} <= {"processed", "held"}
+    for pair in pairs:
+        statuses = sorted([await pair[0].status(), await pair[1].status()])
+        assert statuses == ["held_for_review", "succeeded"], statuses
+    assert await outbox_types(payments) == ["PaymentSucceeded"] * len(pairs)
