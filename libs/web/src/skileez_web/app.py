@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from skileez_events import EventConsumer, Inbox, Names, Outbox, OutboxRelay, Subscription
 from skileez_web.correlation import correlation_middleware
 from skileez_web.database import create_engine
 from skileez_web.observability import (
@@ -79,5 +80,51 @@ def background(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         log.info("%s stopped", name)
+
+    return context
+
+
+def relaying(
+    settings: ServiceSettings,
+    engine_key: web.AppKey[AsyncEngine],
+    outbox: Outbox,
+    relay_key: web.AppKey[OutboxRelay],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context: the service's outbox relay, drained then stopped at shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        relay = OutboxRelay(
+            app[engine_key], outbox, settings.amqp_url, Names(settings.events_namespace)
+        )
+        app[relay_key] = relay
+        async for _ in background("outbox relay", relay.run, relay.drain)(app):
+            yield
+
+    return context
+
+
+def consuming(
+    settings: ServiceSettings,
+    sessions_key: web.AppKey[async_sessionmaker[AsyncSession]],
+    consumer_key: web.AppKey[EventConsumer],
+    *,
+    consumer: str,
+    inbox: Inbox,
+    subscriptions: Sequence[Subscription],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context: the service's event consumer, drained then stopped at shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        running = EventConsumer(
+            consumer=consumer,
+            sessionmaker=app[sessions_key],
+            inbox=inbox,
+            amqp_url=settings.amqp_url,
+            names=Names(settings.events_namespace),
+            subscriptions=subscriptions,
+        )
+        app[consumer_key] = running
+        async for _ in background(f"{consumer} consumer", running.run, running.drain)(app):
+            yield
 
     return context

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
@@ -11,12 +9,11 @@ from aiohttp import web
 from skileez_contracts.adapters.tables import inbox, outbox
 from skileez_contracts.entrypoints import contracts, notifications, proposals
 from skileez_contracts.entrypoints.api import api
-from skileez_contracts.entrypoints.context import CONSUMER, ENGINE, SESSIONS, SETTINGS
+from skileez_contracts.entrypoints.context import CONSUMER, ENGINE, RELAY, SESSIONS, SETTINGS
 from skileez_contracts.entrypoints.errors import domain_errors
 from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS
 from skileez_contracts.settings import ContractsSettings
-from skileez_events import EventConsumer, Names, OutboxRelay
-from skileez_web.app import background, database, service_app
+from skileez_web.app import consuming, database, relaying, service_app
 from skileez_web.database import database_is_reachable
 
 ROUTE_MODULES = (proposals, contracts, notifications)
@@ -42,27 +39,18 @@ def create_app(settings: ContractsSettings) -> web.Application:
         loader=jinja2.PackageLoader("skileez_contracts", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    app.cleanup_ctx.extend([database(settings, ENGINE, SESSIONS), _outbox_relay, _payment_consumer])
-    return app
-
-
-async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    relay = OutboxRelay(app[ENGINE], outbox, settings.amqp_url, Names(settings.events_namespace))
-    async for _ in background("contracts outbox relay", relay.run, relay.drain)(app):
-        yield
-
-
-async def _payment_consumer(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    consumer = EventConsumer(
-        consumer="contracts",
-        sessionmaker=app[SESSIONS],
-        inbox=inbox,
-        amqp_url=settings.amqp_url,
-        names=Names(settings.events_namespace),
-        subscriptions=SUBSCRIPTIONS,
+    app.cleanup_ctx.extend(
+        [
+            database(settings, ENGINE, SESSIONS),
+            relaying(settings, ENGINE, outbox, RELAY),
+            consuming(
+                settings,
+                SESSIONS,
+                CONSUMER,
+                consumer="contracts",
+                inbox=inbox,
+                subscriptions=SUBSCRIPTIONS,
+            ),
+        ]
     )
-    app[CONSUMER] = consumer
-    async for _ in background("contracts payment consumer", consumer.run, consumer.drain)(app):
-        yield
+    return app

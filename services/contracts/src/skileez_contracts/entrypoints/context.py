@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from skileez_contracts.domain.errors import DomainError
 from skileez_contracts.service_layer.unit_of_work import UnitOfWork, unit_of_work
 from skileez_contracts.settings import ContractsSettings
-from skileez_events import EventConsumer
+from skileez_events import EventConsumer, OutboxRelay
 from skileez_web.auth import Principal, authenticate
 from skileez_web.correlation import correlation_id
 
@@ -20,6 +20,7 @@ SETTINGS = web.AppKey("settings", ContractsSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 CONSUMER = web.AppKey("consumer", EventConsumer)
+RELAY = web.AppKey("relay", OutboxRelay)
 
 
 def caller(request: web.Request) -> Principal:

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from skileez_events import EventConsumer, OutboxRelay, Subscription
 from skileez_events.money import format_amount
 from skileez_events.schemas import ContractCreated
-from skileez_events.topology import Names
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
 from skileez_payments.adapters.tables import inbox, outbox
 from skileez_payments.entrypoints import checkout_routes, payment_routes, webhook
@@ -22,7 +21,7 @@ from skileez_payments.entrypoints.resources import SESSIONMAKER, SETTINGS, STRIP
 from skileez_payments.service_layer.contracts import learn_contract
 from skileez_payments.service_layer.reconciliation import Reconciler
 from skileez_payments.settings import PaymentsSettings
-from skileez_web.app import background, database, service_app
+from skileez_web.app import background, consuming, database, relaying, service_app
 from skileez_web.database import database_is_reachable
 
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -60,14 +59,17 @@ def create_app(settings: PaymentsSettings) -> web.Application:
         [
             database(settings, ENGINE, SESSIONMAKER),
             _stripe,
-            _loops,
-            background(
-                "payments-outbox-relay", lambda: app[RELAY].run(), lambda: app[RELAY].drain()
+            relaying(settings, ENGINE, outbox, RELAY),
+            consuming(
+                settings,
+                SESSIONMAKER,
+                CONSUMER,
+                consumer="payments",
+                inbox=inbox,
+                subscriptions=SUBSCRIPTIONS,
             ),
-            background(
-                "payments-consumer", lambda: app[CONSUMER].run(), lambda: app[CONSUMER].drain()
-            ),
-            background("payments-reconciliation", lambda: app[RECONCILER].run()),
+            _reconciler,
+            background("payments reconciliation", lambda: app[RECONCILER].run()),
         ]
     )
     return app
@@ -86,19 +88,8 @@ async def _stripe(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _loops(app: web.Application) -> AsyncIterator[None]:
-    """The relay, the consumer and the reconciler, started by the `background` contexts."""
+async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    names = Names(settings.events_namespace)
-    app[RELAY] = OutboxRelay(app[ENGINE], outbox, settings.amqp_url, names)
-    app[CONSUMER] = EventConsumer(
-        consumer="payments",
-        sessionmaker=app[SESSIONMAKER],
-        inbox=inbox,
-        amqp_url=settings.amqp_url,
-        names=names,
-        subscriptions=SUBSCRIPTIONS,
-    )
     app[RECONCILER] = Reconciler(
         app[ENGINE],
         app[SESSIONMAKER],

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from skileez_events import EventConsumer, Names
 from skileez_scheduling.adapters.tables import inbox
 from skileez_scheduling.entrypoints import schedule_page  # noqa: F401  (registers the page)
 from skileez_scheduling.entrypoints.resources import CONSUMER, DATABASE, ENGINE, SETTINGS
 from skileez_scheduling.entrypoints.sessions_api import api
 from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS
 from skileez_scheduling.settings import SchedulingSettings
-from skileez_web.app import background, database, service_app
+from skileez_web.app import consuming, database, service_app
 from skileez_web.database import database_is_reachable
 
 
@@ -38,20 +35,14 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         autoescape=True,
     )
     app.cleanup_ctx.append(database(settings, ENGINE, DATABASE))
-    app.cleanup_ctx.append(_contract_events_consumer)
-    return app
-
-
-async def _contract_events_consumer(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    consumer = EventConsumer(
-        consumer="scheduling",
-        sessionmaker=app[DATABASE],
-        inbox=inbox,
-        amqp_url=settings.amqp_url,
-        names=Names(settings.events_namespace),
-        subscriptions=CONTRACT_EVENTS,
+    app.cleanup_ctx.append(
+        consuming(
+            settings,
+            DATABASE,
+            CONSUMER,
+            consumer="scheduling",
+            inbox=inbox,
+            subscriptions=CONTRACT_EVENTS,
+        )
     )
-    app[CONSUMER] = consumer
-    async for _ in background("scheduling consumer", consumer.run, consumer.drain)(app):
-        yield
+    return app
