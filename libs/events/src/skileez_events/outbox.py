@@ -1,13 +1,15 @@
 """The transactional outbox: `add` writes an event in the caller's transaction.
 
 Once that transaction has committed, the relays of this process are woken at once (a session
-hook, no extra round trip). Relays in other processes find the rows at their next poll.
+hook, or the caller's `committed()` for a bare asyncpg connection; no extra round trip).
+Relays in other processes find the rows at their next poll.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import asyncpg
 from sqlalchemy import MetaData, Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
@@ -32,6 +34,10 @@ class Outbox:
         # Built once: a statement executed with a parameter dict skips SQLAlchemy's per-call
         # construction and coercion of `.values(...)` (a tenth of a webhook's CPU).
         self._insert = insert(self.table)
+        self._insert_sql = (
+            f"INSERT INTO {self.table.name} "
+            "(event_id, event_type, correlation_id, occurred_at, body) VALUES ($1, $2, $3, $4, $5)"
+        )
         self._listeners: list[Callable[[], None]] = []
 
     def on_commit(self, listener: Callable[[], None]) -> Callable[[], None]:
@@ -39,8 +45,23 @@ class Outbox:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    async def add(self, session: AsyncSession | AsyncConnection, event: CloudEvent) -> None:
-        """Stage `event`; it is published only if the caller's transaction commits."""
+    async def add(
+        self, session: AsyncSession | AsyncConnection | asyncpg.Connection, event: CloudEvent
+    ) -> None:
+        """Stage `event`; it is published only if the caller's transaction commits.
+
+        On an asyncpg connection the caller calls `committed()` once its transaction has.
+        """
+        if isinstance(session, asyncpg.Connection):
+            await session.execute(
+                self._insert_sql,
+                event.id,
+                event.type,
+                event.correlationid,
+                event.time,
+                event.to_json(),
+            )
+            return
         await session.execute(
             self._insert,
             {
@@ -56,7 +77,8 @@ class Outbox:
         else:
             await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
-    def _committed(self) -> None:
+    def committed(self) -> None:
+        """Wake this process's relays: a transaction that added events has committed."""
         for listener in list(self._listeners):
             listener()
 
@@ -64,7 +86,7 @@ class Outbox:
 @event.listens_for(Session, "after_commit")
 def _wake_relays(session: Session) -> None:
     for outbox in session.info.pop(_PENDING, ()):
-        outbox._committed()
+        outbox.committed()
 
 
 @event.listens_for(Session, "after_rollback")

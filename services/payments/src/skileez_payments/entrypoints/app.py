@@ -9,7 +9,6 @@ import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventConsumer, OutboxRelay, Subscription
 from skileez_events.money import format_amount
@@ -17,14 +16,20 @@ from skileez_events.schemas import ContractCreated
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
 from skileez_payments.adapters.tables import inbox, outbox
 from skileez_payments.entrypoints import checkout_routes, payment_routes, webhook
-from skileez_payments.entrypoints.resources import SESSIONMAKER, SETTINGS, STRIPE, api, utc_now
+from skileez_payments.entrypoints.resources import (
+    ENGINE,
+    SESSIONMAKER,
+    SETTINGS,
+    STRIPE,
+    api,
+    utc_now,
+)
 from skileez_payments.service_layer.contracts import learn_contract
 from skileez_payments.service_layer.reconciliation import Reconciler
 from skileez_payments.settings import PaymentsSettings
 from skileez_web.app import background, consuming, database, relaying, service_app
 from skileez_web.database import database_is_reachable
 
-ENGINE = web.AppKey("engine", AsyncEngine)
 RELAY = web.AppKey("relay", OutboxRelay)
 CONSUMER = web.AppKey("consumer", EventConsumer)
 RECONCILER = web.AppKey("reconciler", Reconciler)

@@ -14,7 +14,7 @@ from skileez_payments.adapters.stripe_gateway import StripeRefused, StripeUnavai
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.payment import PAID_STATUSES, Payment
 from skileez_payments.entrypoints.resources import (
-    SESSIONMAKER,
+    ENGINE,
     SETTINGS,
     STRIPE,
     api,
@@ -60,7 +60,7 @@ async def contract_and_payments(
 ) -> tuple[PayableContract, list[Payment]]:
     """The contract (404 if unknown) and its attempts, for its student, coach or an admin."""
     contract_id = contract_id_of(request)
-    async with unit_of_work(request.app[SESSIONMAKER]) as uow:
+    async with unit_of_work(request.app[ENGINE]) as uow:
         contract = await uow.contracts.get(contract_id)
         attempts = await uow.payments.of_contract(contract_id) if contract else []
     if contract is None:
@@ -132,7 +132,7 @@ async def pay(request: web.Request) -> web.StreamResponse:
     )
     try:
         checkout = await start_checkout(
-            request.app[SESSIONMAKER],
+            request.app[ENGINE],
             request.app[STRIPE],
             policy,
             contract_id,
@@ -208,7 +208,7 @@ async def payment_success(request: web.Request) -> web.StreamResponse:
         raise Problem(404, "session_not_found", "We found no such payment session.") from None
     if session.client_reference_id != str(contract.id):
         raise Problem(404, "session_not_found", "This payment session is for another contract.")
-    async with unit_of_work(request.app[SESSIONMAKER]) as uow:
+    async with unit_of_work(request.app[ENGINE]) as uow:
         payment = await settle_checkout_session(
             uow, session, livemode=settings.stripe_livemode, clock=utc_now, causation_id=None
         )

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from skileez_payments.adapters.stripe_gateway import StripeRefused, StripeUnavailable
 from skileez_payments.entrypoints.checkout_routes import contract_and_payments
-from skileez_payments.entrypoints.resources import SESSIONMAKER, SETTINGS, STRIPE, api
+from skileez_payments.entrypoints.resources import ENGINE, SETTINGS, STRIPE, api
 from skileez_payments.entrypoints.schemas import PaymentOut, PaymentsOut, RefundIn, RefundOut
 from skileez_payments.service_layer.refunds import NotRefundable, PaymentUnknown, request_refund
 from skileez_payments.service_layer.unit_of_work import unit_of_work
@@ -45,7 +45,7 @@ async def contract_payments(request: web.Request) -> web.Response:
 async def payment(request: web.Request) -> web.Response:
     principal = authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
     payment_id = payment_id_of(request)
-    async with unit_of_work(request.app[SESSIONMAKER]) as uow:
+    async with unit_of_work(request.app[ENGINE]) as uow:
         found = await uow.payments.get(payment_id)
         contract = await uow.contracts.get(found.contract_id) if found else None
     if found is None or contract is None:
@@ -82,7 +82,7 @@ async def refund(request: web.Request) -> web.Response:
         raise Problem(422, "validation_error", "Idempotency-Key must be 1 to 200 characters.")
     try:
         done = await request_refund(
-            request.app[SESSIONMAKER],
+            request.app[ENGINE],
             request.app[STRIPE],
             payment_id,
             asked.amount,

@@ -8,7 +8,7 @@ from functools import wraps
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from skileez_payments.adapters.stripe_gateway import StripeGateway
 from skileez_payments.settings import PaymentsSettings
@@ -19,6 +19,7 @@ from skileez_web.problems import Problem
 api = Api(title="Skileez payments")
 
 SETTINGS = web.AppKey("settings", PaymentsSettings)
+ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 STRIPE = web.AppKey("stripe", StripeGateway)
 

@@ -12,7 +12,7 @@ from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects as so
 from skileez_payments.adapters.webhook_signature import InvalidSignature, verify_signature
 from skileez_payments.domain.payment import PaymentNotReady
-from skileez_payments.entrypoints.resources import SESSIONMAKER, SETTINGS, api, utc_now
+from skileez_payments.entrypoints.resources import ENGINE, SETTINGS, api, utc_now
 from skileez_payments.entrypoints.schemas import WebhookOut
 from skileez_payments.service_layer.stripe_events import process_stripe_event
 from skileez_payments.service_layer.unit_of_work import unit_of_work
@@ -47,7 +47,7 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         metrics.WEBHOOK_OUTCOMES.labels("malformed").inc()
         raise Problem(400, "malformed_event", "The body is not a Stripe event.") from None
     try:
-        async with unit_of_work(request.app[SESSIONMAKER]) as uow:
+        async with unit_of_work(request.app[ENGINE]) as uow:
             outcome = await process_stripe_event(
                 uow,
                 event,

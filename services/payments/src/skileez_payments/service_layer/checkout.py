@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_payments.adapters.stripe_gateway import CheckoutRequest, StripeGateway
 from skileez_payments.domain.contract import PayableContract
@@ -59,7 +59,7 @@ class Checkout:
 
 
 async def start_checkout(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     stripe: StripeGateway,
     policy: CheckoutPolicy,
     contract_id: uuid.UUID,
@@ -76,7 +76,7 @@ async def start_checkout(
     session from Stripe instead of a second one.
     """
     now = policy.clock()
-    async with unit_of_work(sessionmaker) as uow:
+    async with unit_of_work(engine) as uow:
         contract = await uow.contracts.get(contract_id, lock=True)  # one Pay click at a time
         if contract is None:
             raise ContractUnknown(str(contract_id))
@@ -92,7 +92,7 @@ async def start_checkout(
             payment = _new_attempt(contract, now, policy.expiry, correlation_id)
             await uow.payments.add(payment)
     session = await stripe.create_checkout_session(_request(policy, contract, payment))
-    async with unit_of_work(sessionmaker) as uow:
+    async with unit_of_work(engine) as uow:
         saved = await uow.payments.get(payment.id, lock=True)
         assert saved is not None
         if saved.checkout_url is None:

@@ -92,17 +92,17 @@ class Reconciler:
                 await lock_holder.commit()
 
     async def _pass(self) -> PassResult:
-        async with unit_of_work(self._sessionmaker) as uow:
-            since = await uow.session.scalar(
+        async with self._sessionmaker() as session:
+            since = await session.scalar(
                 select(reconciliation_cursor.c.created_since).where(
                     reconciliation_cursor.c.name == CURSOR
                 )
             )
         since = since or self._clock() - self._lookback
         listed = [event async for event in self._stripe.events_since(since, list(HANDLED_EVENTS))]
-        async with unit_of_work(self._sessionmaker) as uow:
+        async with self._sessionmaker() as session:
             seen = set(
-                await uow.session.scalars(
+                await session.scalars(
                     select(stripe_events.c.id).where(
                         stripe_events.c.id.in_([event["id"] for event in listed])
                     )
@@ -116,7 +116,7 @@ class Reconciler:
             if event.id in seen:
                 continue
             try:
-                async with unit_of_work(self._sessionmaker) as uow:
+                async with unit_of_work(self._engine) as uow:
                     outcome = await process_stripe_event(
                         uow,
                         event,
@@ -137,9 +137,9 @@ class Reconciler:
         return PassResult(ran=True, read=len(listed), recovered=recovered, deferred=deferred)
 
     async def _store_cursor(self, since: datetime) -> None:
-        async with unit_of_work(self._sessionmaker) as uow:
+        async with self._sessionmaker.begin() as session:
             statement = insert(reconciliation_cursor).values(name=CURSOR, created_since=since)
-            await uow.session.execute(
+            await session.execute(
                 statement.on_conflict_do_update(
                     index_elements=[reconciliation_cursor.c.name],
                     set_={"created_since": since, "updated_at": func.now()},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_payments.adapters.stripe_gateway import StripeGateway, StripeJson
 from skileez_payments.domain.payment import Payment
@@ -29,7 +29,7 @@ class RefundAsked:
 
 
 async def request_refund(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     stripe: StripeGateway,
     payment_id: uuid.UUID,
     amount: int | None,
@@ -42,7 +42,7 @@ async def request_refund(
     from what is already refunded and the amount asked, so a resubmitted form cannot refund
     twice, while the next refund (after the webhook recorded this one) gets a fresh key.
     """
-    async with unit_of_work(sessionmaker) as uow:
+    async with unit_of_work(engine) as uow:
         payment = await uow.payments.get(payment_id)
     if payment is None:
         raise PaymentUnknown(str(payment_id))

@@ -2,7 +2,8 @@
 
 Saving a payment also maps the domain events it recorded to integration events
 (`PaymentSucceeded`, `PaymentFailed`, `PaymentRefunded`) and writes them to the outbox, so a
-state change and the event it causes commit together.
+state change and the event it causes commit together. The transaction is asyncpg's own
+(`skileez_web.database.transaction`): the webhook is this service's hot path.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventData, PaymentFailed, PaymentRefunded, PaymentSucceeded, new_event
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.adapters.repository import ContractRepository, PaymentRepository
-from skileez_payments.adapters.tables import outbox, stripe_events
+from skileez_payments.adapters.tables import outbox
 from skileez_payments.domain.payment import (
     DomainEvent,
     Failed,
@@ -28,29 +28,29 @@ from skileez_payments.domain.payment import (
     Refunded,
     Succeeded,
 )
+from skileez_web.database import transaction
 
-# Built once, executed with a parameter dict (see adapters.repository).
-_RECORD_EVENT = insert(stripe_events).on_conflict_do_nothing().returning(stripe_events.c.id)
-_SET_OUTCOME = (
-    update(stripe_events)
-    .where(stripe_events.c.id == bindparam("event_id"))
-    .values(outcome=bindparam("new_outcome"))
+_RECORD_EVENT = (
+    "INSERT INTO stripe_events (id, type, livemode, created, payload, source, outcome)"
+    " VALUES ($1, $2, $3, $4, $5, $6, 'processed') ON CONFLICT DO NOTHING RETURNING id"
 )
+_SET_OUTCOME = "UPDATE stripe_events SET outcome = $2 WHERE id = $1"
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.contracts = ContractRepository(session)
-        self.payments = PaymentRepository(session)
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self.contracts = ContractRepository(connection)
+        self.payments = PaymentRepository(connection)
         self.status_changes: list[PaymentStatus] = []
+        self.staged_events = False
 
     async def save(self, payment: Payment, causation_id: str | None = None) -> None:
         """Persist the payment and stage the integration events its transitions caused."""
         await self.payments.save(payment)
         for event in payment.events:
             await outbox.add(
-                self.session,
+                self.connection,
                 new_event(
                     _integration_event(payment, event),
                     subject=str(payment.contract_id),
@@ -59,6 +59,7 @@ class UnitOfWork:
                 ),
             )
         self.status_changes += payment.transitions
+        self.staged_events = self.staged_events or bool(payment.events)
         payment.events.clear()
         payment.transitions.clear()
 
@@ -66,30 +67,29 @@ class UnitOfWork:
         self, event: stripe_objects.Event, payload: bytes, source: str
     ) -> bool:
         """Store the event once; False if it already was. A concurrent twin waits for us here."""
-        result = await self.session.execute(
+        recorded = await self.connection.fetchval(
             _RECORD_EVENT,
-            {
-                "id": event.id,
-                "type": event.type,
-                "livemode": event.livemode,
-                "created": datetime.fromtimestamp(event.created, UTC),
-                "payload": payload,
-                "source": source,
-                "outcome": "processed",
-            },
+            event.id,
+            event.type,
+            event.livemode,
+            datetime.fromtimestamp(event.created, UTC),
+            payload,
+            source,
         )
-        return result.first() is not None
+        return recorded is not None
 
     async def set_event_outcome(self, event_id: str, outcome: str) -> None:
-        await self.session.execute(_SET_OUTCOME, {"event_id": event_id, "new_outcome": outcome})
+        await self.connection.execute(_SET_OUTCOME, event_id, outcome)
 
 
 @asynccontextmanager
-async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[UnitOfWork]:
     """One transaction: committed when the block ends normally, rolled back if it raises."""
-    async with sessionmaker() as session, session.begin():
-        uow = UnitOfWork(session)
+    async with transaction(engine) as connection:
+        uow = UnitOfWork(connection)
         yield uow
+    if uow.staged_events:
+        outbox.committed()
     for status in uow.status_changes:
         metrics.PAYMENT_STATUS_CHANGES.labels(status).inc()
 
