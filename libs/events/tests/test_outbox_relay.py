@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from yarl import URL
 
 from skileez_events import CloudEvent
+from skileez_events.connections import transaction
 from skileez_events.envelope import CONTENT_TYPE
 from skileez_events.testing import TcpProxy, tap, wait_until
 
@@ -157,10 +159,22 @@ async def test_a_commit_wakes_the_relay_at_once_not_at_its_next_poll(
     await wait_until(lambda: relay.connected)
     await relay.drain()  # idle: from now on only a wake-up can make it publish
     through_session, through_connection = contract_created(), contract_created()
+    through_asyncpg, rolled_back = contract_created(), contract_created()
     async with tap(service.amqp_url, service.names) as received:
         await service.commit_event(through_session)  # the in-process after-commit hook
         await wait_until(arrived(received, 1), timeout=5)
         async with service.engine.begin() as conn:  # a bare connection: NOTIFY on commit
             await service.outbox.add(conn, through_connection)
         await wait_until(arrived(received, 2), timeout=5)
-    assert [m.message_id for m in received] == [through_session.id, through_connection.id]
+        with contextlib.suppress(RuntimeError):
+            async with transaction(service.engine) as connection:
+                await service.outbox.add(connection, rolled_back)
+                raise RuntimeError("roll back")
+        async with transaction(service.engine) as connection:  # asyncpg: after_commit
+            await service.outbox.add(connection, through_asyncpg)
+        await wait_until(arrived(received, 3), timeout=5)
+    assert [m.message_id for m in received] == [
+        through_session.id,
+        through_connection.id,
+        through_asyncpg.id,
+    ]

@@ -1,7 +1,7 @@
 """The transactional outbox: `add` writes an event in the caller's transaction.
 
 Once that transaction has committed, the relays of this process are woken at once (a session
-hook, or the caller's `committed()` for a bare asyncpg connection; no extra round trip).
+hook, or `connections.after_commit` for an asyncpg transaction; no extra round trip).
 Relays in other processes find the rows at their next poll.
 """
 
@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
+from skileez_events.connections import after_commit
 from skileez_events.envelope import CloudEvent
 from skileez_events.tables import outbox_table
 
@@ -48,10 +49,7 @@ class Outbox:
     async def add(
         self, session: AsyncSession | AsyncConnection | asyncpg.Connection, event: CloudEvent
     ) -> None:
-        """Stage `event`; it is published only if the caller's transaction commits.
-
-        On an asyncpg connection the caller calls `committed()` once its transaction has.
-        """
+        """Stage `event`; it is published only if the caller's transaction commits."""
         if isinstance(session, asyncpg.Connection):
             await session.execute(
                 self._insert_sql,
@@ -61,6 +59,7 @@ class Outbox:
                 event.time,
                 event.to_json(),
             )
+            after_commit(session, self.committed)
             return
         await session.execute(
             self._insert,

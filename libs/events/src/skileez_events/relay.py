@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractExchange
-from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events.backoff import Backoff
+from skileez_events.connections import transaction
 from skileez_events.envelope import CONTENT_TYPE
 from skileez_events.outbox import NOTIFY_CHANNEL, Outbox
 from skileez_events.schemas import producer_of
@@ -41,24 +40,16 @@ class OutboxRelay:
     ) -> None:
         self._engine = engine
         self._outbox = outbox
-        self._table = table = outbox.table
-        # Built once, executed with parameters (as the outbox and inbox statements are).
+        # asyncpg's prepared statements: the relay runs on every event's path.
+        table = outbox.table.name
         self._claim = (
-            select(table)
-            .where(table.c.sent_at.is_(None))
-            .order_by(table.c.seq)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
+            "SELECT seq, event_id, event_type, correlation_id, occurred_at, body"
+            f" FROM {table} WHERE sent_at IS NULL ORDER BY seq LIMIT {int(batch_size)}"
+            " FOR UPDATE SKIP LOCKED"
         )
-        self._mark_sent = (
-            update(table)
-            .where(table.c.seq.in_(bindparam("sent_seqs", expanding=True)))
-            .values(sent_at=func.now())
-        )
+        self._mark_sent = f"UPDATE {table} SET sent_at = now() WHERE seq = ANY($1::bigint[])"
         self._mark_failed = (
-            update(table)
-            .where(table.c.seq == bindparam("failed_seq"))
-            .values(attempts=table.c.attempts + 1, last_error=bindparam("error_text"))
+            f"UPDATE {table} SET attempts = attempts + 1, last_error = $2 WHERE seq = $1"
         )
         self._amqp_url = amqp_url
         self._names = names
@@ -141,27 +132,25 @@ class OutboxRelay:
 
     async def relay_batch(self, exchanges: dict[str, AbstractExchange]) -> tuple[int, int]:
         """Publish one claimed batch; return how many were confirmed and how many failed."""
-        async with self._engine.begin() as conn:
-            rows = (await conn.execute(self._claim)).all()
+        async with transaction(self._engine) as conn:
+            rows = await conn.fetch(self._claim)
             if not rows:
                 return 0, 0
             results = await asyncio.gather(
                 *(self._publish(exchanges, row) for row in rows), return_exceptions=True
             )
-            sent = [row.seq for row, result in zip(rows, results, strict=True) if result is None]
+            sent = [row["seq"] for row, result in zip(rows, results, strict=True) if result is None]
             failures = [
-                (row.seq, result)
+                (row["seq"], result)
                 for row, result in zip(rows, results, strict=True)
                 if result is not None
             ]
             if sent:
-                await conn.execute(self._mark_sent, {"sent_seqs": sent})
+                await conn.execute(self._mark_sent, sent)
             for seq, error in failures:
                 if not isinstance(error, Exception):
                     raise error
-                await conn.execute(
-                    self._mark_failed, {"failed_seq": seq, "error_text": repr(error)[:1000]}
-                )
+                await conn.execute(self._mark_failed, seq, repr(error)[:1000])
         if failures:
             log.warning("outbox relay: %d of %d events not confirmed", len(failures), len(rows))
             if any(
@@ -170,18 +159,18 @@ class OutboxRelay:
                 raise ConnectionError("broker did not confirm; reconnecting")
         return len(sent), len(failures)
 
-    async def _publish(self, exchanges: dict[str, AbstractExchange], row: Row[Any]) -> None:
+    async def _publish(self, exchanges: dict[str, AbstractExchange], row: asyncpg.Record) -> None:
         message = aio_pika.Message(
-            row.body,
+            row["body"],
             content_type=CONTENT_TYPE,
-            message_id=row.event_id,
-            correlation_id=row.correlation_id,
-            type=row.event_type,
-            timestamp=row.occurred_at,
+            message_id=row["event_id"],
+            correlation_id=row["correlation_id"],
+            type=row["event_type"],
+            timestamp=row["occurred_at"],
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        exchange = exchanges[producer_of(row.event_type)]
-        await exchange.publish(message, routing_key=row.event_type, mandatory=True)
+        exchange = exchanges[producer_of(row["event_type"])]
+        await exchange.publish(message, routing_key=row["event_type"], mandatory=True)
 
     async def _listen_for_commits(self) -> None:
         """Keep a LISTEN connection so that a writer's NOTIFY wakes this relay at once."""

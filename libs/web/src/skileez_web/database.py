@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from importlib.resources import files
 
-import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, text
@@ -27,26 +24,6 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     fails (a webhook answers 5xx and Stripe retries; a consumer nacks and the message comes
     back), and the next checkout connects afresh."""
     return create_async_engine(url, pool_size=pool_size, max_overflow=0)
-
-
-@asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction driven by asyncpg itself, on a connection borrowed from `engine`'s pool.
-
-    For the hot paths (the Stripe webhook): SQLAlchemy's execution layer cost ~0.5 ms of CPU
-    per statement there, asyncpg's prepared statements a tenth of that. Committed when the
-    block ends normally, rolled back if it raises. A connection that broke, or whose rollback
-    did not finish (cancelled), is invalidated so the pool never hands it out again.
-    """
-    async with engine.connect() as borrowed:
-        connection: asyncpg.Connection = (await borrowed.get_raw_connection()).driver_connection
-        try:
-            async with connection.transaction():
-                yield connection
-        except BaseException:
-            if connection.is_closed() or connection.is_in_transaction():
-                await borrowed.invalidate()
-            raise
 
 
 async def database_is_reachable(engine: AsyncEngine) -> bool:

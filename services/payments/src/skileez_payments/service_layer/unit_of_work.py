@@ -3,7 +3,7 @@
 Saving a payment also maps the domain events it recorded to integration events
 (`PaymentSucceeded`, `PaymentFailed`, `PaymentRefunded`) and writes them to the outbox, so a
 state change and the event it causes commit together. The transaction is asyncpg's own
-(`skileez_web.database.transaction`): the webhook is this service's hot path.
+(`skileez_events.connections.transaction`): the webhook is this service's hot path.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventData, PaymentFailed, PaymentRefunded, PaymentSucceeded, new_event
+from skileez_events.connections import transaction
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.adapters.repository import ContractRepository, PaymentRepository
@@ -28,7 +29,6 @@ from skileez_payments.domain.payment import (
     Refunded,
     Succeeded,
 )
-from skileez_web.database import transaction
 
 _RECORD_EVENT = (
     "INSERT INTO stripe_events (id, type, livemode, created, payload, source, outcome)"
@@ -43,7 +43,6 @@ class UnitOfWork:
         self.contracts = ContractRepository(connection)
         self.payments = PaymentRepository(connection)
         self.status_changes: list[PaymentStatus] = []
-        self.staged_events = False
 
     async def save(self, payment: Payment, causation_id: str | None = None) -> None:
         """Persist the payment and stage the integration events its transitions caused."""
@@ -59,7 +58,6 @@ class UnitOfWork:
                 ),
             )
         self.status_changes += payment.transitions
-        self.staged_events = self.staged_events or bool(payment.events)
         payment.events.clear()
         payment.transitions.clear()
 
@@ -88,8 +86,6 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[UnitOfWork]:
     async with transaction(engine) as connection:
         uow = UnitOfWork(connection)
         yield uow
-    if uow.staged_events:
-        outbox.committed()
     for status in uow.status_changes:
         metrics.PAYMENT_STATUS_CHANGES.labels(status).inc()
 

@@ -1,0 +1,49 @@
+"""Transactions driven by asyncpg itself, on connections borrowed from a SQLAlchemy pool."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_after_commit: weakref.WeakKeyDictionary[asyncpg.Connection, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction driven by asyncpg itself, on a connection borrowed from `engine`'s pool.
+
+    For the hot paths (the webhook, the consumers, the outbox relay): SQLAlchemy's execution
+    layer cost ~0.5 ms of CPU per statement there, asyncpg's prepared statements a tenth of
+    that. Committed when the block ends normally, rolled back if it raises; then the
+    `after_commit` callbacks run. A connection that broke, or whose rollback did not finish
+    (cancelled), is invalidated so the pool never hands it out again.
+    """
+    async with engine.connect() as borrowed:
+        connection: asyncpg.Connection = (await borrowed.get_raw_connection()).driver_connection
+        callbacks = _after_commit[connection] = []
+        try:
+            async with connection.transaction():
+                yield connection
+        except BaseException:
+            if connection.is_closed() or connection.is_in_transaction():
+                await borrowed.invalidate()
+            raise
+        finally:
+            _after_commit.pop(connection, None)
+    for callback in callbacks:
+        callback()
+
+
+def after_commit(connection: asyncpg.Connection, callback: Callable[[], None]) -> None:
+    """Call `callback` (once) when the `transaction` open on `connection` has committed."""
+    callbacks = _after_commit.get(connection)
+    if callbacks is None:
+        raise RuntimeError("after_commit needs a connection inside `transaction(engine)`")
+    if callback not in callbacks:
+        callbacks.append(callback)
