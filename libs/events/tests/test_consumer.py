@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 import aio_pika
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from yarl import URL
 
 from skileez_events import (
@@ -255,3 +255,182 @@ async def test_the_dead_letter_cli_lists_shows_and_replays(
         lambda: _at_least(list_dead_letters(service.amqp_url, service.names), 1)
     )
     assert again.message_id == "poison-cli"
+
+
+# --- batching: several deliveries in one transaction ----------------------------------------
+
+
+async def publish_burst(service: Any, events: list[CloudEvent]) -> None:
+    """Publish distinct events all at once (confirmed) to the contracts exchange."""
+    async with await aio_pika.connect(service.amqp_url) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(service.names.exchange("contracts"))
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        event.to_json(), message_id=event.id, content_type=CONTENT_TYPE
+                    ),
+                    routing_key=QUEUE_TYPE,
+                )
+                for event in events
+            )
+        )
+
+
+async def burst_into_a_held_consumer(
+    service: Any, events: list[CloudEvent], handler: Any, prefetch: int = 50
+) -> None:
+    """Publish `events` to a consumer whose handler waits at a gate until the consumer holds a
+    full prefetch: its workers then find many deliveries buffered and take them in batches."""
+    gate = asyncio.Event()
+
+    async def held(event: Incoming[Any], session: Any) -> None:
+        await gate.wait()
+        await handler(event, session)
+
+    consumer = service.start_consumer(held, prefetch=prefetch)
+    await wait_until(lambda: consumer.ready)
+    await publish_burst(service, events)
+    queue = service.names.queue("payments", QUEUE_TYPE)
+    await wait_until(lambda: _equals(queue_depth(service, queue), len(events) - prefetch))
+    gate.set()
+
+
+async def applied_per_event(service: Any) -> dict[str, int]:
+    async with service.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT event_id, count(*) FROM effects GROUP BY event_id"))
+        return {event_id: count for event_id, count in rows}
+
+
+async def test_a_burst_of_events_is_applied_once_each_in_fewer_transactions_than_events(
+    service: Any, contract_created: Any
+) -> None:
+    async with service.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE applied_in (event_id text, txid bigint)"))
+
+    async def apply_and_note_the_transaction(event: Incoming[Any], session: Any) -> None:
+        await service.record_effect(event, session)
+        await session.execute(
+            text("INSERT INTO applied_in VALUES (:event_id, txid_current())"),
+            {"event_id": event.envelope.id},
+        )
+
+    consumer = service.start_consumer(apply_and_note_the_transaction)
+    await wait_until(lambda: consumer.ready)
+    events = [contract_created() for _ in range(300)]
+    await publish_burst(service, events)
+    await wait_until(lambda: _equals(service.effect_count(), 300), timeout=60)
+    await consumer.drain()
+
+    assert await applied_per_event(service) == {event.id: 1 for event in events}
+    async with service.engine.connect() as conn:
+        applied, transactions = (
+            await conn.execute(text("SELECT count(*), count(DISTINCT txid) FROM applied_in"))
+        ).one()
+    print(f"{applied} events applied in {transactions} transactions")
+    assert applied == 300
+    assert transactions < applied
+
+
+class SecondInATransaction:
+    """Picks the first event that a handler meets second in a transaction: one that certainly
+    runs inside a batch of several events (a batch stops at the event that fails in it)."""
+
+    def __init__(self) -> None:
+        self.first_in: dict[int, str] = {}
+        self.picked: str | None = None
+        self.attempts: list[str] = []
+
+    async def is_picked(self, event: Incoming[Any], session: Any) -> bool:
+        event_id = event.envelope.id
+        self.attempts.append(event_id)
+        txid = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+        if self.picked is None and self.first_in.setdefault(txid, event_id) != event_id:
+            self.picked = event_id
+        return event_id == self.picked
+
+    def attempts_of_picked(self) -> int:
+        return self.attempts.count(self.picked or "")
+
+
+async def test_an_unprocessable_event_in_a_batch_is_dead_lettered_and_the_rest_applied_once(
+    service: Any, contract_created: Any
+) -> None:
+    events = [contract_created() for _ in range(80)]
+    poison = SecondInATransaction()
+
+    async def refuse_the_poison(event: Incoming[Any], session: Any) -> None:
+        await service.record_effect(event, session)  # rolled back with the refusal
+        if await poison.is_picked(event, session):
+            raise UnprocessableEvent("no such contract")
+
+    await burst_into_a_held_consumer(service, events, refuse_the_poison)
+    [letter] = await wait_until(
+        lambda: _at_least(list_dead_letters(service.amqp_url, service.names), 1)
+    )
+    assert (letter.message_id, letter.reason) == (poison.picked, "rejected")
+    await wait_until(lambda: _equals(service.effect_count(), 79))
+    await consumer_idle(service)
+
+    assert await applied_per_event(service) == {e.id: 1 for e in events if e.id != poison.picked}
+    assert poison.attempts_of_picked() == 2  # in the batch, then in a transaction of its own
+    assert await list_dead_letters(service.amqp_url, service.names) == [letter]
+
+
+async def test_a_transient_failure_inside_a_batch_ends_with_every_event_applied_once(
+    service: Any, contract_created: Any
+) -> None:
+    events = [contract_created() for _ in range(80)]
+    flaky = SecondInATransaction()
+
+    async def fail_once(event: Incoming[Any], session: Any) -> None:
+        await service.record_effect(event, session)  # rolled back with the failure
+        if await flaky.is_picked(event, session) and flaky.attempts_of_picked() == 1:
+            raise RuntimeError("deadlock detected, say")
+
+    await burst_into_a_held_consumer(service, events, fail_once)
+    await wait_until(lambda: _equals(service.effect_count(), 80))
+    await consumer_idle(service)
+
+    assert await applied_per_event(service) == {event.id: 1 for event in events}
+    assert flaky.attempts_of_picked() == 2  # failed in the batch, then applied on its own
+    assert await list_dead_letters(service.amqp_url, service.names) == []
+
+
+async def consumer_idle(service: Any) -> None:
+    """Wait until the queue is empty, then a little for any stray redelivery to land."""
+    queue = service.names.queue("payments", QUEUE_TYPE)
+    await wait_until(lambda: _is_zero(queue_depth(service, queue)))
+    await asyncio.sleep(0.3)
+
+
+async def test_deliveries_buffered_when_the_broker_connection_is_cut_are_applied_once_after(
+    service: Any, contract_created: Any
+) -> None:
+    url = URL(service.amqp_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5672)
+    await proxy.start()
+    gate = asyncio.Event()
+
+    async def held(event: Incoming[Any], session: Any) -> None:
+        await gate.wait()
+        await service.record_effect(event, session)
+
+    consumer = service.start_consumer(held, amqp_url=proxy.url_for(service.amqp_url))
+    await wait_until(lambda: consumer.ready)
+    events = [contract_created() for _ in range(80)]
+    await publish_burst(service, events)
+    queue = service.names.queue("payments", QUEUE_TYPE)
+    await wait_until(lambda: _equals(queue_depth(service, queue), 30))  # 50 held by the consumer
+    await proxy.cut()
+    await wait_until(lambda: not consumer.ready)
+    await asyncio.wait_for(consumer.drain(timeout=60), timeout=5)  # its buffer was dropped
+    gate.set()
+    assert await service.effect_count() == 0
+
+    await proxy.start()
+    await wait_until(lambda: _equals(service.effect_count(), 80), timeout=30)
+    await consumer_idle(service)
+    assert await applied_per_event(service) == {event.id: 1 for event in events}
+    await proxy.cut()

@@ -1,11 +1,23 @@
 """The idempotent inbox consumer.
 
-For each delivery: parse and validate (a malformed or unknown message is dead-lettered at
-once), then in one database transaction record (consumer, event id) in the inbox and run the
-handler, whose effects and outbox rows commit with that record; ack only after the commit.
-A duplicate finds its inbox row and is acked without effect. A handler failure is nacked and
-redelivered until the queue's delivery limit dead-letters it; a handler that knows the event can
-never apply raises `UnprocessableEvent` and it is dead-lettered at once.
+Each delivery is parsed and validated as it arrives: a malformed or unknown message is
+dead-lettered at once. A valid one joins an in-process buffer shared by the consumer's
+subscriptions, which a few worker tasks empty in batches: a worker waits for one delivery and
+takes with it whatever else is already buffered (up to `batch_size`), never waiting to fill a
+batch, so at low load a batch is one delivery and at high load one session, BEGIN and COMMIT
+(and its WAL flush) serve many events.
+
+A batch runs in one database transaction: for each delivery, record (consumer, event id) in the
+inbox, then run the handler, whose effects and outbox rows commit with that record; every
+delivery of the batch is acked only after the commit. A duplicate (even a second copy in the
+same batch) finds its inbox row and is acked without effect. The handlers of a batch share its
+session: each sees the writes of those before it, and row locks are held until the commit.
+
+If anything in a batch raises, the batch is rolled back and its deliveries are handled one by
+one, each in a transaction of its own (as a batch of one is from the start): success is
+acked; a handler that knows the event can never apply raises `UnprocessableEvent` and it is
+dead-lettered at once; any other failure is nacked after a short pause and redelivered until
+the queue's delivery limit dead-letters it. So one bad event never holds back the others.
 """
 
 from __future__ import annotations
@@ -14,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -85,6 +97,23 @@ class Inbox:
         return result.first() is not None
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """A valid message for the workers; `settled` is done once it is acked, rejected or
+    nacked, or dropped with its connection."""
+
+    message: AbstractIncomingMessage
+    handler: Handler
+    event: Incoming[Any]
+    settled: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def settle(self) -> None:
+        if not self.settled.done():
+            self.settled.set_result(None)
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -96,13 +125,19 @@ class EventConsumer:
         names: Names,
         subscriptions: Sequence[Subscription],
         prefetch: int = 50,
+        workers: int = 4,
+        batch_size: int = 32,
     ) -> None:
+        """`workers` batches in flight at most (each holds one database connection), of at
+        most `batch_size` deliveries each; `prefetch` bounds the deliveries buffered."""
         declared = {event_type_of(model) for model in SUBSCRIPTIONS[consumer]}
         routed = {event_type_of(sub.model) for sub in subscriptions}
         if declared != routed:
             raise ValueError(
                 f"{consumer} routes {sorted(routed)} but subscribes {sorted(declared)}"
             )
+        if workers < 1 or batch_size < 1:
+            raise ValueError("workers and batch_size must be at least 1")
         self._consumer = consumer
         self._sessionmaker = sessionmaker
         self._inbox = inbox
@@ -110,6 +145,8 @@ class EventConsumer:
         self._names = names
         self._subscriptions = subscriptions
         self._prefetch = prefetch
+        self._workers = workers
+        self._batch_size = batch_size
         self._in_flight: set[asyncio.Task[Any]] = set()
         self.ready = False
 
@@ -128,7 +165,8 @@ class EventConsumer:
             await asyncio.sleep(backoff.next_delay())
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Wait for the handlers in flight to finish (graceful shutdown)."""
+        """Wait for the deliveries received so far, buffered or being handled, to be settled
+        (graceful shutdown)."""
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=timeout)
 
@@ -137,35 +175,43 @@ class EventConsumer:
         lost = asyncio.Event()
         connection.close_callbacks.add(lambda *_: lost.set())
         async with connection:
-            channel = await connection.channel()
-            channel.close_callbacks.add(lambda *_: lost.set())
-            await channel.set_qos(prefetch_count=self._prefetch)
-            await declare_exchanges(channel, self._names)
-            for subscription in self._subscriptions:
-                queue = await declare_subscription(
-                    channel, self._names, self._consumer, subscription.model
-                )
-                await queue.consume(partial(self._on_message, subscription))
-            self.ready = True
-            backoff.reset()
-            log.info("%s consumer ready", self._consumer)
-            await lost.wait()
-            raise ConnectionError("connection to the broker lost")
+            # The buffer and its workers live and die with this connection: what they still
+            # hold is unacked, so the broker redelivers it and the inbox absorbs any repeat.
+            buffer: asyncio.Queue[_Delivery] = asyncio.Queue()
+            workers = [asyncio.create_task(self._work(buffer)) for _ in range(self._workers)]
+            try:
+                channel = await connection.channel()
+                channel.close_callbacks.add(lambda *_: lost.set())
+                await channel.set_qos(prefetch_count=self._prefetch)
+                await declare_exchanges(channel, self._names)
+                for subscription in self._subscriptions:
+                    queue = await declare_subscription(
+                        channel, self._names, self._consumer, subscription.model
+                    )
+                    await queue.consume(partial(self._on_message, buffer, subscription))
+                self.ready = True
+                backoff.reset()
+                log.info("%s consumer ready", self._consumer)
+                await lost.wait()
+                raise ConnectionError("connection to the broker lost")
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                while not buffer.empty():
+                    buffer.get_nowait().settle()
 
     async def _on_message(
-        self, subscription: Subscription, message: AbstractIncomingMessage
+        self,
+        buffer: asyncio.Queue[_Delivery],
+        subscription: Subscription,
+        message: AbstractIncomingMessage,
     ) -> None:
+        """Dead-letter a malformed message at once, else buffer it; return once it is settled."""
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        try:
-            await self._handle(subscription, message)
-        except Exception:
-            # The channel went away mid-settlement: the broker redelivers; the inbox absorbs it.
-            log.exception("%s could not settle message %s", self._consumer, message.message_id)
-
-    async def _handle(self, subscription: Subscription, message: AbstractIncomingMessage) -> None:
         try:
             envelope = CloudEvent.from_json(message.body)
             if envelope.type != event_type_of(subscription.model):
@@ -178,26 +224,81 @@ class EventConsumer:
                 message.message_id,
                 error,
             )
-            await message.reject(requeue=False)
+            try:
+                await message.reject(requeue=False)
+            except Exception:
+                log.exception("%s could not settle message %s", self._consumer, message.message_id)
             return
+        delivery = _Delivery(message, subscription.handler, Incoming(envelope, data))
+        buffer.put_nowait(delivery)
+        await delivery.settled
+
+    async def _work(self, buffer: asyncio.Queue[_Delivery]) -> None:
+        """Settle batches: one delivery, waited for, and whatever else is buffered already."""
+        while True:
+            batch = [await buffer.get()]
+            while len(batch) < self._batch_size and not buffer.empty():
+                batch.append(buffer.get_nowait())
+            try:
+                if len(batch) == 1 or not await self._apply_together(batch):
+                    await self._apply_one_by_one(batch)
+            except Exception:
+                # The channel went away mid-settlement: the broker redelivers; the inbox absorbs it.
+                log.exception("%s could not settle %d messages", self._consumer, len(batch))
+            finally:
+                for delivery in batch:
+                    delivery.settle()
+
+    async def _apply_together(self, batch: list[_Delivery]) -> bool:
+        """Apply the batch in one transaction and ack it after the commit; False if anything
+        in it raised (the transaction is then rolled back and nothing is acked)."""
         try:
             async with self._sessionmaker() as session, session.begin():
-                if await self._inbox.record(session, self._consumer, envelope):
-                    await subscription.handler(Incoming(envelope, data), session)
-                else:
-                    log.info("%s skips duplicate %s %s", self._consumer, envelope.type, envelope.id)
-        except UnprocessableEvent as error:
-            log.error(
-                "%s dead-letters %s %s: %s", self._consumer, envelope.type, envelope.id, error
+                for delivery in batch:
+                    await self._apply(session, delivery)
+        except Exception as error:
+            log.warning(
+                "%s rolled back a batch of %d (%r); handling its events one by one",
+                self._consumer,
+                len(batch),
+                error,
             )
-            await message.reject(requeue=False)
-            return
-        except Exception:
-            log.exception("%s failed on %s %s", self._consumer, envelope.type, envelope.id)
-            await asyncio.sleep(_redelivery_pause(message))
-            await message.nack(requeue=True)
-            return
-        await message.ack()
+            return False
+        for delivery in batch:
+            await delivery.message.ack()
+        return True
+
+    async def _apply_one_by_one(self, batch: list[_Delivery]) -> None:
+        """Apply each delivery in a transaction of its own; ack, dead-letter or (after one
+        pause for all the failed ones) nack it for redelivery."""
+        failed: list[AbstractIncomingMessage] = []
+        for delivery in batch:
+            envelope = delivery.event.envelope
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    await self._apply(session, delivery)
+            except UnprocessableEvent as error:
+                log.error(
+                    "%s dead-letters %s %s: %s", self._consumer, envelope.type, envelope.id, error
+                )
+                await delivery.message.reject(requeue=False)
+            except Exception:
+                log.exception("%s failed on %s %s", self._consumer, envelope.type, envelope.id)
+                failed.append(delivery.message)
+            else:
+                await delivery.message.ack()
+        if failed:
+            await asyncio.sleep(max(_redelivery_pause(message) for message in failed))
+            for message in failed:
+                await message.nack(requeue=True)
+
+    async def _apply(self, session: AsyncSession, delivery: _Delivery) -> None:
+        """Record the event in the inbox and run its handler, unless it is a duplicate."""
+        envelope = delivery.event.envelope
+        if await self._inbox.record(session, self._consumer, envelope):
+            await delivery.handler(delivery.event, session)
+        else:
+            log.info("%s skips duplicate %s %s", self._consumer, envelope.type, envelope.id)
 
 
 def _redelivery_pause(message: AbstractIncomingMessage) -> float:
