@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -67,8 +68,8 @@ class MiniService:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @staticmethod
-    async def record_effect(event: Incoming[Any], session: AsyncSession) -> None:
-        await session.execute(insert(effects).values(event_id=event.envelope.id))
+    async def record_effect(event: Incoming[Any], connection: asyncpg.Connection) -> None:
+        await connection.execute("INSERT INTO effects (event_id) VALUES ($1)", event.envelope.id)
 
     async def commit_event(self, event: CloudEvent) -> None:
         async with self.sessions.begin() as session:
@@ -97,13 +98,13 @@ class MiniService:
 
     def start_consumer(
         self,
-        handler: Callable[[Incoming[Any], AsyncSession], Awaitable[None]] | None = None,
+        handler: Callable[[Incoming[Any], asyncpg.Connection], Awaitable[None]] | None = None,
         amqp_url: str | None = None,
         prefetch: int = 50,
     ) -> EventConsumer:
         consumer = EventConsumer(
             consumer="payments",
-            sessionmaker=self.sessions,
+            engine=self.engine,
             inbox=inbox,
             amqp_url=amqp_url or self.amqp_url,
             names=self.names,

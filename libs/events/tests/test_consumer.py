@@ -89,9 +89,9 @@ async def test_handler_that_fails_twice_then_succeeds_applies_its_effect_once(
 ) -> None:
     attempts: list[str] = []
 
-    async def flaky(event: Incoming[Any], session: Any) -> None:
+    async def flaky(event: Incoming[Any], connection: Any) -> None:
         attempts.append(event.envelope.id)
-        await service.record_effect(event, session)  # rolled back with the failure
+        await service.record_effect(event, connection)  # rolled back with the failure
         if len(attempts) <= 2:
             raise RuntimeError("transient fault")
 
@@ -111,11 +111,11 @@ async def test_handler_failing_past_the_delivery_limit_is_dead_lettered_then_rep
     healthy = asyncio.Event()
     attempts: list[str] = []
 
-    async def broken_until_fixed(event: Incoming[Any], session: Any) -> None:
+    async def broken_until_fixed(event: Incoming[Any], connection: Any) -> None:
         attempts.append(event.envelope.id)
         if not healthy.is_set():
             raise RuntimeError("bug")
-        await service.record_effect(event, session)
+        await service.record_effect(event, connection)
 
     consumer = service.start_consumer(broken_until_fixed)
     await wait_until(lambda: consumer.ready)
@@ -139,8 +139,8 @@ async def test_handler_failing_past_the_delivery_limit_is_dead_lettered_then_rep
 async def test_events_a_handler_causes_carry_its_correlation_and_causation(
     service: Any, contract_created: Any
 ) -> None:
-    async def forward(event: Incoming[Any], session: Any) -> None:
-        await service.outbox.add(session, caused_by(event.envelope, event.data, subject="s"))
+    async def forward(event: Incoming[Any], connection: Any) -> None:
+        await service.outbox.add(connection, caused_by(event.envelope, event.data, subject="s"))
 
     consumer = service.start_consumer(forward)
     await wait_until(lambda: consumer.ready)
@@ -198,9 +198,9 @@ async def test_an_event_the_handler_finds_unprocessable_is_dead_lettered_at_once
 ) -> None:
     attempts: list[str] = []
 
-    async def refuse(event: Incoming[Any], session: Any) -> None:
+    async def refuse(event: Incoming[Any], connection: Any) -> None:
         attempts.append(event.envelope.id)
-        await service.record_effect(event, session)  # rolled back with the refusal
+        await service.record_effect(event, connection)  # rolled back with the refusal
         raise UnprocessableEvent("no such contract")
 
     consumer = service.start_consumer(refuse)
@@ -285,9 +285,9 @@ async def burst_into_a_held_consumer(
     full prefetch: its workers then find many deliveries buffered and take them in batches."""
     gate = asyncio.Event()
 
-    async def held(event: Incoming[Any], session: Any) -> None:
+    async def held(event: Incoming[Any], connection: Any) -> None:
         await gate.wait()
-        await handler(event, session)
+        await handler(event, connection)
 
     consumer = service.start_consumer(held, prefetch=prefetch)
     await wait_until(lambda: consumer.ready)
@@ -309,11 +309,10 @@ async def test_a_burst_of_events_is_applied_once_each_in_fewer_transactions_than
     async with service.engine.begin() as conn:
         await conn.execute(text("CREATE TABLE applied_in (event_id text, txid bigint)"))
 
-    async def apply_and_note_the_transaction(event: Incoming[Any], session: Any) -> None:
-        await service.record_effect(event, session)
-        await session.execute(
-            text("INSERT INTO applied_in VALUES (:event_id, txid_current())"),
-            {"event_id": event.envelope.id},
+    async def apply_and_note_the_transaction(event: Incoming[Any], connection: Any) -> None:
+        await service.record_effect(event, connection)
+        await connection.execute(
+            "INSERT INTO applied_in VALUES ($1, txid_current())", event.envelope.id
         )
 
     consumer = service.start_consumer(apply_and_note_the_transaction)
@@ -342,10 +341,10 @@ class SecondInATransaction:
         self.picked: str | None = None
         self.attempts: list[str] = []
 
-    async def is_picked(self, event: Incoming[Any], session: Any) -> bool:
+    async def is_picked(self, event: Incoming[Any], connection: Any) -> bool:
         event_id = event.envelope.id
         self.attempts.append(event_id)
-        txid = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+        txid = await connection.fetchval("SELECT txid_current()")
         if self.picked is None and self.first_in.setdefault(txid, event_id) != event_id:
             self.picked = event_id
         return event_id == self.picked
@@ -360,9 +359,9 @@ async def test_an_unprocessable_event_in_a_batch_is_dead_lettered_and_the_rest_a
     events = [contract_created() for _ in range(80)]
     poison = SecondInATransaction()
 
-    async def refuse_the_poison(event: Incoming[Any], session: Any) -> None:
-        await service.record_effect(event, session)  # rolled back with the refusal
-        if await poison.is_picked(event, session):
+    async def refuse_the_poison(event: Incoming[Any], connection: Any) -> None:
+        await service.record_effect(event, connection)  # rolled back with the refusal
+        if await poison.is_picked(event, connection):
             raise UnprocessableEvent("no such contract")
 
     await burst_into_a_held_consumer(service, events, refuse_the_poison)
@@ -384,9 +383,9 @@ async def test_a_transient_failure_inside_a_batch_ends_with_every_event_applied_
     events = [contract_created() for _ in range(80)]
     flaky = SecondInATransaction()
 
-    async def fail_once(event: Incoming[Any], session: Any) -> None:
-        await service.record_effect(event, session)  # rolled back with the failure
-        if await flaky.is_picked(event, session) and flaky.attempts_of_picked() == 1:
+    async def fail_once(event: Incoming[Any], connection: Any) -> None:
+        await service.record_effect(event, connection)  # rolled back with the failure
+        if await flaky.is_picked(event, connection) and flaky.attempts_of_picked() == 1:
             raise RuntimeError("deadlock detected, say")
 
     await burst_into_a_held_consumer(service, events, fail_once)
@@ -413,9 +412,9 @@ async def test_deliveries_buffered_when_the_broker_connection_is_cut_are_applied
     await proxy.start()
     gate = asyncio.Event()
 
-    async def held(event: Incoming[Any], session: Any) -> None:
+    async def held(event: Incoming[Any], connection: Any) -> None:
         await gate.wait()
-        await service.record_effect(event, session)
+        await service.record_effect(event, connection)
 
     consumer = service.start_consumer(held, amqp_url=proxy.url_for(service.amqp_url))
     await wait_until(lambda: consumer.ready)

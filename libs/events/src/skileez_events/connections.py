@@ -40,6 +40,24 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
         callback()
 
 
+@asynccontextmanager
+async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """An asyncpg connection borrowed from `engine`'s pool, with no transaction of its own.
+
+    For a single statement that only reads: it is its own transaction, so the BEGIN and
+    COMMIT round trips of `transaction` are saved. A connection that broke, or that the block
+    left inside a transaction, is invalidated so the pool never hands it out again.
+    """
+    async with engine.connect() as borrowed:
+        driver: asyncpg.Connection = (await borrowed.get_raw_connection()).driver_connection
+        try:
+            yield driver
+        except BaseException:
+            if driver.is_closed() or driver.is_in_transaction():
+                await borrowed.invalidate()
+            raise
+
+
 def after_commit(connection: asyncpg.Connection, callback: Callable[[], None]) -> None:
     """Call `callback` (once) when the `transaction` open on `connection` has committed."""
     callbacks = _after_commit.get(connection)

@@ -11,7 +11,8 @@ A batch runs in one database transaction: for each delivery, record (consumer, e
 inbox, then run the handler, whose effects and outbox rows commit with that record; every
 delivery of the batch is acked only after the commit. A duplicate (even a second copy in the
 same batch) finds its inbox row and is acked without effect. The handlers of a batch share its
-session: each sees the writes of those before it, and row locks are held until the commit.
+connection: each sees the writes of those before it, and row locks are held until the commit.
+The transaction is asyncpg's own (`connections.transaction`): this is every event's path.
 
 If anything in a batch raises, the batch is rolled back and its deliveries are handled one by
 one, each in a transaction of its own (as a batch of one is from the start): success is
@@ -31,13 +32,14 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 import aio_pika
+import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
-from sqlalchemy import MetaData, Table, bindparam
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events.backoff import Backoff
+from skileez_events.connections import transaction
 from skileez_events.envelope import CloudEvent
 from skileez_events.schemas import EventData, event_type_of
 from skileez_events.tables import inbox_table
@@ -60,7 +62,8 @@ class Incoming(Generic[D]):
     data: D
 
 
-Handler = Callable[[Incoming[Any], AsyncSession], Awaitable[None]]
+Handler = Callable[[Incoming[Any], asyncpg.Connection], Awaitable[None]]
+"""Called with the event and the connection whose transaction recorded it in the inbox."""
 
 
 @dataclass(frozen=True)
@@ -75,26 +78,19 @@ class Inbox:
     def __init__(self, metadata: MetaData) -> None:
         self.table: Table = inbox_table(metadata)
         self._record = (
-            insert(self.table)
-            .values(
-                consumer=bindparam("consumer"),
-                event_id=bindparam("event_id"),
-                event_type=bindparam("event_type"),
-            )
-            .on_conflict_do_nothing()
-            .returning(self.table.c.event_id)
+            f"INSERT INTO {self.table.name} (consumer, event_id, event_type) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING event_id"
         )
 
-    async def record(self, session: AsyncSession, consumer: str, envelope: CloudEvent) -> bool:
+    async def record(
+        self, connection: asyncpg.Connection, consumer: str, envelope: CloudEvent
+    ) -> bool:
         """Record the event as handled by `consumer`; False if it already was (a duplicate).
 
         A concurrent duplicate waits on the primary key until the first transaction ends.
         """
-        result = await session.execute(
-            self._record,
-            {"consumer": consumer, "event_id": envelope.id, "event_type": envelope.type},
-        )
-        return result.first() is not None
+        recorded = await connection.fetchval(self._record, consumer, envelope.id, envelope.type)
+        return recorded is not None
 
 
 @dataclass(frozen=True)
@@ -119,7 +115,7 @@ class EventConsumer:
         self,
         *,
         consumer: str,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         inbox: Inbox,
         amqp_url: str,
         names: Names,
@@ -139,7 +135,7 @@ class EventConsumer:
         if workers < 1 or batch_size < 1:
             raise ValueError("workers and batch_size must be at least 1")
         self._consumer = consumer
-        self._sessionmaker = sessionmaker
+        self._engine = engine
         self._inbox = inbox
         self._amqp_url = amqp_url
         self._names = names
@@ -253,9 +249,9 @@ class EventConsumer:
         """Apply the batch in one transaction and ack it after the commit; False if anything
         in it raised (the transaction is then rolled back and nothing is acked)."""
         try:
-            async with self._sessionmaker() as session, session.begin():
+            async with transaction(self._engine) as connection:
                 for delivery in batch:
-                    await self._apply(session, delivery)
+                    await self._apply(connection, delivery)
         except Exception as error:
             log.warning(
                 "%s rolled back a batch of %d (%r); handling its events one by one",
@@ -275,8 +271,8 @@ class EventConsumer:
         for delivery in batch:
             envelope = delivery.event.envelope
             try:
-                async with self._sessionmaker() as session, session.begin():
-                    await self._apply(session, delivery)
+                async with transaction(self._engine) as connection:
+                    await self._apply(connection, delivery)
             except UnprocessableEvent as error:
                 log.error(
                     "%s dead-letters %s %s: %s", self._consumer, envelope.type, envelope.id, error
@@ -292,11 +288,11 @@ class EventConsumer:
             for message in failed:
                 await message.nack(requeue=True)
 
-    async def _apply(self, session: AsyncSession, delivery: _Delivery) -> None:
+    async def _apply(self, connection: asyncpg.Connection, delivery: _Delivery) -> None:
         """Record the event in the inbox and run its handler, unless it is a duplicate."""
         envelope = delivery.event.envelope
-        if await self._inbox.record(session, self._consumer, envelope):
-            await delivery.handler(delivery.event, session)
+        if await self._inbox.record(connection, self._consumer, envelope):
+            await delivery.handler(delivery.event, connection)
         else:
             log.info("%s skips duplicate %s %s", self._consumer, envelope.type, envelope.id)
 

@@ -105,7 +105,7 @@ def relaying(
 
 def consuming(
     settings: ServiceSettings,
-    sessions_key: web.AppKey[async_sessionmaker[AsyncSession]],
+    engine_key: web.AppKey[AsyncEngine],
     consumer_key: web.AppKey[EventConsumer],
     *,
     consumer: str,
@@ -117,7 +117,7 @@ def consuming(
     async def context(app: web.Application) -> AsyncIterator[None]:
         running = EventConsumer(
             consumer=consumer,
-            sessionmaker=app[sessions_key],
+            engine=app[engine_key],
             inbox=inbox,
             amqp_url=settings.amqp_url,
             names=Names(settings.events_namespace),

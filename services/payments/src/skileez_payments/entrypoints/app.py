@@ -67,7 +67,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
             relaying(settings, ENGINE, outbox, RELAY),
             consuming(
                 settings,
-                SESSIONMAKER,
+                ENGINE,
                 CONSUMER,
                 consumer="payments",
                 inbox=inbox,
