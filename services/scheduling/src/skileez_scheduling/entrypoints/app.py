@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from skileez_scheduling.adapters.tables import inbox
 from skileez_scheduling.entrypoints import schedule_page  # noqa: F401  (registers the page)
-from skileez_scheduling.entrypoints.resources import CONSUMER, DATABASE, ENGINE, SETTINGS
+from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, SETTINGS
 from skileez_scheduling.entrypoints.sessions_api import api
 from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS
 from skileez_scheduling.settings import SchedulingSettings
-from skileez_web.app import consuming, database, service_app
-from skileez_web.database import database_is_reachable
+from skileez_web.app import consuming, service_app
+from skileez_web.database import create_engine, database_is_reachable
 
 
 def create_app(settings: SchedulingSettings) -> web.Application:
@@ -34,11 +36,11 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         loader=jinja2.PackageLoader("skileez_scheduling.entrypoints", "templates"),
         autoescape=True,
     )
-    app.cleanup_ctx.append(database(settings, ENGINE, DATABASE))
+    app.cleanup_ctx.append(_engine)
     app.cleanup_ctx.append(
         consuming(
             settings,
-            DATABASE,
+            ENGINE,
             CONSUMER,
             consumer="scheduling",
             inbox=inbox,
@@ -46,3 +48,13 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         )
     )
     return app
+
+
+async def _engine(app: web.Application) -> AsyncIterator[None]:
+    """The engine, for its pool: every query runs on asyncpg connections borrowed from it
+    (`skileez_events.connections.transaction`), so no sessionmaker is made."""
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app[ENGINE] = engine
+    yield
+    await engine.dispose()

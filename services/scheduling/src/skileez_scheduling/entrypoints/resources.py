@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventConsumer
 from skileez_scheduling.settings import SchedulingSettings
 
 SETTINGS = web.AppKey("settings", SchedulingSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
-DATABASE = web.AppKey("database", async_sessionmaker[AsyncSession])
 CONSUMER = web.AppKey("consumer", EventConsumer)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from aiohttp import web
 
+from skileez_events.connections import transaction
 from skileez_scheduling.domain.contracts import ContractView
 from skileez_scheduling.domain.errors import (
     ContractClosed,
@@ -20,7 +21,7 @@ from skileez_scheduling.domain.errors import (
     SessionOverlap,
 )
 from skileez_scheduling.domain.sessions import Session
-from skileez_scheduling.entrypoints.resources import DATABASE, SETTINGS
+from skileez_scheduling.entrypoints.resources import ENGINE, SETTINGS
 from skileez_scheduling.entrypoints.schemas import BookingRequest, ContractSessions, SessionOut
 from skileez_scheduling.service_layer.booking import (
     book_session,
@@ -94,9 +95,9 @@ async def book(request: web.Request) -> web.Response:
     parse = parse_form if is_form(request) else parse_json
     booking = await parse(request, BookingRequest)
     try:
-        async with request.app[DATABASE].begin() as db:
+        async with transaction(request.app[ENGINE]) as connection:
             session = await book_session(
-                db,
+                connection,
                 contract_id,
                 user_id=user_id,
                 starts_at=booking.starts_at,
@@ -135,8 +136,8 @@ async def sessions_of_contract(request: web.Request) -> tuple[ContractView, list
     user_id = user_of(request)
     contract_id = path_id(request, "contract_id")
     try:
-        async with request.app[DATABASE]() as db:
-            return await contract_sessions(db, contract_id, user_id=user_id)
+        async with transaction(request.app[ENGINE]) as connection:
+            return await contract_sessions(connection, contract_id, user_id=user_id)
     except (SchedulingRefusal, NotFound) as error:
         raise problem_of(error) from None
 
@@ -151,8 +152,8 @@ async def get_session(request: web.Request) -> web.Response:
     user_id = user_of(request)
     session_id = path_id(request, "session_id")
     try:
-        async with request.app[DATABASE]() as db:
-            session = await session_of(db, session_id, user_id=user_id)
+        async with transaction(request.app[ENGINE]) as connection:
+            session = await session_of(connection, session_id, user_id=user_id)
     except (SchedulingRefusal, NotFound) as error:
         raise problem_of(error) from None
     return web.json_response(SessionOut.of(session).model_dump(mode="json"))
@@ -168,8 +169,10 @@ async def cancel(request: web.Request) -> web.Response:
     user_id = user_of(request)
     session_id = path_id(request, "session_id")
     try:
-        async with request.app[DATABASE].begin() as db:
-            session = await cancel_session(db, session_id, user_id=user_id, now=datetime.now(UTC))
+        async with transaction(request.app[ENGINE]) as connection:
+            session = await cancel_session(
+                connection, session_id, user_id=user_id, now=datetime.now(UTC)
+            )
     except (SchedulingRefusal, NotFound) as error:
         raise problem_of(error) from None
     if wants_html(request):

@@ -1,11 +1,12 @@
-"""Booking, listing and cancelling sessions: each call runs inside the caller's transaction."""
+"""Booking, listing and cancelling sessions: each call runs inside the caller's transaction
+(`skileez_events.connections.transaction`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from skileez_scheduling.adapters.repository import SchedulingRepository
 from skileez_scheduling.domain.contracts import ContractView
@@ -15,7 +16,7 @@ from skileez_scheduling.service_layer.errors import NotFound
 
 
 async def book_session(
-    db: AsyncSession,
+    connection: asyncpg.Connection,
     contract_id: UUID,
     *,
     user_id: str,
@@ -24,7 +25,7 @@ async def book_session(
     now: datetime,
 ) -> Session:
     """Book a session; the contract row stays locked while its sessions are counted."""
-    repo = SchedulingRepository(db)
+    repo = SchedulingRepository(connection)
     contract = _known(await repo.contract(contract_id, for_update=True), contract_id)
     session = Session.book(
         contract,
@@ -39,17 +40,17 @@ async def book_session(
 
 
 async def contract_sessions(
-    db: AsyncSession, contract_id: UUID, *, user_id: str
+    connection: asyncpg.Connection, contract_id: UUID, *, user_id: str
 ) -> tuple[ContractView, list[Session]]:
     """The contract as scheduling sees it and all its sessions, cancelled ones included."""
-    repo = SchedulingRepository(db)
+    repo = SchedulingRepository(connection)
     contract = _known(await repo.contract(contract_id), contract_id)
     contract.check_participant(user_id)
     return contract, await repo.sessions_of(contract_id)
 
 
-async def session_of(db: AsyncSession, session_id: UUID, *, user_id: str) -> Session:
-    session = await SchedulingRepository(db).session(session_id)
+async def session_of(connection: asyncpg.Connection, session_id: UUID, *, user_id: str) -> Session:
+    session = await SchedulingRepository(connection).session(session_id)
     if session is None:
         raise NotFound(f"No session {session_id}.")
     if not session.is_participant(user_id):
@@ -58,10 +59,10 @@ async def session_of(db: AsyncSession, session_id: UUID, *, user_id: str) -> Ses
 
 
 async def cancel_session(
-    db: AsyncSession, session_id: UUID, *, user_id: str, now: datetime
+    connection: asyncpg.Connection, session_id: UUID, *, user_id: str, now: datetime
 ) -> Session:
     """A participant cancels a session; its slot is free for a new booking."""
-    repo = SchedulingRepository(db)
+    repo = SchedulingRepository(connection)
     session = await repo.session(session_id, for_update=True)
     if session is None:
         raise NotFound(f"No session {session_id}.")

@@ -1,20 +1,24 @@
 """Keeping scheduling's view of contracts current from the contracts service's events.
 
-Each handler runs in the consumer's transaction, which also records the event in the inbox.
+Each handler runs on the consumer's asyncpg connection, in its transaction, after the event's
+inbox record: the view's changes commit with that record. ContractActivated is on the activation
+hot path: two statements, the lock-or-create upsert and the update.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from skileez_events import ContractActivated, ContractCancelled, ContractCreated, Incoming
 from skileez_scheduling.adapters.repository import SchedulingRepository
 
 
-async def contract_created(event: Incoming[ContractCreated], db: AsyncSession) -> None:
-    repo = SchedulingRepository(db)
+async def contract_created(
+    event: Incoming[ContractCreated], connection: asyncpg.Connection
+) -> None:
+    repo = SchedulingRepository(connection)
     data = event.data
     contract = await repo.contract_for_event(data.contract_id)
     contract.record_created(
@@ -26,8 +30,10 @@ async def contract_created(event: Incoming[ContractCreated], db: AsyncSession) -
     await repo.save_contract(contract)
 
 
-async def contract_activated(event: Incoming[ContractActivated], db: AsyncSession) -> None:
-    repo = SchedulingRepository(db)
+async def contract_activated(
+    event: Incoming[ContractActivated], connection: asyncpg.Connection
+) -> None:
+    repo = SchedulingRepository(connection)
     data = event.data
     contract = await repo.contract_for_event(data.contract_id)
     contract.record_activated(
@@ -36,9 +42,11 @@ async def contract_activated(event: Incoming[ContractActivated], db: AsyncSessio
     await repo.save_contract(contract)
 
 
-async def contract_cancelled(event: Incoming[ContractCancelled], db: AsyncSession) -> None:
+async def contract_cancelled(
+    event: Incoming[ContractCancelled], connection: asyncpg.Connection
+) -> None:
     """Close the contract and cancel its sessions from the cancellation on, with its reason."""
-    repo = SchedulingRepository(db)
+    repo = SchedulingRepository(connection)
     data = event.data
     contract = await repo.contract_for_event(data.contract_id)
     if not contract.record_cancelled(reason=data.reason, cancelled_at=data.cancelled_at):
