@@ -101,10 +101,11 @@ class MiniService:
         handler: Callable[[Incoming[Any], asyncpg.Connection], Awaitable[None]] | None = None,
         amqp_url: str | None = None,
         prefetch: int = 50,
+        engine: AsyncEngine | None = None,
     ) -> EventConsumer:
         consumer = EventConsumer(
             consumer="payments",
-            engine=self.engine,
+            engine=engine or self.engine,
             inbox=inbox,
             amqp_url=amqp_url or self.amqp_url,
             names=self.names,

@@ -8,6 +8,7 @@ from typing import Any
 
 import aio_pika
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 from yarl import URL
 
 from skileez_events import (
@@ -178,6 +179,34 @@ async def test_consumer_reconnects_by_itself_after_the_broker_connection_is_cut(
     await publish_raw(service, after.to_json(), after.id)
     await wait_until(lambda: _equals(service.effect_count(), 2))
     await proxy.cut()
+
+
+async def test_a_database_outage_longer_than_the_delivery_limit_dead_letters_nothing(
+    service: Any, contract_created: Any
+) -> None:
+    database_url = service.engine.url.render_as_string(hide_password=False)
+    proxy = TcpProxy(service.engine.url.host or "127.0.0.1", service.engine.url.port or 5432)
+    await proxy.start()
+    through_proxy = create_async_engine(proxy.url_for(database_url))
+    try:
+        consumer = service.start_consumer(engine=through_proxy)
+        await wait_until(lambda: consumer.ready)
+        await proxy.cut()
+        events = [contract_created() for _ in range(10)]
+        for event in events:
+            await publish_raw(service, event.to_json(), event.id)
+        # Six failed deliveries a message would take well under this (pauses of 0.05 s doubling).
+        await asyncio.sleep(4)
+        assert await list_dead_letters(service.amqp_url, service.names) == []
+        assert await service.effect_count() == 0
+        await proxy.start()
+        await wait_until(lambda: _equals(service.effect_count(), 10), timeout=30)
+        for event in events:
+            assert await service.effect_count(event.id) == 1
+        assert await list_dead_letters(service.amqp_url, service.names) == []
+    finally:
+        await proxy.cut()
+        await through_proxy.dispose()
 
 
 async def _equals(value: Any, expected: int) -> bool:

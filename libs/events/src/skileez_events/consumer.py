@@ -19,6 +19,11 @@ one, each in a transaction of its own (as a batch of one is from the start): suc
 acked; a handler that knows the event can never apply raises `UnprocessableEvent` and it is
 dead-lettered at once; any other failure is nacked after a short pause and redelivered until
 the queue's delivery limit dead-letters it. So one bad event never holds back the others.
+
+A database that cannot be reached is not the event's fault: such a delivery is kept (unacked,
+so its delivery count does not grow) and retried with a growing pause until the database
+answers, instead of being nacked towards the dead-letter queue. An outage of any length then
+delays events but never dead-letters them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any, Generic, TypeVar
 
 import aio_pika
 import asyncpg
+import sqlalchemy.exc
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy import MetaData, Table
@@ -271,8 +277,7 @@ class EventConsumer:
         for delivery in batch:
             envelope = delivery.event.envelope
             try:
-                async with transaction(self._engine) as connection:
-                    await self._apply(connection, delivery)
+                await self._apply_once_the_database_answers(delivery)
             except UnprocessableEvent as error:
                 log.error(
                     "%s dead-letters %s %s: %s", self._consumer, envelope.type, envelope.id, error
@@ -288,6 +293,26 @@ class EventConsumer:
             for message in failed:
                 await message.nack(requeue=True)
 
+    async def _apply_once_the_database_answers(self, delivery: _Delivery) -> None:
+        """Apply the delivery in a transaction of its own, retrying while the database is
+        unreachable; any other error is the caller's."""
+        backoff = Backoff()
+        while True:
+            try:
+                async with transaction(self._engine) as connection:
+                    await self._apply(connection, delivery)
+                return
+            except Exception as error:
+                if not _database_unreachable(error):
+                    raise
+                log.warning(
+                    "%s holds %s until the database answers (%r)",
+                    self._consumer,
+                    delivery.event.envelope.id,
+                    error,
+                )
+            await asyncio.sleep(backoff.next_delay())
+
     async def _apply(self, connection: asyncpg.Connection, delivery: _Delivery) -> None:
         """Record the event in the inbox and run its handler, unless it is a duplicate."""
         envelope = delivery.event.envelope
@@ -295,6 +320,21 @@ class EventConsumer:
             await delivery.handler(delivery.event, connection)
         else:
             log.info("%s skips duplicate %s %s", self._consumer, envelope.type, envelope.id)
+
+
+def _database_unreachable(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (not the event's fault)."""
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        return error.connection_invalidated or _database_unreachable(error.orig or error)
+    return isinstance(
+        error,
+        OSError
+        | TimeoutError
+        | asyncpg.InterfaceError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | sqlalchemy.exc.TimeoutError,
+    )
 
 
 def _redelivery_pause(message: AbstractIncomingMessage) -> float:
