@@ -17,13 +17,14 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from skileez_events import ContractCreated, Names, new_event
 from skileez_events.testing import wait_until
 from skileez_events.topology import declare_exchanges
 from skileez_payments.adapters.tables import contracts
 from skileez_payments.entrypoints.app import CONSUMER, create_app
-from skileez_payments.entrypoints.resources import SESSIONMAKER
+from skileez_payments.entrypoints.resources import ENGINE
 from skileez_payments.settings import PaymentsSettings
 from skileez_web.auth import Role, mint_token
 from skileez_web.database import migrate
@@ -84,7 +85,7 @@ class Payments:
             )
 
         async def learnt() -> bool:
-            async with self.app[SESSIONMAKER]() as session:
+            async with AsyncSession(self.app[ENGINE]) as session:
                 found = await session.scalar(
                     select(contracts.c.id).where(contracts.c.id == data.contract_id)
                 )

@@ -7,12 +7,12 @@ import asyncio
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from skileez_events import CloudEvent
 from skileez_events.testing import tap, wait_until
 from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.entrypoints.app import ENGINE, RECONCILER
-from skileez_payments.entrypoints.resources import SESSIONMAKER
 from skileez_payments.service_layer.reconciliation import ADVISORY_LOCK
 from skileez_web.auth import Role
 
@@ -34,7 +34,7 @@ async def wait_for_status(payments: Payments, payment_id: str, status: str) -> N
 
 
 async def published_types(payments: Payments) -> list[str]:
-    async with payments.app[SESSIONMAKER]() as session:
+    async with AsyncSession(payments.app[ENGINE]) as session:
         rows = await session.scalars(select(outbox.table.c.event_type).order_by(outbox.table.c.seq))
         return [row.split(".")[2] for row in rows]
 
@@ -183,7 +183,7 @@ async def test_reconciliation_recovers_an_event_whose_delivery_was_dropped(
     assert result.recovered >= 1
     assert (await payments.payment(checkout["payment_id"]))["status"] == "succeeded"
     assert await published_types(payments) == ["PaymentSucceeded"]
-    async with payments.app[SESSIONMAKER]() as session:
+    async with AsyncSession(payments.app[ENGINE]) as session:
         sources = set(await session.scalars(select(stripe_events.c.source)))
     assert sources == {"reconciliation"}
     # A second pass finds nothing new.

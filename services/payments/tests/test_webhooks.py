@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from skileez_events import CloudEvent
 from skileez_events.testing import tap, wait_until
 from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.adapters.tables import payments as payments_table
-from skileez_payments.entrypoints.resources import SESSIONMAKER
+from skileez_payments.entrypoints.resources import ENGINE
 
 from . import stripe_payloads as sp
 from .conftest import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, Payments
@@ -73,12 +74,12 @@ async def open_checkout(payments: Payments, **contract: Any) -> Checkout:
 
 
 async def stored_events(payments: Payments) -> int:
-    async with payments.app[SESSIONMAKER]() as session:
+    async with AsyncSession(payments.app[ENGINE]) as session:
         return int(await session.scalar(select(func.count()).select_from(stripe_events)) or 0)
 
 
 async def outbox_types(payments: Payments) -> list[str]:
-    async with payments.app[SESSIONMAKER]() as session:
+    async with AsyncSession(payments.app[ENGINE]) as session:
         rows = await session.scalars(select(outbox.table.c.event_type).order_by(outbox.table.c.seq))
         return [row.split(".")[2] for row in rows]
 
@@ -349,7 +350,7 @@ async def second_attempt(checkout: Checkout) -> Checkout:
     """Another open attempt of the same contract, as a resumed or concurrent Pay click leaves."""
     session_id = f"cs_test_{uuid.uuid4().hex}"
     payment_id = uuid.uuid4()
-    async with checkout.payments.app[SESSIONMAKER].begin() as session:
+    async with AsyncSession(checkout.payments.app[ENGINE]) as session, session.begin():
         row = (
             await session.execute(
                 select(payments_table).where(payments_table.c.id == uuid.UUID(checkout.payment_id))

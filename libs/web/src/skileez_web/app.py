@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventConsumer, Inbox, Names, Outbox, OutboxRelay, Subscription
 from skileez_web.correlation import correlation_middleware
@@ -48,16 +48,17 @@ def service_app(api: Api, readiness: dict[str, ReadinessCheck], jwt_secret: str)
 
 
 def database(
-    settings: ServiceSettings,
-    engine_key: web.AppKey[AsyncEngine],
-    sessions_key: web.AppKey[async_sessionmaker[AsyncSession]],
+    settings: ServiceSettings, engine_key: web.AppKey[AsyncEngine]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context: the service's engine and sessionmaker under its keys, disposed at exit."""
+    """A cleanup context: the service's engine under its key, disposed at exit.
+
+    The engine is its connection pool: queries run on asyncpg connections borrowed from it
+    (`skileez_events.connections`); Alembic and the few cold queries use it directly.
+    """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         app[engine_key] = engine
-        app[sessions_key] = async_sessionmaker(engine, expire_on_commit=False)
         yield
         await engine.dispose()
 

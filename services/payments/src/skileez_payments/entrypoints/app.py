@@ -18,7 +18,6 @@ from skileez_payments.adapters.tables import inbox, outbox
 from skileez_payments.entrypoints import checkout_routes, payment_routes, webhook
 from skileez_payments.entrypoints.resources import (
     ENGINE,
-    SESSIONMAKER,
     SETTINGS,
     STRIPE,
     api,
@@ -62,7 +61,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
     environment.filters["money"] = format_amount
     app.cleanup_ctx.extend(
         [
-            database(settings, ENGINE, SESSIONMAKER),
+            database(settings, ENGINE),
             _stripe,
             relaying(settings, ENGINE, outbox, RELAY),
             consuming(
@@ -97,7 +96,6 @@ async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[RECONCILER] = Reconciler(
         app[ENGINE],
-        app[SESSIONMAKER],
         app[STRIPE],
         livemode=settings.stripe_livemode,
         interval=settings.reconcile_interval_seconds,

@@ -8,7 +8,7 @@ from functools import wraps
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_payments.adapters.stripe_gateway import StripeGateway
 from skileez_payments.settings import PaymentsSettings
@@ -20,7 +20,6 @@ api = Api(title="Skileez payments")
 
 SETTINGS = web.AppKey("settings", PaymentsSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 STRIPE = web.AppKey("stripe", StripeGateway)
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects as so
@@ -49,7 +49,6 @@ class Reconciler:
     def __init__(
         self,
         engine: AsyncEngine,
-        sessionmaker: async_sessionmaker[AsyncSession],
         stripe: StripeGateway,
         *,
         livemode: bool,
@@ -58,7 +57,6 @@ class Reconciler:
         clock: Clock,
     ) -> None:
         self._engine = engine
-        self._sessionmaker = sessionmaker
         self._stripe = stripe
         self._livemode = livemode
         self._interval = interval
@@ -92,17 +90,17 @@ class Reconciler:
                 await lock_holder.commit()
 
     async def _pass(self) -> PassResult:
-        async with self._sessionmaker() as session:
-            since = await session.scalar(
+        async with self._engine.connect() as conn:
+            since = await conn.scalar(
                 select(reconciliation_cursor.c.created_since).where(
                     reconciliation_cursor.c.name == CURSOR
                 )
             )
         since = since or self._clock() - self._lookback
         listed = [event async for event in self._stripe.events_since(since, list(HANDLED_EVENTS))]
-        async with self._sessionmaker() as session:
+        async with self._engine.connect() as conn:
             seen = set(
-                await session.scalars(
+                await conn.scalars(
                     select(stripe_events.c.id).where(
                         stripe_events.c.id.in_([event["id"] for event in listed])
                     )
@@ -137,9 +135,9 @@ class Reconciler:
         return PassResult(ran=True, read=len(listed), recovered=recovered, deferred=deferred)
 
     async def _store_cursor(self, since: datetime) -> None:
-        async with self._sessionmaker.begin() as session:
+        async with self._engine.begin() as conn:
             statement = insert(reconciliation_cursor).values(name=CURSOR, created_since=since)
-            await session.execute(
+            await conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=[reconciliation_cursor.c.name],
                     set_={"created_since": since, "updated_at": func.now()},

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
@@ -14,8 +12,8 @@ from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, SETTINGS
 from skileez_scheduling.entrypoints.sessions_api import api
 from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS
 from skileez_scheduling.settings import SchedulingSettings
-from skileez_web.app import consuming, service_app
-from skileez_web.database import create_engine, database_is_reachable
+from skileez_web.app import consuming, database, service_app
+from skileez_web.database import database_is_reachable
 
 
 def create_app(settings: SchedulingSettings) -> web.Application:
@@ -36,7 +34,7 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         loader=jinja2.PackageLoader("skileez_scheduling.entrypoints", "templates"),
         autoescape=True,
     )
-    app.cleanup_ctx.append(_engine)
+    app.cleanup_ctx.append(database(settings, ENGINE))
     app.cleanup_ctx.append(
         consuming(
             settings,
@@ -48,13 +46,3 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         )
     )
     return app
-
-
-async def _engine(app: web.Application) -> AsyncIterator[None]:
-    """The engine, for its pool: every query runs on asyncpg connections borrowed from it
-    (`skileez_events.connections.transaction`), so no sessionmaker is made."""
-    settings = app[SETTINGS]
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    app[ENGINE] = engine
-    yield
-    await engine.dispose()
