@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from skileez_events.testing import wait_until
+from skileez_payments.entrypoints.resources import ENGINE
 from skileez_payments.settings import PaymentsSettings
 
 from .conftest import JWT_SECRET, WEBHOOK_SECRET, Payments
@@ -75,6 +77,17 @@ async def test_ready_when_database_and_consumer_are_and_metrics_count_webhooks(
     await payments.client.post("/webhooks/stripe", data=b"{}")
     metrics = await (await payments.client.get("/metrics")).text()
     assert 'skileez_stripe_webhooks_total{outcome="bad_signature"}' in metrics
+
+
+async def test_ready_while_every_pooled_connection_is_busy(payments: Payments) -> None:
+    """The pool has no overflow: readiness must not wait for it (and read as a lost database)."""
+    engine = payments.app[ENGINE]
+    async with contextlib.AsyncExitStack() as busy:
+        for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
+            await busy.enter_async_context(engine.connect())
+        response = await payments.client.get("/health/ready")
+        assert response.status == 200
+        assert (await response.json())["checks"]["database"] is True
 
 
 async def test_openapi_describes_every_route_the_service_serves(payments: Payments) -> None:

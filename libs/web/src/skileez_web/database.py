@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from importlib.resources import files
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -27,9 +28,15 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 
 async def database_is_reachable(engine: AsyncEngine) -> bool:
+    """Readiness: a connection of its own, not one from the pool, so that a pool busy with
+    work (checkouts wait, there is no overflow) never reads as a database that is gone."""
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     async with asyncio.timeout(2):
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.fetchval("SELECT 1")
+        finally:
+            await connection.close()
     return True
 
 
