@@ -1,12 +1,19 @@
-"""Repositories: load and store the aggregates with SQLAlchemy Core, in the caller's session."""
+"""Repositories: load and store the aggregates with asyncpg, inside the caller's transaction.
+
+Plain SQL on asyncpg's prepared statements (cached per connection): the payment consumer and
+the contract page run these on every event and view, and SQLAlchemy's execution layer cost
+five times their CPU there. Column names come from `adapters.tables`, the schema Alembic
+migrates: no value is ever formatted into SQL, only those names.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from enum import Enum
 
-from sqlalchemy import Row, bindparam, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
+from sqlalchemy import Table
 
 from skileez_contracts.adapters.tables import contracts, notifications, proposals
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
@@ -24,182 +31,141 @@ CONTRACT_STATE = (
 )
 """The columns a contract's transitions change."""
 
-# Built once, executed with a parameter dict: skips SQLAlchemy's per-call construction,
-# coercion and cache-key generation of the statements the payment consumer runs.
-_SELECT_CONTRACT = select(contracts).where(contracts.c.id == bindparam("contract_id"))
-_SELECT_CONTRACT_LOCKED = _SELECT_CONTRACT.with_for_update()
-_UPDATE_CONTRACT = (
-    update(contracts)
-    .where(contracts.c.id == bindparam("contract_id"))
-    .values({name: bindparam(f"new_{name}") for name in CONTRACT_STATE})
+_PROPOSAL_COLUMNS = [column.name for column in proposals.c]
+_CONTRACT_COLUMNS = [column.name for column in contracts.c]
+_NOTIFICATION_COLUMNS = [
+    column.name for column in notifications.c if column.name != "source_event_id"
+]
+"""What a notification is; the id of the event that caused it is stored, never read back."""
+
+
+def _insert(table: Table, columns: Sequence[str]) -> str:
+    placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
+
+
+def _select(table: Table, columns: Sequence[str]) -> str:
+    return f"SELECT {', '.join(columns)} FROM {table.name}"
+
+
+_NEWEST_FIRST = "ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
+
+_SELECT_PROPOSAL = f"{_select(proposals, _PROPOSAL_COLUMNS)} WHERE id = $1"
+_SELECT_PROPOSAL_LOCKED = f"{_SELECT_PROPOSAL} FOR UPDATE"
+_INSERT_PROPOSAL = _insert(proposals, _PROPOSAL_COLUMNS)
+_UPDATE_PROPOSAL = "UPDATE proposals SET status = $2, decided_at = $3 WHERE id = $1"
+_PROPOSALS_OF_PARTY = (
+    f"{_select(proposals, _PROPOSAL_COLUMNS)}"
+    f" WHERE coach_id = $1 OR student_id = $1 {_NEWEST_FIRST}"
 )
-_INSERT_NOTIFICATION = insert(notifications)
+
+_SELECT_CONTRACT = f"{_select(contracts, _CONTRACT_COLUMNS)} WHERE id = $1"
+_SELECT_CONTRACT_LOCKED = f"{_SELECT_CONTRACT} FOR UPDATE"
+_INSERT_CONTRACT = _insert(contracts, _CONTRACT_COLUMNS)
+_UPDATE_CONTRACT = (
+    "UPDATE contracts SET "
+    + ", ".join(f"{name} = ${n}" for n, name in enumerate(CONTRACT_STATE, start=2))
+    + " WHERE id = $1"
+)
+_CONTRACT_OF_PROPOSAL = "SELECT id FROM contracts WHERE proposal_id = $1"
+_CONTRACTS_OF_PARTY = (
+    f"{_select(contracts, _CONTRACT_COLUMNS)}"
+    f" WHERE student_id = $1 OR coach_id = $1 {_NEWEST_FIRST}"
+)
+
+_INSERT_NOTIFICATION = _insert(notifications, [*_NOTIFICATION_COLUMNS, "source_event_id"])
+_NOTIFICATIONS_OF_RECIPIENT = (
+    f"{_select(notifications, _NOTIFICATION_COLUMNS)} WHERE recipient_id = $1 {_NEWEST_FIRST}"
+)
 
 
 class ProposalRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
 
     async def add(self, proposal: Proposal) -> None:
-        await self._session.execute(insert(proposals).values(**_proposal_values(proposal)))
+        await self._connection.execute(_INSERT_PROPOSAL, *_values(proposal, _PROPOSAL_COLUMNS))
 
     async def get(self, proposal_id: uuid.UUID, *, for_update: bool = False) -> Proposal | None:
-        query = select(proposals).where(proposals.c.id == proposal_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        query = _SELECT_PROPOSAL_LOCKED if for_update else _SELECT_PROPOSAL
+        row = await self._connection.fetchrow(query, proposal_id)
         return None if row is None else _proposal(row)
 
     async def of_party(self, user_id: str, *, limit: int, offset: int) -> list[Proposal]:
         """The proposals `user_id` made (as coach) or received (as student), newest first."""
-        query = (
-            select(proposals)
-            .where(or_(proposals.c.coach_id == user_id, proposals.c.student_id == user_id))
-            .order_by(proposals.c.created_at.desc(), proposals.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return [_proposal(row) for row in await self._session.execute(query)]
+        rows = await self._connection.fetch(_PROPOSALS_OF_PARTY, user_id, limit, offset)
+        return [_proposal(row) for row in rows]
 
     async def update(self, proposal: Proposal) -> None:
-        await self._session.execute(
-            update(proposals)
-            .where(proposals.c.id == proposal.id)
-            .values(status=proposal.status.value, decided_at=proposal.decided_at)
+        await self._connection.execute(
+            _UPDATE_PROPOSAL, proposal.id, proposal.status.value, proposal.decided_at
         )
 
 
 class ContractRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
 
     async def add(self, contract: Contract) -> None:
-        await self._session.execute(insert(contracts).values(**_contract_values(contract)))
+        await self._connection.execute(_INSERT_CONTRACT, *_values(contract, _CONTRACT_COLUMNS))
 
     async def get(self, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract | None:
         """The contract; `for_update` locks it so concurrent payment events apply one at a time."""
         query = _SELECT_CONTRACT_LOCKED if for_update else _SELECT_CONTRACT
-        row = (await self._session.execute(query, {"contract_id": contract_id})).first()
+        row = await self._connection.fetchrow(query, contract_id)
         return None if row is None else _contract(row)
 
     async def id_for_proposal(self, proposal_id: uuid.UUID) -> uuid.UUID | None:
-        query = select(contracts.c.id).where(contracts.c.proposal_id == proposal_id)
-        found: uuid.UUID | None = (await self._session.execute(query)).scalar()
+        found: uuid.UUID | None = await self._connection.fetchval(
+            _CONTRACT_OF_PROPOSAL, proposal_id
+        )
         return found
 
     async def of_party(self, user_id: str, *, limit: int, offset: int) -> list[Contract]:
         """The contracts where `user_id` is the student or the coach, newest first."""
-        query = (
-            select(contracts)
-            .where(or_(contracts.c.student_id == user_id, contracts.c.coach_id == user_id))
-            .order_by(contracts.c.created_at.desc(), contracts.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return [_contract(row) for row in await self._session.execute(query)]
+        rows = await self._connection.fetch(_CONTRACTS_OF_PARTY, user_id, limit, offset)
+        return [_contract(row) for row in rows]
 
     async def update(self, contract: Contract) -> None:
-        values = _contract_values(contract)
-        await self._session.execute(
-            _UPDATE_CONTRACT,
-            {
-                "contract_id": contract.id,
-                **{f"new_{name}": values[name] for name in CONTRACT_STATE},
-            },
+        await self._connection.execute(
+            _UPDATE_CONTRACT, contract.id, *_values(contract, CONTRACT_STATE)
         )
 
 
 class NotificationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
 
     async def add(self, notification: Notification, *, source_event_id: str) -> None:
-        await self._session.execute(
-            _INSERT_NOTIFICATION,
-            {
-                "id": notification.id,
-                "recipient_id": notification.recipient_id,
-                "contract_id": notification.contract_id,
-                "kind": notification.kind.value,
-                "message": notification.message,
-                "amount": notification.amount,
-                "currency": notification.currency,
-                "source_event_id": source_event_id,
-                "created_at": notification.created_at,
-            },
-        )
+        values = _values(notification, _NOTIFICATION_COLUMNS)
+        await self._connection.execute(_INSERT_NOTIFICATION, *values, source_event_id)
 
     async def for_recipient(self, user_id: str, *, limit: int, offset: int) -> list[Notification]:
-        query = (
-            select(notifications)
-            .where(notifications.c.recipient_id == user_id)
-            .order_by(notifications.c.created_at.desc(), notifications.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return [
-            Notification(
-                id=row.id,
-                recipient_id=row.recipient_id,
-                contract_id=row.contract_id,
-                kind=NotificationKind(row.kind),
-                message=row.message,
-                amount=row.amount,
-                currency=row.currency,
-                created_at=row.created_at,
-            )
-            for row in await self._session.execute(query)
-        ]
+        """The notifications of `user_id`, newest first."""
+        rows = await self._connection.fetch(_NOTIFICATIONS_OF_RECIPIENT, user_id, limit, offset)
+        return [_notification(row) for row in rows]
 
 
-def _proposal_values(proposal: Proposal) -> dict[str, Any]:
-    return {
-        "id": proposal.id,
-        "coach_id": proposal.coach_id,
-        "student_id": proposal.student_id,
-        "title": proposal.title,
-        "description": proposal.description,
-        "session_count": proposal.session_count,
-        "price_per_session": proposal.price_per_session,
-        "currency": proposal.currency,
-        "status": proposal.status.value,
-        "created_at": proposal.created_at,
-        "decided_at": proposal.decided_at,
-    }
+def _values(entity: object, columns: Sequence[str]) -> list[object]:
+    """The entity's attributes named `columns`, in order; enumerations as the value stored."""
+    values = [getattr(entity, name) for name in columns]
+    return [value.value if isinstance(value, Enum) else value for value in values]
 
 
-def _proposal(row: Row[Any]) -> Proposal:
-    values = row._asdict()
-    return Proposal(**{**values, "status": ProposalStatus(values["status"])})
+def _proposal(row: asyncpg.Record) -> Proposal:
+    values = dict(row)
+    values["status"] = ProposalStatus(values["status"])
+    return Proposal(**values)
 
 
-def _contract_values(contract: Contract) -> dict[str, Any]:
-    return {
-        "id": contract.id,
-        "proposal_id": contract.proposal_id,
-        "student_id": contract.student_id,
-        "coach_id": contract.coach_id,
-        "title": contract.title,
-        "session_count": contract.session_count,
-        "amount": contract.amount,
-        "currency": contract.currency,
-        "status": contract.status.value,
-        "payment_status": contract.payment_status.value,
-        "payment_id": contract.payment_id,
-        "stripe_payment_intent_id": contract.stripe_payment_intent_id,
-        "payment_date": contract.payment_date,
-        "created_at": contract.created_at,
-        "activated_at": contract.activated_at,
-        "cancelled_at": contract.cancelled_at,
-    }
+def _contract(row: asyncpg.Record) -> Contract:
+    values = dict(row)
+    values["status"] = ContractStatus(values["status"])
+    values["payment_status"] = PaymentStatus(values["payment_status"])
+    return Contract(**values)
 
 
-def _contract(row: Row[Any]) -> Contract:
-    values = row._asdict()
-    return Contract(
-        **{
-            **values,
-            "status": ContractStatus(values["status"]),
-            "payment_status": PaymentStatus(values["payment_status"]),
-        }
-    )
+def _notification(row: asyncpg.Record) -> Notification:
+    values = dict(row)
+    values["kind"] = NotificationKind(values["kind"])
+    return Notification(**values)

@@ -9,7 +9,7 @@ from aiohttp import web
 from skileez_contracts.adapters.tables import inbox, outbox
 from skileez_contracts.entrypoints import contracts, notifications, proposals
 from skileez_contracts.entrypoints.api import api
-from skileez_contracts.entrypoints.context import CONSUMER, ENGINE, RELAY, SESSIONS, SETTINGS
+from skileez_contracts.entrypoints.context import CONSUMER, ENGINE, RELAY, SETTINGS
 from skileez_contracts.entrypoints.errors import domain_errors
 from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS
 from skileez_contracts.settings import ContractsSettings
@@ -41,11 +41,11 @@ def create_app(settings: ContractsSettings) -> web.Application:
     )
     app.cleanup_ctx.extend(
         [
-            database(settings, ENGINE, SESSIONS),
+            database(settings, ENGINE),
             relaying(settings, ENGINE, outbox, RELAY),
             consuming(
                 settings,
-                SESSIONS,
+                ENGINE,
                 CONSUMER,
                 consumer="contracts",
                 inbox=inbox,

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_contracts.domain.errors import DomainError
-from skileez_contracts.service_layer.unit_of_work import UnitOfWork, unit_of_work
+from skileez_contracts.service_layer.unit_of_work import UnitOfWork, single_read, unit_of_work
 from skileez_contracts.settings import ContractsSettings
 from skileez_events import EventConsumer, OutboxRelay
 from skileez_web.auth import Principal, authenticate
@@ -18,7 +18,6 @@ from skileez_web.correlation import correlation_id
 
 SETTINGS = web.AppKey("settings", ContractsSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 CONSUMER = web.AppKey("consumer", EventConsumer)
 RELAY = web.AppKey("relay", OutboxRelay)
 
@@ -31,7 +30,14 @@ def caller(request: web.Request) -> Principal:
 @asynccontextmanager
 async def transaction(request: web.Request) -> AsyncIterator[UnitOfWork]:
     """A unit of work for this request; the events it causes carry the request's correlation id."""
-    async with unit_of_work(request.app[SESSIONS], correlation_id(request)) as uow:
+    async with unit_of_work(request.app[ENGINE], correlation_id(request)) as uow:
+        yield uow
+
+
+@asynccontextmanager
+async def reading(request: web.Request) -> AsyncIterator[UnitOfWork]:
+    """Repositories for the one statement of a request that only reads (no BEGIN/COMMIT)."""
+    async with single_read(request.app[ENGINE]) as uow:
         yield uow
 
 

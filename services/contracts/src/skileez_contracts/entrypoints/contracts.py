@@ -13,6 +13,7 @@ from skileez_contracts.entrypoints.context import (
     contract_path,
     path_id,
     payment_url,
+    reading,
     transaction,
 )
 from skileez_contracts.entrypoints.schemas import ContractIn, ContractList, ContractOut, Page
@@ -68,7 +69,7 @@ async def create_contract(request: web.Request) -> web.Response:
 async def list_contracts(request: web.Request) -> web.Response:
     principal = caller(request)
     page = parse_query(request, Page)
-    async with transaction(request) as uow:
+    async with reading(request) as uow:
         found = await contracts.contracts_of(
             uow, principal.user_id, limit=page.limit, offset=page.offset
         )
@@ -86,7 +87,7 @@ async def list_contracts(request: web.Request) -> web.Response:
 async def get_contract(request: web.Request) -> web.Response:
     principal = caller(request)
     contract_id = path_id(request, ContractNotFound)
-    async with transaction(request) as uow:
+    async with reading(request) as uow:
         contract = await contracts.show_contract(uow, contract_id, principal.user_id)
     settings = request.app[SETTINGS]
     pay = payment_url(settings, contract.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from skileez_contracts.entrypoints.api import api
-from skileez_contracts.entrypoints.context import caller, transaction
+from skileez_contracts.entrypoints.context import caller, reading
 from skileez_contracts.entrypoints.schemas import NotificationList, NotificationOut, Page
 from skileez_contracts.service_layer.notifications import notifications_of
 from skileez_web.problems import parse_query
@@ -21,7 +21,7 @@ from skileez_web.problems import parse_query
 async def list_notifications(request: web.Request) -> web.Response:
     principal = caller(request)
     page = parse_query(request, Page)
-    async with transaction(request) as uow:
+    async with reading(request) as uow:
         found = await notifications_of(uow, principal.user_id, limit=page.limit, offset=page.offset)
     listing = NotificationList(items=[NotificationOut.of(n) for n in found])
     return web.json_response(listing.model_dump(mode="json"))

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from skileez_contracts.domain.errors import ProposalNotFound
 from skileez_contracts.entrypoints.api import api
-from skileez_contracts.entrypoints.context import caller, path_id, transaction
+from skileez_contracts.entrypoints.context import caller, path_id, reading, transaction
 from skileez_contracts.entrypoints.schemas import Page, ProposalIn, ProposalList, ProposalOut
 from skileez_contracts.service_layer import proposals
 from skileez_web.auth import Role, require_role
@@ -63,7 +63,7 @@ async def create_proposal(request: web.Request) -> web.Response:
 async def list_proposals(request: web.Request) -> web.Response:
     principal = caller(request)
     page = parse_query(request, Page)
-    async with transaction(request) as uow:
+    async with reading(request) as uow:
         found = await proposals.proposals_of(
             uow, principal.user_id, limit=page.limit, offset=page.offset
         )
@@ -80,7 +80,7 @@ async def list_proposals(request: web.Request) -> web.Response:
 async def get_proposal(request: web.Request) -> web.Response:
     principal = caller(request)
     proposal_id = path_id(request, ProposalNotFound)
-    async with transaction(request) as uow:
+    async with reading(request) as uow:
         proposal = await proposals.show_proposal(uow, proposal_id, principal.user_id)
     return web.json_response(ProposalOut.of(proposal).model_dump(mode="json"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from skileez_contracts.domain.errors import ContractNotFound, PaymentMismatch
 from skileez_contracts.service_layer import payments
@@ -21,17 +21,15 @@ from skileez_events import (
 )
 
 Record = Callable[[UnitOfWork, Any], Awaitable[None]]
-Handler = Callable[[Incoming[Any], AsyncSession], Awaitable[None]]
+Handler = Callable[[Incoming[Any], asyncpg.Connection], Awaitable[None]]
 
 
-def _in_the_inbox_transaction(
-    record: Record,
-) -> Callable[[Incoming[Any], AsyncSession], Awaitable[None]]:
+def _in_the_inbox_transaction(record: Record) -> Handler:
     """Run `record` on the event's data, in the transaction that records the event in the inbox."""
 
-    async def handle(event: Incoming[EventData], session: AsyncSession) -> None:
+    async def handle(event: Incoming[EventData], connection: asyncpg.Connection) -> None:
         try:
-            await record(UnitOfWork(session, cause=event.envelope), event.data)
+            await record(UnitOfWork(connection, cause=event.envelope), event.data)
         except (ContractNotFound, PaymentMismatch) as error:
             raise UnprocessableEvent(str(error)) from error
 

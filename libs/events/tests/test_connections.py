@@ -1,0 +1,90 @@
+"""`connections.connection`: an asyncpg connection borrowed from the pool, no transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from skileez_events.connections import connection
+
+
+@pytest.fixture
+async def url(create_database: Callable[[str], Awaitable[str]]) -> str:
+    return await create_database("connections")
+
+
+@pytest.fixture
+async def engine(url: str) -> AsyncIterator[AsyncEngine]:
+    """A pool of one: the next borrower gets the same connection unless it was invalidated."""
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=5)
+    yield engine
+    await engine.dispose()
+
+
+async def test_each_statement_is_its_own_transaction(engine: AsyncEngine) -> None:
+    async with connection(engine) as borrowed:
+        assert not borrowed.is_in_transaction()
+        first = await borrowed.fetchval("SELECT txid_current()")
+        second = await borrowed.fetchval("SELECT txid_current()")
+        assert first != second
+    assert engine.pool.checkedout() == 0
+
+
+async def test_a_connection_the_error_left_usable_goes_back_to_the_pool(
+    engine: AsyncEngine,
+) -> None:
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        async with connection(engine) as failed:
+            await failed.fetchval("SELECT 1 / 0")
+    async with connection(engine) as next_one:
+        assert next_one is failed
+        assert await next_one.fetchval("SELECT 1") == 1
+
+
+async def test_a_connection_left_in_a_transaction_is_invalidated(engine: AsyncEngine) -> None:
+    left_open: list[asyncpg.Connection] = []
+
+    async def fail_inside_a_transaction() -> None:
+        async with connection(engine) as borrowed:
+            left_open.append(borrowed)
+            await borrowed.execute("BEGIN")
+            await borrowed.execute("SET LOCAL statement_timeout = 1")
+            raise RuntimeError("the block fails inside a transaction it began")
+
+    with pytest.raises(RuntimeError):
+        await fail_inside_a_transaction()
+    assert left_open[0].is_closed()
+    async with connection(engine) as next_one:
+        assert next_one is not left_open[0]
+        assert not next_one.is_in_transaction()
+        assert await next_one.fetchval("SHOW statement_timeout") == "0"
+    assert engine.pool.checkedout() == 0
+
+
+async def test_a_connection_the_server_dropped_is_invalidated(
+    engine: AsyncEngine, url: str
+) -> None:
+    server_url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dropped: list[asyncpg.Connection] = []
+
+    async def read_after_the_server_dropped_it() -> None:
+        async with connection(engine) as borrowed:
+            dropped.append(borrowed)
+            admin = await asyncpg.connect(server_url)
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", borrowed.get_server_pid())
+            finally:
+                await admin.close()
+            await borrowed.fetchval("SELECT 1")
+
+    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+        await read_after_the_server_dropped_it()
+    assert dropped[0].is_closed()
+    async with connection(engine) as next_one:
+        assert next_one is not dropped[0]
+        assert await next_one.fetchval("SELECT 1") == 1
+    assert engine.pool.checkedout() == 0
