@@ -81,7 +81,9 @@ async def test_a_connection_the_server_dropped_is_invalidated(
                 await admin.close()
             await borrowed.fetchval("SELECT 1")
 
-    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+    with pytest.raises(
+        (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+    ):
         await read_after_the_server_dropped_it()
     assert dropped[0].is_closed()
     async with connection(engine) as next_one:

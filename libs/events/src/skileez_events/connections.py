@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,21 +22,15 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     For the hot paths (the webhook, the consumers, the outbox relay): SQLAlchemy's execution
     layer cost ~0.5 ms of CPU per statement there, asyncpg's prepared statements a tenth of
     that. Committed when the block ends normally, rolled back if it raises; then the
-    `after_commit` callbacks run. A connection that broke, or whose rollback did not finish
-    (cancelled), is invalidated so the pool never hands it out again.
+    `after_commit` callbacks run. The connection is invalidated as `connection` says.
     """
-    async with engine.connect() as borrowed:
-        connection: asyncpg.Connection = (await borrowed.get_raw_connection()).driver_connection
-        callbacks = _after_commit[connection] = []
+    async with connection(engine) as borrowed:
+        callbacks = _after_commit[borrowed] = []
         try:
-            async with connection.transaction():
-                yield connection
-        except BaseException:
-            if connection.is_closed() or connection.is_in_transaction():
-                await borrowed.invalidate()
-            raise
+            async with borrowed.transaction():
+                yield borrowed
         finally:
-            _after_commit.pop(connection, None)
+            _after_commit.pop(borrowed, None)
     for callback in callbacks:
         callback()
 
@@ -44,18 +39,35 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
 async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """An asyncpg connection borrowed from `engine`'s pool, with no transaction of its own.
 
-    For a single statement that only reads: it is its own transaction, so the BEGIN and
-    COMMIT round trips of `transaction` are saved. A connection that broke, or that the block
-    left inside a transaction, is invalidated so the pool never hands it out again.
+    Alone, for a single statement that only reads: it is its own transaction, so the BEGIN
+    and COMMIT round trips of `transaction` are saved. A connection that broke, that the
+    block left inside a transaction, or whose protocol an error or a cancellation interrupted
+    mid-operation, is invalidated so the pool never hands it out again; after an error the
+    server reported (a constraint, a lock timeout...) it is returned and reused.
     """
     async with engine.connect() as borrowed:
         driver: asyncpg.Connection = (await borrowed.get_raw_connection()).driver_connection
         try:
             yield driver
-        except BaseException:
-            if driver.is_closed() or driver.is_in_transaction():
+        except BaseException as error:
+            if _unusable(driver, error):
                 await borrowed.invalidate()
             raise
+
+
+def _unusable(driver: asyncpg.Connection, error: BaseException) -> bool:
+    return (
+        driver.is_closed()
+        or driver.is_in_transaction()
+        or isinstance(
+            error,
+            asyncpg.InterfaceError
+            | asyncpg.InternalClientError
+            | OSError
+            | TimeoutError
+            | asyncio.CancelledError,
+        )
+    )
 
 
 def after_commit(connection: asyncpg.Connection, callback: Callable[[], None]) -> None:
