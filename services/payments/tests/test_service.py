@@ -66,13 +66,14 @@ def test_several_webhook_secrets_are_read_for_rotation() -> None:
     assert settings.port == 8002
 
 
+async def is_ready(payments: Payments) -> bool:
+    return (await payments.client.get("/health/ready")).status == 200
+
+
 async def test_ready_when_database_and_consumer_are_and_metrics_count_webhooks(
     payments: Payments,
 ) -> None:
-    async def ready() -> bool:
-        return (await payments.client.get("/health/ready")).status == 200
-
-    await wait_until(ready)
+    await wait_until(lambda: is_ready(payments))
     assert (await payments.client.get("/health/live")).status == 200
     await payments.client.post("/webhooks/stripe", data=b"{}")
     metrics = await (await payments.client.get("/metrics")).text()
@@ -81,6 +82,7 @@ async def test_ready_when_database_and_consumer_are_and_metrics_count_webhooks(
 
 async def test_ready_while_every_pooled_connection_is_busy(payments: Payments) -> None:
     """The pool has no overflow: readiness must not wait for it (and read as a lost database)."""
+    await wait_until(lambda: is_ready(payments))
     engine = payments.app[ENGINE]
     async with contextlib.AsyncExitStack() as busy:
         for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
