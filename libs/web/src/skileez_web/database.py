@@ -20,10 +20,10 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     prepared statement parsed again) for nearly every transaction.
 
     No `pool_pre_ping`: it cost a round trip per checkout (per transaction). A connection
-    the server dropped fails its first statement with a disconnect error, which SQLAlchemy
-    recognises: it invalidates that connection (and the pool's older ones), the transaction
-    fails (a webhook answers 5xx and Stripe retries; a consumer nacks and the message comes
-    back), and the next checkout connects afresh."""
+    the server dropped fails its first statement; `skileez_events.connections` invalidates
+    it, the transaction fails (a webhook answers 5xx and Stripe retries; a consumer holds the
+    delivery and retries it once the database answers), and the next checkout connects
+    afresh."""
     return create_async_engine(url, pool_size=pool_size, max_overflow=0)
 
 
