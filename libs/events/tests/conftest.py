@@ -12,12 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from skileez_events import (
     CloudEvent,
@@ -31,6 +26,7 @@ from skileez_events import (
     Subscription,
     new_event,
 )
+from skileez_events.connections import transaction
 
 metadata = MetaData()
 outbox = Outbox(metadata)
@@ -61,7 +57,6 @@ def make_contract_created(**overrides: Any) -> CloudEvent:
 @dataclass
 class MiniService:
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
     amqp_url: str
     names: Names
     outbox: Outbox = outbox
@@ -72,8 +67,8 @@ class MiniService:
         await connection.execute("INSERT INTO effects (event_id) VALUES ($1)", event.envelope.id)
 
     async def commit_event(self, event: CloudEvent) -> None:
-        async with self.sessions.begin() as session:
-            await outbox.add(session, event)
+        async with transaction(self.engine) as connection:
+            await outbox.add(connection, event)
 
     async def effect_count(self, event_id: str | None = None) -> int:
         query = select(func.count()).select_from(effects)
@@ -128,9 +123,7 @@ async def service(
     engine = create_async_engine(await create_database("events"), pool_size=20)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    mini = MiniService(
-        engine, async_sessionmaker(engine, expire_on_commit=False), amqp_url, events_names
-    )
+    mini = MiniService(engine, amqp_url, events_names)
     yield mini
     await mini.stop()
     await engine.dispose()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from skileez_events.connections import connection
+from skileez_events.connections import connection, server_dsn
 
 
 @pytest.fixture
@@ -90,3 +90,38 @@ async def test_a_connection_the_server_dropped_is_invalidated(
         assert next_one is not dropped[0]
         assert await next_one.fetchval("SELECT 1") == 1
     assert engine.pool.checkedout() == 0
+
+
+async def test_a_connection_the_server_closed_retires_the_rest_of_the_pool(url: str) -> None:
+    """After a database restart every pooled connection is dead: the first failure retires
+    them all, so the next borrower connects afresh instead of failing on the next one."""
+    engine = create_async_engine(url, pool_size=2, max_overflow=0, pool_timeout=5)
+    try:
+        async with connection(engine) as one, connection(engine) as two:
+            pids = [one.get_server_pid(), two.get_server_pid()]
+        admin = await asyncpg.connect(server_dsn(engine))
+        try:
+            for pid in pids:
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        with pytest.raises(
+            (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+        ):
+            async with connection(engine) as stale:
+                await stale.fetchval("SELECT 1")
+        async with connection(engine) as fresh:
+            assert fresh.get_server_pid() not in pids
+            assert await fresh.fetchval("SELECT 1") == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_block_that_leaves_a_transaction_open_does_not_return_it_to_the_pool(
+    engine: AsyncEngine,
+) -> None:
+    async with connection(engine) as careless:
+        await careless.execute("BEGIN")
+    async with connection(engine) as next_one:
+        assert next_one is not careless
+        assert not next_one.is_in_transaction()

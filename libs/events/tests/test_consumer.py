@@ -118,13 +118,8 @@ async def test_handler_failing_past_the_delivery_limit_is_dead_lettered_then_rep
             raise RuntimeError("bug")
         await service.record_effect(event, connection)
 
-    consumer = service.start_consumer(broken_until_fixed)
-    await wait_until(lambda: consumer.ready)
     event = contract_created()
-    await publish_raw(service, event.to_json(), event.id)
-    [letter] = await wait_until(
-        lambda: _at_least(list_dead_letters(service.amqp_url, service.names), 1), timeout=30
-    )
+    letter = await _the_one_dead_letter(service, broken_until_fixed, event)
     assert letter.message_id == event.id
     assert letter.reason == "delivery_limit"
     assert len(attempts) == 6  # the first delivery and five redeliveries
@@ -207,6 +202,31 @@ async def test_a_database_outage_longer_than_the_delivery_limit_dead_letters_not
     finally:
         await proxy.cut()
         await through_proxy.dispose()
+
+
+async def test_a_programming_error_of_the_driver_is_not_taken_for_an_outage(
+    service: Any, contract_created: Any
+) -> None:
+    """asyncpg's InterfaceError also means "bug" (here a wrong argument count): such an event
+    goes to the delivery limit and the dead-letter queue, it is not held forever."""
+
+    async def wrong_argument_count(event: Incoming[Any], connection: Any) -> None:
+        await connection.fetchval("SELECT $1::int", 1, 2)
+
+    event = contract_created()
+    letter = await _the_one_dead_letter(service, wrong_argument_count, event)
+    assert (letter.message_id, letter.reason) == (event.id, "delivery_limit")
+
+
+async def _the_one_dead_letter(service: Any, handler: Any, event: CloudEvent) -> Any:
+    """Consume `event` with `handler` and wait for the dead letter it must become."""
+    consumer = service.start_consumer(handler)
+    await wait_until(lambda: consumer.ready)
+    await publish_raw(service, event.to_json(), event.id)
+    [letter] = await wait_until(
+        lambda: _at_least(list_dead_letters(service.amqp_url, service.names), 1), timeout=30
+    )
+    return letter
 
 
 async def _equals(value: Any, expected: int) -> bool:

@@ -7,11 +7,12 @@ import contextlib
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from yarl import URL
 
 from skileez_events import CloudEvent
-from skileez_events.connections import transaction
+from skileez_events.connections import connection, transaction
 from skileez_events.envelope import CONTENT_TYPE
 from skileez_events.testing import TcpProxy, tap, wait_until
 
@@ -56,9 +57,10 @@ async def test_rolled_back_transaction_publishes_nothing(
     rolled_back, committed = contract_created(), contract_created()
     async with tap(service.amqp_url, service.names) as received:
         service.start_relay()
-        async with service.sessions() as session:
-            await service.outbox.add(session, rolled_back)
-            await session.rollback()
+        with contextlib.suppress(RuntimeError):
+            async with transaction(service.engine) as connection:
+                await service.outbox.add(connection, rolled_back)
+                raise RuntimeError("roll back")
         await service.commit_event(committed)
         await wait_until(arrived(received))
         await asyncio.sleep(0.3)  # give a wrongly published event time to show up
@@ -126,9 +128,9 @@ async def test_two_relays_never_publish_the_same_row_and_together_publish_all(
     service: Any, contract_created: Any
 ) -> None:
     events = [contract_created() for _ in range(400)]
-    async with service.sessions.begin() as session:
+    async with transaction(service.engine) as connection:
         for event in events:
-            await service.outbox.add(session, event)
+            await service.outbox.add(connection, event)
     async with tap(service.amqp_url, service.names) as received:
         service.start_relay()
         service.start_relay()
@@ -145,9 +147,9 @@ async def test_drain_on_shutdown_publishes_what_is_committed_before_the_relay_st
 ) -> None:
     relay = service.start_relay()
     await wait_until(lambda: relay.connected)
-    async with service.sessions.begin() as session:
+    async with transaction(service.engine) as connection:
         for _ in range(500):
-            await service.outbox.add(session, contract_created())
+            await service.outbox.add(connection, contract_created())
     await relay.drain(timeout=30)
     assert await service.unsent() == 0
 
@@ -158,23 +160,23 @@ async def test_a_commit_wakes_the_relay_at_once_not_at_its_next_poll(
     relay = service.start_relay(poll_interval=120)
     await wait_until(lambda: relay.connected)
     await relay.drain()  # idle: from now on only a wake-up can make it publish
-    through_session, through_connection = contract_created(), contract_created()
-    through_asyncpg, rolled_back = contract_created(), contract_created()
+    first, rolled_back, second = contract_created(), contract_created(), contract_created()
     async with tap(service.amqp_url, service.names) as received:
-        await service.commit_event(through_session)  # the in-process after-commit hook
+        await service.commit_event(first)
         await wait_until(arrived(received, 1), timeout=5)
-        async with service.engine.begin() as conn:  # a bare connection: NOTIFY on commit
-            await service.outbox.add(conn, through_connection)
-        await wait_until(arrived(received, 2), timeout=5)
         with contextlib.suppress(RuntimeError):
             async with transaction(service.engine) as connection:
                 await service.outbox.add(connection, rolled_back)
                 raise RuntimeError("roll back")
-        async with transaction(service.engine) as connection:  # asyncpg: after_commit
-            await service.outbox.add(connection, through_asyncpg)
-        await wait_until(arrived(received, 3), timeout=5)
-    assert [m.message_id for m in received] == [
-        through_session.id,
-        through_connection.id,
-        through_asyncpg.id,
-    ]
+        await service.commit_event(second)
+        await wait_until(arrived(received, 2), timeout=5)
+    assert [m.message_id for m in received] == [first.id, second.id]
+
+
+async def test_an_event_is_never_written_outside_a_transaction(
+    service: Any, contract_created: Any
+) -> None:
+    async with connection(service.engine) as bare:
+        with pytest.raises(RuntimeError, match="transaction"):
+            await service.outbox.add(bare, contract_created())
+    assert await service.unsent() == 0

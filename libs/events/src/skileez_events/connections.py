@@ -43,7 +43,9 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     and COMMIT round trips of `transaction` are saved. A connection that broke, that the
     block left inside a transaction, or whose protocol an error or a cancellation interrupted
     mid-operation, is invalidated so the pool never hands it out again; after an error the
-    server reported (a constraint, a lock timeout...) it is returned and reused.
+    server reported (a constraint, a lock timeout...) it is returned and reused. A connection
+    the server closed also retires the rest of the pool (they were most likely closed by the
+    same restart), as SQLAlchemy does for its own disconnects.
     """
     async with engine.connect() as borrowed:
         driver: asyncpg.Connection = (await borrowed.get_raw_connection()).driver_connection
@@ -52,7 +54,11 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
         except BaseException as error:
             if _unusable(driver, error):
                 await borrowed.invalidate()
+            if driver.is_closed():
+                await engine.dispose()
             raise
+        if driver.is_in_transaction():
+            await borrowed.invalidate()
 
 
 def _unusable(driver: asyncpg.Connection, error: BaseException) -> bool:
@@ -68,6 +74,11 @@ def _unusable(driver: asyncpg.Connection, error: BaseException) -> bool:
             | asyncio.CancelledError,
         )
     )
+
+
+def server_dsn(engine: AsyncEngine) -> str:
+    """The engine's database as a plain `postgresql://` DSN, for a connection of asyncpg's own."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def after_commit(connection: asyncpg.Connection, callback: Callable[[], None]) -> None:

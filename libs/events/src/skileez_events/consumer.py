@@ -241,6 +241,9 @@ class EventConsumer:
             batch = [await buffer.get()]
             while len(batch) < self._batch_size and not buffer.empty():
                 batch.append(buffer.get_nowait())
+            # Rows are locked in the same order by every batch (a stable sort keeps each
+            # subject's own order), so two batches never wait on each other in a cycle.
+            batch.sort(key=lambda delivery: delivery.event.envelope.subject or "")
             try:
                 if len(batch) == 1 or not await self._apply_together(batch):
                     await self._apply_one_by_one(batch)
@@ -323,17 +326,24 @@ class EventConsumer:
 
 
 def _database_unreachable(error: BaseException) -> bool:
-    """The database could not be reached or dropped the connection (not the event's fault)."""
+    """No connection could be had, or the server went away: not the event's fault.
+
+    Narrow on purpose: asyncpg raises `InterfaceError` for programming errors too (a wrong
+    argument count, two queries at once), and those must reach the delivery limit.
+    """
     if isinstance(error, sqlalchemy.exc.DBAPIError):
-        return error.connection_invalidated or _database_unreachable(error.orig or error)
+        return error.connection_invalidated or (
+            error.orig is not None and _database_unreachable(error.orig)
+        )
     return isinstance(
         error,
-        OSError
-        | TimeoutError
-        | asyncpg.InterfaceError
-        | asyncpg.PostgresConnectionError
+        OSError  # refused, reset, unreachable
+        | TimeoutError  # connecting timed out
+        | sqlalchemy.exc.TimeoutError  # no pooled connection came free
+        | asyncpg.ConnectionDoesNotExistError
+        | asyncpg.ConnectionFailureError
         | asyncpg.CannotConnectNowError
-        | sqlalchemy.exc.TimeoutError,
+        | asyncpg.AdminShutdownError,
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from skileez_events.backoff import Backoff
 from skileez_events.connections import transaction
 from skileez_events.envelope import CONTENT_TYPE
-from skileez_events.outbox import NOTIFY_CHANNEL, Outbox
+from skileez_events.outbox import Outbox
 from skileez_events.schemas import producer_of
 from skileez_events.topology import Names, declare_exchanges
 
@@ -77,7 +77,6 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled, reconnecting to the broker and the database as needed."""
-        listener = asyncio.create_task(self._listen_for_commits())
         unsubscribe = self._outbox.on_commit(self.wake)
         backoff = Backoff()
         try:
@@ -102,7 +101,6 @@ class OutboxRelay:
                 await asyncio.sleep(backoff.next_delay())
         finally:
             unsubscribe()
-            listener.cancel()
 
     async def _relay_forever(
         self, exchanges: dict[str, AbstractExchange], backoff: Backoff
@@ -171,25 +169,3 @@ class OutboxRelay:
         )
         exchange = exchanges[producer_of(row["event_type"])]
         await exchange.publish(message, routing_key=row["event_type"], mandatory=True)
-
-    async def _listen_for_commits(self) -> None:
-        """Keep a LISTEN connection so that a writer's NOTIFY wakes this relay at once."""
-        dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        backoff = Backoff()
-        while True:
-            try:
-                connection: asyncpg.Connection = await asyncpg.connect(dsn)
-                lost = asyncio.Event()
-                connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                try:
-                    await connection.add_listener(NOTIFY_CHANNEL, lambda *_args: self.wake())
-                    backoff.reset()
-                    self.wake()  # anything committed while we were not listening
-                    await lost.wait()
-                finally:
-                    await asyncio.shield(connection.close(timeout=2))
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.debug("outbox listener lost the database (%s)", error)
-            await asyncio.sleep(backoff.next_delay())

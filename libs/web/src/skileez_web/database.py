@@ -12,6 +12,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from skileez_events.connections import server_dsn
+
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     """A fixed pool of `pool_size` connections; past that, a checkout waits for a free one.
@@ -30,13 +32,14 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 async def database_is_reachable(engine: AsyncEngine) -> bool:
     """Readiness: a connection of its own, not one from the pool, so that a pool busy with
     work (checkouts wait, there is no overflow) never reads as a database that is gone."""
-    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    async with asyncio.timeout(2):
-        connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(server_dsn(engine), timeout=2)
+    try:
+        await connection.fetchval("SELECT 1", timeout=2)
+    finally:
         try:
-            await connection.fetchval("SELECT 1")
-        finally:
-            await connection.close()
+            await connection.close(timeout=2)
+        except Exception:
+            connection.terminate()
     return True
 
 
