@@ -4,15 +4,16 @@ Each delivery is parsed and validated as it arrives: a malformed or unknown mess
 dead-lettered at once. A valid one joins an in-process buffer shared by the consumer's
 subscriptions, which a few worker tasks empty in batches: a worker waits for one delivery and
 takes with it whatever else is already buffered (up to `batch_size`), never waiting to fill a
-batch, so at low load a batch is one delivery and at high load one session, BEGIN and COMMIT
+batch, so at low load a batch is one delivery and at high load one connection, BEGIN and COMMIT
 (and its WAL flush) serve many events.
 
-A batch runs in one database transaction: for each delivery, record (consumer, event id) in the
-inbox, then run the handler, whose effects and outbox rows commit with that record; every
-delivery of the batch is acked only after the commit. A duplicate (even a second copy in the
-same batch) finds its inbox row and is acked without effect. The handlers of a batch share its
-connection: each sees the writes of those before it, and row locks are held until the commit.
-The transaction is asyncpg's own (`connections.transaction`): this is every event's path.
+A batch runs in one database transaction: record (consumer, event id) of all its deliveries in
+the inbox in one statement, then run the handler of each new one, whose effects and outbox rows
+commit with that record; every delivery of the batch is acked only after the commit. A
+duplicate (even a second copy in the same batch) is not recorded again and is acked without
+effect. The handlers of a batch share its connection: each sees the writes of those before it,
+and row locks are held until the commit. The transaction is asyncpg's own
+(`connections.transaction`): this is every event's path.
 
 If anything in a batch raises, the batch is rolled back and its deliveries are handled one by
 one, each in a transaction of its own (as a batch of one is from the start): success is
@@ -83,20 +84,30 @@ class Subscription:
 class Inbox:
     def __init__(self, metadata: MetaData) -> None:
         self.table: Table = inbox_table(metadata)
-        self._record = (
-            f"INSERT INTO {self.table.name} (consumer, event_id, event_type) VALUES ($1, $2, $3)"
+        insert = f"INSERT INTO {self.table.name} (consumer, event_id, event_type)"
+        self._record_one = f"{insert} VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING event_id"
+        self._record_many = (
+            f"{insert} SELECT $1, event.id, event.type"
+            " FROM unnest($2::text[], $3::text[]) AS event (id, type)"
             " ON CONFLICT DO NOTHING RETURNING event_id"
         )
 
     async def record(
-        self, connection: asyncpg.Connection, consumer: str, envelope: CloudEvent
-    ) -> bool:
-        """Record the event as handled by `consumer`; False if it already was (a duplicate).
+        self, connection: asyncpg.Connection, consumer: str, envelopes: Sequence[CloudEvent]
+    ) -> set[str]:
+        """Record the events as handled by `consumer`, in one statement; return the ids that
+        were not recorded before (a duplicate, even a second copy in `envelopes`, is not).
 
         A concurrent duplicate waits on the primary key until the first transaction ends.
         """
-        recorded = await connection.fetchval(self._record, consumer, envelope.id, envelope.type)
-        return recorded is not None
+        if len(envelopes) == 1:
+            [envelope] = envelopes
+            rows = await connection.fetch(self._record_one, consumer, envelope.id, envelope.type)
+        else:
+            ids = [envelope.id for envelope in envelopes]
+            types = [envelope.type for envelope in envelopes]
+            rows = await connection.fetch(self._record_many, consumer, ids, types)
+        return {row["event_id"] for row in rows}
 
 
 @dataclass(frozen=True)
@@ -259,8 +270,7 @@ class EventConsumer:
         in it raised (the transaction is then rolled back and nothing is acked)."""
         try:
             async with transaction(self._engine) as connection:
-                for delivery in batch:
-                    await self._apply(connection, delivery)
+                await self._apply(connection, batch)
         except Exception as error:
             log.warning(
                 "%s rolled back a batch of %d (%r); handling its events one by one",
@@ -303,7 +313,7 @@ class EventConsumer:
         while True:
             try:
                 async with transaction(self._engine) as connection:
-                    await self._apply(connection, delivery)
+                    await self._apply(connection, [delivery])
                 return
             except Exception as error:
                 if not _database_unreachable(error):
@@ -316,13 +326,19 @@ class EventConsumer:
                 )
             await asyncio.sleep(backoff.next_delay())
 
-    async def _apply(self, connection: asyncpg.Connection, delivery: _Delivery) -> None:
-        """Record the event in the inbox and run its handler, unless it is a duplicate."""
-        envelope = delivery.event.envelope
-        if await self._inbox.record(connection, self._consumer, envelope):
-            await delivery.handler(delivery.event, connection)
-        else:
-            log.info("%s skips duplicate %s %s", self._consumer, envelope.type, envelope.id)
+    async def _apply(self, connection: asyncpg.Connection, deliveries: list[_Delivery]) -> None:
+        """Record the events in the inbox (one statement), then run the handler of each one
+        not seen before, in order; a duplicate is skipped."""
+        new = await self._inbox.record(
+            connection, self._consumer, [delivery.event.envelope for delivery in deliveries]
+        )
+        for delivery in deliveries:
+            envelope = delivery.event.envelope
+            if envelope.id in new:
+                new.discard(envelope.id)
+                await delivery.handler(delivery.event, connection)
+            else:
+                log.info("%s skips duplicate %s %s", self._consumer, envelope.type, envelope.id)
 
 
 def _database_unreachable(error: BaseException) -> bool:

@@ -33,6 +33,13 @@ _PAYMENT_COLUMNS = [column.name for column in payments.c]
 _CONTRACT_COLUMNS = [column.name for column in contracts.c if column.name != "learned_at"]
 
 _SELECT_PAYMENT = f"SELECT {', '.join(_PAYMENT_COLUMNS)} FROM payments"
+_LOCK_PAYMENT = (
+    f"SELECT {', '.join(f'payments.{name}' for name in _PAYMENT_COLUMNS)}"
+    " FROM payments JOIN contracts ON contracts.id = payments.contract_id"
+)
+"""Locks the payment and its contract's row in one statement (`... FOR UPDATE` locks both):
+whatever moves a payment holds its contract, so two attempts of one contract paid at once
+decide one after the other."""
 _SELECT_CONTRACT = f"SELECT {', '.join(_CONTRACT_COLUMNS)} FROM contracts WHERE id = $1"
 _INSERT_PAYMENT = (
     f"INSERT INTO payments ({', '.join(_PAYMENT_COLUMNS)}) "
@@ -81,17 +88,21 @@ class PaymentRepository:
             payment.changed = False
 
     async def get(self, payment_id: uuid.UUID, *, lock: bool = False) -> Payment | None:
-        lock_clause = " FOR UPDATE" if lock else ""
-        return await self._one(f"{_SELECT_PAYMENT} WHERE id = $1{lock_clause}", payment_id)
+        """The payment; `lock` locks it and its contract."""
+        if lock:
+            return await self._one(f"{_LOCK_PAYMENT} WHERE payments.id = $1 FOR UPDATE", payment_id)
+        return await self._one(f"{_SELECT_PAYMENT} WHERE id = $1", payment_id)
 
     async def by_checkout_session(self, session_id: str) -> Payment | None:
+        """The payment of a Checkout Session, locked with its contract."""
         return await self._one(
-            f"{_SELECT_PAYMENT} WHERE checkout_session_id = $1 FOR UPDATE", session_id
+            f"{_LOCK_PAYMENT} WHERE payments.checkout_session_id = $1 FOR UPDATE", session_id
         )
 
     async def by_payment_intent(self, payment_intent_id: str) -> Payment | None:
+        """The payment of a PaymentIntent, locked with its contract."""
         return await self._one(
-            f"{_SELECT_PAYMENT} WHERE payment_intent_id = $1 FOR UPDATE", payment_intent_id
+            f"{_LOCK_PAYMENT} WHERE payments.payment_intent_id = $1 FOR UPDATE", payment_intent_id
         )
 
     async def of_contract(self, contract_id: uuid.UUID) -> list[Payment]:

@@ -140,9 +140,9 @@ async def settle_checkout_session(
     elif session.status == "expired":
         payment.mark_expired(now)
     elif session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
-        # The contract's row lock makes two attempts paid at once decide one after the other:
-        # the second sees the first's money and is held for review, never succeeded too.
-        await uow.contracts.get(payment.contract_id, lock=True)
+        # The payment was locked with its contract's row, so two attempts paid at once decide
+        # one after the other: this statement, run after that lock was granted, sees the
+        # first's money and the second is held for review, never succeeded too.
         other = await uow.payments.paid_attempt_of(payment.contract_id, excluding=payment.id)
         if other is not None:
             payment.hold_for_review(f"contract already paid by payment {other.id}", now)
