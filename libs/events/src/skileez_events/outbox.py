@@ -16,15 +16,15 @@ from sqlalchemy import MetaData, Table
 
 from skileez_events.connections import after_commit
 from skileez_events.envelope import CloudEvent
+from skileez_events.statements import insert_sql
 from skileez_events.tables import outbox_table
 
 
 class Outbox:
     def __init__(self, metadata: MetaData) -> None:
         self.table: Table = outbox_table(metadata)
-        self._insert = (
-            f"INSERT INTO {self.table.name} "
-            "(event_id, event_type, correlation_id, occurred_at, body) VALUES ($1, $2, $3, $4, $5)"
+        self._insert = insert_sql(
+            self.table, ["event_id", "event_type", "correlation_id", "occurred_at", "body"]
         )
         self._listeners: list[Callable[[], None]] = []
 

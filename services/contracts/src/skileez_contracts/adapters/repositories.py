@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from enum import Enum
 
 import asyncpg
 from sqlalchemy import Table
@@ -19,6 +18,7 @@ from skileez_contracts.adapters.tables import contracts, notifications, proposal
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+from skileez_events.statements import insert_sql, update_sql, values_of
 
 CONTRACT_STATE = (
     "status",
@@ -39,11 +39,6 @@ _NOTIFICATION_COLUMNS = [
 """What a notification is; the id of the event that caused it is stored, never read back."""
 
 
-def _insert(table: Table, columns: Sequence[str]) -> str:
-    placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
-
-
 def _select(table: Table, columns: Sequence[str]) -> str:
     return f"SELECT {', '.join(columns)} FROM {table.name}"
 
@@ -52,8 +47,8 @@ _NEWEST_FIRST = "ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
 
 _SELECT_PROPOSAL = f"{_select(proposals, _PROPOSAL_COLUMNS)} WHERE id = $1"
 _SELECT_PROPOSAL_LOCKED = f"{_SELECT_PROPOSAL} FOR UPDATE"
-_INSERT_PROPOSAL = _insert(proposals, _PROPOSAL_COLUMNS)
-_UPDATE_PROPOSAL = "UPDATE proposals SET status = $2, decided_at = $3 WHERE id = $1"
+_INSERT_PROPOSAL = insert_sql(proposals, _PROPOSAL_COLUMNS)
+_UPDATE_PROPOSAL = update_sql(proposals, ["status", "decided_at"])
 _PROPOSALS_OF_PARTY = (
     f"{_select(proposals, _PROPOSAL_COLUMNS)}"
     f" WHERE coach_id = $1 OR student_id = $1 {_NEWEST_FIRST}"
@@ -61,19 +56,15 @@ _PROPOSALS_OF_PARTY = (
 
 _SELECT_CONTRACT = f"{_select(contracts, _CONTRACT_COLUMNS)} WHERE id = $1"
 _SELECT_CONTRACT_LOCKED = f"{_SELECT_CONTRACT} FOR UPDATE"
-_INSERT_CONTRACT = _insert(contracts, _CONTRACT_COLUMNS)
-_UPDATE_CONTRACT = (
-    "UPDATE contracts SET "
-    + ", ".join(f"{name} = ${n}" for n, name in enumerate(CONTRACT_STATE, start=2))
-    + " WHERE id = $1"
-)
+_INSERT_CONTRACT = insert_sql(contracts, _CONTRACT_COLUMNS)
+_UPDATE_CONTRACT = update_sql(contracts, CONTRACT_STATE)
 _CONTRACT_OF_PROPOSAL = "SELECT id FROM contracts WHERE proposal_id = $1"
 _CONTRACTS_OF_PARTY = (
     f"{_select(contracts, _CONTRACT_COLUMNS)}"
     f" WHERE student_id = $1 OR coach_id = $1 {_NEWEST_FIRST}"
 )
 
-_INSERT_NOTIFICATION = _insert(notifications, [*_NOTIFICATION_COLUMNS, "source_event_id"])
+_INSERT_NOTIFICATION = insert_sql(notifications, [*_NOTIFICATION_COLUMNS, "source_event_id"])
 _NOTIFICATIONS_OF_RECIPIENT = (
     f"{_select(notifications, _NOTIFICATION_COLUMNS)} WHERE recipient_id = $1 {_NEWEST_FIRST}"
 )
@@ -84,7 +75,7 @@ class ProposalRepository:
         self._connection = connection
 
     async def add(self, proposal: Proposal) -> None:
-        await self._connection.execute(_INSERT_PROPOSAL, *_values(proposal, _PROPOSAL_COLUMNS))
+        await self._connection.execute(_INSERT_PROPOSAL, *values_of(proposal, _PROPOSAL_COLUMNS))
 
     async def get(self, proposal_id: uuid.UUID, *, for_update: bool = False) -> Proposal | None:
         query = _SELECT_PROPOSAL_LOCKED if for_update else _SELECT_PROPOSAL
@@ -97,9 +88,8 @@ class ProposalRepository:
         return [_proposal(row) for row in rows]
 
     async def update(self, proposal: Proposal) -> None:
-        await self._connection.execute(
-            _UPDATE_PROPOSAL, proposal.id, proposal.status.value, proposal.decided_at
-        )
+        values = values_of(proposal, ["status", "decided_at"])
+        await self._connection.execute(_UPDATE_PROPOSAL, proposal.id, *values)
 
 
 class ContractRepository:
@@ -107,7 +97,7 @@ class ContractRepository:
         self._connection = connection
 
     async def add(self, contract: Contract) -> None:
-        await self._connection.execute(_INSERT_CONTRACT, *_values(contract, _CONTRACT_COLUMNS))
+        await self._connection.execute(_INSERT_CONTRACT, *values_of(contract, _CONTRACT_COLUMNS))
 
     async def get(self, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract | None:
         """The contract; `for_update` locks it so concurrent payment events apply one at a time."""
@@ -128,7 +118,7 @@ class ContractRepository:
 
     async def update(self, contract: Contract) -> None:
         await self._connection.execute(
-            _UPDATE_CONTRACT, contract.id, *_values(contract, CONTRACT_STATE)
+            _UPDATE_CONTRACT, contract.id, *values_of(contract, CONTRACT_STATE)
         )
 
 
@@ -137,19 +127,13 @@ class NotificationRepository:
         self._connection = connection
 
     async def add(self, notification: Notification, *, source_event_id: str) -> None:
-        values = _values(notification, _NOTIFICATION_COLUMNS)
+        values = values_of(notification, _NOTIFICATION_COLUMNS)
         await self._connection.execute(_INSERT_NOTIFICATION, *values, source_event_id)
 
     async def for_recipient(self, user_id: str, *, limit: int, offset: int) -> list[Notification]:
         """The notifications of `user_id`, newest first."""
         rows = await self._connection.fetch(_NOTIFICATIONS_OF_RECIPIENT, user_id, limit, offset)
         return [_notification(row) for row in rows]
-
-
-def _values(entity: object, columns: Sequence[str]) -> list[object]:
-    """The entity's attributes named `columns`, in order; enumerations as the value stored."""
-    values = [getattr(entity, name) for name in columns]
-    return [value.value if isinstance(value, Enum) else value for value in values]
 
 
 def _proposal(row: asyncpg.Record) -> Proposal:

@@ -9,11 +9,12 @@ formatted into SQL, only those names and the constant statuses of the domain.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 
+from skileez_events.statements import insert_sql, update_sql, values_of
 from skileez_scheduling.adapters.tables import COACH_OVERLAP, contracts, sessions
 from skileez_scheduling.domain.contracts import ContractStatus, ContractView
 from skileez_scheduling.domain.errors import SessionOverlap
@@ -28,7 +29,7 @@ _SAVED_CONTRACT = (
     "closed_reason",
     "closed_at",
 )
-"""The columns the contract events change (and `updated_at`, set to now())."""
+"""The columns the contract events change (and `updated_at`, set to the time of the save)."""
 _CANCELLATION = ("status", "cancelled_at", "cancelled_by", "cancellation_reason")
 """The columns a cancellation changes."""
 
@@ -42,19 +43,12 @@ _LOCK_OR_CREATE_CONTRACT = (
     " ON CONFLICT (id) DO UPDATE SET id = contracts.id"
     f" RETURNING {_CONTRACT_COLUMNS}"
 )
-_UPDATE_CONTRACT = (
-    "UPDATE contracts SET "
-    + ", ".join(f"{name} = ${n}" for n, name in enumerate(_SAVED_CONTRACT, start=2))
-    + ", updated_at = now() WHERE id = $1"
-)
+_UPDATE_CONTRACT = update_sql(contracts, [*_SAVED_CONTRACT, "updated_at"])
 _SCHEDULED = f"status = '{SessionStatus.SCHEDULED.value}'"
 """Inline, not a parameter: a constant of the domain (and the exclusion constraints' own
 predicate)."""
 _COUNT_SCHEDULED = f"SELECT count(*) FROM sessions WHERE contract_id = $1 AND {_SCHEDULED}"
-_INSERT_SESSION = (
-    f"INSERT INTO sessions ({_SESSION_COLUMNS}) "
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_SESSION_NAMES) + 1))})"
-)
+_INSERT_SESSION = insert_sql(sessions, _SESSION_NAMES)
 _SELECT_SESSION = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = $1"
 _SESSIONS_OF = (
     f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE contract_id = $1 ORDER BY starts_at, created_at"
@@ -63,11 +57,7 @@ _SCHEDULED_SESSIONS_FROM = (
     f"SELECT {_SESSION_COLUMNS} FROM sessions"
     f" WHERE contract_id = $1 AND {_SCHEDULED} AND starts_at >= $2 FOR UPDATE"
 )
-_SAVE_CANCELLATION = (
-    "UPDATE sessions SET "
-    + ", ".join(f"{name} = ${n}" for n, name in enumerate(_CANCELLATION, start=2))
-    + " WHERE id = $1"
-)
+_SAVE_CANCELLATION = update_sql(sessions, _CANCELLATION)
 
 
 class SchedulingRepository:
@@ -90,8 +80,8 @@ class SchedulingRepository:
         await self._connection.execute(
             _UPDATE_CONTRACT,
             contract.id,
-            contract.status.value,
-            *(getattr(contract, name) for name in _SAVED_CONTRACT[1:]),
+            *values_of(contract, _SAVED_CONTRACT),
+            datetime.now(UTC),
         )
 
     async def scheduled_sessions(self, contract_id: UUID) -> int:
@@ -99,10 +89,8 @@ class SchedulingRepository:
 
     async def add_session(self, session: Session) -> None:
         """Insert a booked session; the exclusion constraints refuse an overlapping one."""
-        values = [getattr(session, name) for name in _SESSION_NAMES]
-        values[_SESSION_NAMES.index("status")] = session.status.value
         try:
-            await self._connection.execute(_INSERT_SESSION, *values)
+            await self._connection.execute(_INSERT_SESSION, *values_of(session, _SESSION_NAMES))
         except asyncpg.exceptions.ExclusionViolationError as error:
             who = "coach" if error.constraint_name == COACH_OVERLAP else "student"
             raise SessionOverlap(
@@ -128,14 +116,7 @@ class SchedulingRepository:
             return
         await self._connection.executemany(
             _SAVE_CANCELLATION,
-            [
-                (
-                    session.id,
-                    session.status.value,
-                    *(getattr(session, name) for name in _CANCELLATION[1:]),
-                )
-                for session in cancelled
-            ],
+            [(session.id, *values_of(session, _CANCELLATION)) for session in cancelled],
         )
 
 
