@@ -382,3 +382,21 @@ async def test_two_attempts_of_one_contract_paid_at_once_take_the_money_once(
         statuses = sorted([await pair[0].status(), await pair[1].status()])
         assert statuses == ["held_for_review", "succeeded"], statuses
     assert await outbox_types(payments) == ["PaymentSucceeded"] * len(pairs)
+
+
+async def test_a_burst_is_applied_together_and_a_deferred_event_in_it_fails_alone(
+    payments: Payments,
+) -> None:
+    checkouts = [await open_checkout(payments) for _ in range(20)]
+    unpaid = checkouts[0]
+    await unpaid.deliver(unpaid.completed(payment_status="unpaid"))
+    early_refund = sp.event("charge.refunded", unpaid.charge(100, ["re_early"]))
+    deliveries = [c.deliver(c.completed()) for c in checkouts[1:]]
+    deliveries.insert(9, unpaid.deliver(early_refund, expected=503))
+    answers = await asyncio.gather(*deliveries)
+
+    assert answers[9]["code"] == "not_ready"
+    assert [answer["outcome"] for answer in answers[:9] + answers[10:]] == ["processed"] * 19
+    assert [await c.status() for c in checkouts] == ["processing"] + ["succeeded"] * 19
+    assert await outbox_types(payments) == ["PaymentSucceeded"] * 19
+    assert await stored_events(payments) == 1 + 19  # the deferred refund is not recorded

@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from skileez_events.backoff import Backoff
 from skileez_events.connections import transaction
 from skileez_events.envelope import CloudEvent
+from skileez_events.group_commit import take_batch
 from skileez_events.schemas import EventData, event_type_of
 from skileez_events.tables import inbox_table
 from skileez_events.topology import SUBSCRIPTIONS, Names, declare_exchanges, declare_subscription
@@ -249,9 +250,7 @@ class EventConsumer:
     async def _work(self, buffer: asyncio.Queue[_Delivery]) -> None:
         """Settle batches: one delivery, waited for, and whatever else is buffered already."""
         while True:
-            batch = [await buffer.get()]
-            while len(batch) < self._batch_size and not buffer.empty():
-                batch.append(buffer.get_nowait())
+            batch = await take_batch(buffer, self._batch_size)
             # Rows are locked in the same order by every batch (a stable sort keeps each
             # subject's own order), so two batches never wait on each other in a cycle.
             batch.sort(key=lambda delivery: delivery.event.envelope.subject or "")

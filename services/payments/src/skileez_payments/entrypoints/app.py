@@ -23,6 +23,7 @@ from skileez_payments.entrypoints.resources import (
     api,
     utc_now,
 )
+from skileez_payments.entrypoints.webhook import WEBHOOKS, webhook_group_commit
 from skileez_payments.service_layer.contracts import learn_contract
 from skileez_payments.service_layer.reconciliation import Reconciler
 from skileez_payments.settings import PaymentsSettings
@@ -62,6 +63,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
     app.cleanup_ctx.extend(
         [
             database(settings, ENGINE),
+            _webhooks,
             _stripe,
             relaying(settings, ENGINE, outbox, RELAY),
             consuming(
@@ -77,6 +79,12 @@ def create_app(settings: PaymentsSettings) -> web.Application:
         ]
     )
     return app
+
+
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    app[WEBHOOKS] = webhook_group_commit(app[ENGINE], livemode=app[SETTINGS].stripe_livemode)
+    async for _ in background("webhook group commit", app[WEBHOOKS].run)(app):
+        yield
 
 
 async def _stripe(app: web.Application) -> AsyncIterator[None]:

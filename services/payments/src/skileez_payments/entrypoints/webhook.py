@@ -1,24 +1,52 @@
-"""`POST /webhooks/stripe`: verify the raw body's signature, then the fulfil-once code path."""
+"""`POST /webhooks/stripe`: verify the raw body's signature, then the fulfil-once code path.
+
+Verified events are applied in group commits (`skileez_events.group_commit`): under load, the
+events arriving together share one transaction, each applied as if alone (it sees the writes
+of those before it, and row locks are held to the commit), and each is answered only after
+that commit. An event that fails is applied again alone and gets its own answer.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 
+import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from skileez_events.group_commit import GroupCommit
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects as so
 from skileez_payments.adapters.webhook_signature import InvalidSignature, verify_signature
 from skileez_payments.domain.payment import PaymentNotReady
-from skileez_payments.entrypoints.resources import ENGINE, SETTINGS, api, utc_now
+from skileez_payments.entrypoints.resources import SETTINGS, api, utc_now
 from skileez_payments.entrypoints.schemas import WebhookOut
 from skileez_payments.service_layer.stripe_events import process_stripe_event
-from skileez_payments.service_layer.unit_of_work import unit_of_work
+from skileez_payments.service_layer.unit_of_work import UnitOfWork
 from skileez_web.problems import Problem
 
 log = logging.getLogger(__name__)
+
+VerifiedEvent = tuple[so.Event, bytes]
+"""A Stripe event whose signature was checked, with the raw body it came in."""
+WEBHOOKS = web.AppKey("webhooks", GroupCommit[VerifiedEvent, str])
+
+
+def webhook_group_commit(engine: AsyncEngine, *, livemode: bool) -> GroupCommit[VerifiedEvent, str]:
+    async def apply(connection: asyncpg.Connection, verified: VerifiedEvent) -> str:
+        event, payload = verified
+        return await process_stripe_event(
+            UnitOfWork(connection),
+            event,
+            payload,
+            source="webhook",
+            livemode=livemode,
+            clock=utc_now,
+        )
+
+    return GroupCommit(engine, apply)
 
 
 @api.operation(
@@ -47,15 +75,7 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         metrics.WEBHOOK_OUTCOMES.labels("malformed").inc()
         raise Problem(400, "malformed_event", "The body is not a Stripe event.") from None
     try:
-        async with unit_of_work(request.app[ENGINE]) as uow:
-            outcome = await process_stripe_event(
-                uow,
-                event,
-                payload,
-                source="webhook",
-                livemode=settings.stripe_livemode,
-                clock=utc_now,
-            )
+        outcome = await request.app[WEBHOOKS].submit((event, payload))
     except PaymentNotReady as early:
         # Delivered before the event it depends on: Stripe retries, reconciliation too.
         metrics.WEBHOOK_OUTCOMES.labels("deferred").inc()

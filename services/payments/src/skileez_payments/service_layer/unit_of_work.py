@@ -3,7 +3,8 @@
 Saving a payment also maps the domain events it recorded to integration events
 (`PaymentSucceeded`, `PaymentFailed`, `PaymentRefunded`) and writes them to the outbox, so a
 state change and the event it causes commit together. The transaction is asyncpg's own
-(`skileez_events.connections.transaction`): the webhook is this service's hot path.
+(`skileez_events.connections.transaction`): the webhook is this service's hot path. The
+status changes are counted in the metrics once the transaction has committed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventData, PaymentFailed, PaymentRefunded, PaymentSucceeded, new_event
-from skileez_events.connections import transaction
+from skileez_events.connections import after_commit, transaction
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.adapters.repository import ContractRepository, PaymentRepository
@@ -42,7 +43,7 @@ class UnitOfWork:
         self.connection = connection
         self.contracts = ContractRepository(connection)
         self.payments = PaymentRepository(connection)
-        self.status_changes: list[PaymentStatus] = []
+        self._status_changes: list[PaymentStatus] = []
 
     async def save(self, payment: Payment, causation_id: str | None = None) -> None:
         """Persist the payment and stage the integration events its transitions caused."""
@@ -57,7 +58,9 @@ class UnitOfWork:
                     causation_id=causation_id,
                 ),
             )
-        self.status_changes += payment.transitions
+        if payment.transitions and not self._status_changes:
+            after_commit(self.connection, self._count_status_changes)
+        self._status_changes += payment.transitions
         payment.events.clear()
         payment.transitions.clear()
 
@@ -79,15 +82,16 @@ class UnitOfWork:
     async def set_event_outcome(self, event_id: str, outcome: str) -> None:
         await self.connection.execute(_SET_OUTCOME, event_id, outcome)
 
+    def _count_status_changes(self) -> None:
+        for status in self._status_changes:
+            metrics.PAYMENT_STATUS_CHANGES.labels(status).inc()
+
 
 @asynccontextmanager
 async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[UnitOfWork]:
     """One transaction: committed when the block ends normally, rolled back if it raises."""
     async with transaction(engine) as connection:
-        uow = UnitOfWork(connection)
-        yield uow
-    for status in uow.status_changes:
-        metrics.PAYMENT_STATUS_CHANGES.labels(status).inc()
+        yield UnitOfWork(connection)
 
 
 def _integration_event(payment: Payment, event: DomainEvent) -> EventData:

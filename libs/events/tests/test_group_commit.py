@@ -1,0 +1,115 @@
+"""`GroupCommit`: concurrent callers' items applied in shared transactions, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from skileez_events.connections import connection
+from skileez_events.group_commit import GroupCommit
+
+
+@pytest.fixture
+async def engine(create_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(await create_database("group_commit"), pool_size=4)
+    async with connection(engine) as setup:
+        await setup.execute("CREATE TABLE items (name text PRIMARY KEY)")
+    yield engine
+    await engine.dispose()
+
+
+async def insert(connection: asyncpg.Connection, name: str) -> tuple[str, int]:
+    """Insert the item; its transaction id, and how many items that transaction has written."""
+    if name.startswith("bad"):
+        raise ValueError(f"{name} cannot be applied")
+    await connection.execute("INSERT INTO items (name) VALUES ($1)", name)
+    txid = await connection.fetchval("SELECT pg_current_xact_id()::text")
+    written = "SELECT count(*) FROM items WHERE xmin = xid(pg_current_xact_id())"
+    return txid, await connection.fetchval(written)
+
+
+async def committed(engine: AsyncEngine) -> list[str]:
+    async with connection(engine) as reader:
+        return [row["name"] for row in await reader.fetch("SELECT name FROM items ORDER BY name")]
+
+
+@pytest.fixture
+async def running(engine: AsyncEngine) -> AsyncIterator[GroupCommit[str, tuple[str, int]]]:
+    group = GroupCommit(engine, insert, workers=4, batch_size=32)
+    task = asyncio.create_task(group.run())
+    yield group
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_items_submitted_together_share_transactions_and_see_each_other(
+    engine: AsyncEngine, running: GroupCommit[str, tuple[str, int]]
+) -> None:
+    names = [f"item-{n:03}" for n in range(100)]
+    results = await asyncio.gather(*(running.submit(name) for name in names))
+
+    assert await committed(engine) == names
+    transactions = {txid for txid, _ in results}
+    assert len(transactions) < len(names)  # 100 items in 4 batches of at most 32
+    for txid in transactions:
+        seen = [visible for other, visible in results if other == txid]
+        # Within a transaction each item sees those applied before it.
+        assert seen == list(range(1, len(seen) + 1))
+
+
+async def test_a_result_comes_only_after_its_commit(
+    engine: AsyncEngine, running: GroupCommit[str, tuple[str, int]]
+) -> None:
+    async def submit_then_read(name: str) -> bool:
+        await running.submit(name)
+        return name in await committed(engine)
+
+    assert all(await asyncio.gather(*(submit_then_read(f"item-{n}") for n in range(40))))
+
+
+async def test_a_failing_item_gets_its_error_and_the_rest_commit_once(
+    engine: AsyncEngine, running: GroupCommit[str, tuple[str, int]]
+) -> None:
+    names = [f"item-{n:02}" for n in range(20)]
+    names.insert(7, "bad-one")
+    outcomes = await asyncio.gather(
+        *(running.submit(name) for name in names), return_exceptions=True
+    )
+
+    failed = [name for name, out in zip(names, outcomes, strict=True) if isinstance(out, Exception)]
+    assert failed == ["bad-one"]
+    assert isinstance(outcomes[7], ValueError)
+    # Its batch was rolled back and each item applied again alone: each row is there once.
+    assert await committed(engine) == sorted(name for name in names if name != "bad-one")
+
+
+async def test_a_caller_that_gave_up_before_its_turn_is_not_applied(engine: AsyncEngine) -> None:
+    group = GroupCommit(engine, insert)
+    abandoned = asyncio.create_task(group.submit("abandoned"))
+    await asyncio.sleep(0)  # it is waiting in the group
+    abandoned.cancel()
+    runner = asyncio.create_task(group.run())
+    try:
+        await group.submit("kept")
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    assert await committed(engine) == ["kept"]
+
+
+async def test_stopping_cancels_the_callers_still_waiting(engine: AsyncEngine) -> None:
+    group = GroupCommit(engine, insert)
+    waiting = asyncio.create_task(group.submit("never"))
+    runner = asyncio.create_task(group.run())
+    await asyncio.sleep(0)  # running
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert await committed(engine) == []
