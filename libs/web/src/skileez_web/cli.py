@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -35,11 +36,22 @@ def run_service(
     import uvloop
 
     uvloop.install()
+    app = create_app(settings)
+    app.on_startup.append(_freeze_what_start_up_made)  # after the cleanup contexts started
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,
         access_log=None,
         print=None,
     )
+
+
+async def _freeze_what_start_up_made(_app: web.Application) -> None:
+    """Move every object alive after start-up (modules, table metadata, schemas, pools: some
+    120,000) out of the collector's reach, so a full collection under load traverses only what
+    the load made. Measured in the bench: full collections paused the event loop for 75-220 ms
+    under load before, 1.4-25 ms after (one of 86 ms with hundreds of requests queued)."""
+    gc.collect()
+    gc.freeze()
