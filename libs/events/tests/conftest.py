@@ -68,7 +68,7 @@ class MiniService:
 
     async def commit_event(self, event: CloudEvent) -> None:
         async with transaction(self.engine) as connection:
-            await outbox.add(connection, event)
+            outbox.add(connection, event)
 
     async def effect_count(self, event_id: str | None = None) -> int:
         query = select(func.count()).select_from(effects)

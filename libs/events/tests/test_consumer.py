@@ -136,7 +136,7 @@ async def test_events_a_handler_causes_carry_its_correlation_and_causation(
     service: Any, contract_created: Any
 ) -> None:
     async def forward(event: Incoming[Any], connection: Any) -> None:
-        await service.outbox.add(connection, caused_by(event.envelope, event.data, subject="s"))
+        service.outbox.add(connection, caused_by(event.envelope, event.data, subject="s"))
 
     consumer = service.start_consumer(forward)
     await wait_until(lambda: consumer.ready)

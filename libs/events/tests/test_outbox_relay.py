@@ -7,6 +7,7 @@ import contextlib
 from collections import Counter
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from yarl import URL
@@ -59,7 +60,7 @@ async def test_rolled_back_transaction_publishes_nothing(
         service.start_relay()
         with contextlib.suppress(RuntimeError):
             async with transaction(service.engine) as connection:
-                await service.outbox.add(connection, rolled_back)
+                service.outbox.add(connection, rolled_back)
                 raise RuntimeError("roll back")
         await service.commit_event(committed)
         await wait_until(arrived(received))
@@ -130,7 +131,7 @@ async def test_two_relays_never_publish_the_same_row_and_together_publish_all(
     events = [contract_created() for _ in range(400)]
     async with transaction(service.engine) as connection:
         for event in events:
-            await service.outbox.add(connection, event)
+            service.outbox.add(connection, event)
     async with tap(service.amqp_url, service.names) as received:
         service.start_relay()
         service.start_relay()
@@ -149,7 +150,7 @@ async def test_drain_on_shutdown_publishes_what_is_committed_before_the_relay_st
     await wait_until(lambda: relay.connected)
     async with transaction(service.engine) as connection:
         for _ in range(500):
-            await service.outbox.add(connection, contract_created())
+            service.outbox.add(connection, contract_created())
     await relay.drain(timeout=30)
     assert await service.unsent() == 0
 
@@ -166,7 +167,7 @@ async def test_a_commit_wakes_the_relay_at_once_not_at_its_next_poll(
         await wait_until(arrived(received, 1), timeout=5)
         with contextlib.suppress(RuntimeError):
             async with transaction(service.engine) as connection:
-                await service.outbox.add(connection, rolled_back)
+                service.outbox.add(connection, rolled_back)
                 raise RuntimeError("roll back")
         await service.commit_event(second)
         await wait_until(arrived(received, 2), timeout=5)
@@ -178,5 +179,37 @@ async def test_an_event_is_never_written_outside_a_transaction(
 ) -> None:
     async with connection(service.engine) as bare:
         with pytest.raises(RuntimeError, match="transaction"):
-            await service.outbox.add(bare, contract_created())
+            service.outbox.add(bare, contract_created())
     assert await service.unsent() == 0
+
+
+async def test_the_events_of_a_transaction_are_written_together_in_order_at_its_commit(
+    service: Any, contract_created: Any
+) -> None:
+    events = [contract_created() for _ in range(5)]
+    async with transaction(service.engine) as writing:
+        for event in events:
+            service.outbox.add(writing, event)
+        assert await writing.fetchval("SELECT count(*) FROM outbox") == 0  # staged
+    async with connection(service.engine) as reader:
+        rows = await reader.fetch("SELECT event_id, body FROM outbox ORDER BY seq")
+    assert [row["event_id"] for row in rows] == [event.id for event in events]
+    assert [CloudEvent.from_json(row["body"]) for row in rows] == events
+
+
+async def test_an_outbox_write_that_fails_at_the_commit_rolls_the_transaction_back(
+    service: Any, contract_created: Any
+) -> None:
+    taken = contract_created()
+    await service.commit_event(taken)
+
+    async def write_an_effect_and_two_events() -> None:
+        async with transaction(service.engine) as writing:
+            await writing.execute("INSERT INTO effects (event_id) VALUES ('written')")
+            service.outbox.add(writing, contract_created())
+            service.outbox.add(writing, taken)  # its id is in the outbox already
+
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await write_an_effect_and_two_events()
+    assert await service.effect_count() == 0
+    assert await service.unsent() == 1

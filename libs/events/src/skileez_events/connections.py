@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-_after_commit: weakref.WeakKeyDictionary[asyncpg.Connection, list[Callable[[], None]]] = (
-    weakref.WeakKeyDictionary()
-)
+Flush = Callable[[asyncpg.Connection, list[Any]], Awaitable[None]]
+"""Writes the items staged for it in one transaction, on its connection, before the commit."""
+
+
+@dataclass
+class _Hooks:
+    """What one `transaction` runs at its end: staged writes before the commit, callbacks after."""
+
+    staged: dict[Flush, list[Any]] = field(default_factory=dict)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+_hooks: weakref.WeakKeyDictionary[asyncpg.Connection, _Hooks] = weakref.WeakKeyDictionary()
 
 
 @asynccontextmanager
@@ -21,17 +33,20 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
 
     For the hot paths (the webhook, the consumers, the outbox relay): SQLAlchemy's execution
     layer cost ~0.5 ms of CPU per statement there, asyncpg's prepared statements a tenth of
-    that. Committed when the block ends normally, rolled back if it raises; then the
-    `after_commit` callbacks run. The connection is invalidated as `connection` says.
+    that. When the block ends normally the `stage`d writes run, inside the transaction, and it
+    commits; then the `after_commit` callbacks run. If anything raises, it is rolled back and
+    neither runs. The connection is invalidated as `connection` says.
     """
     async with connection(engine) as borrowed:
-        callbacks = _after_commit[borrowed] = []
+        hooks = _hooks[borrowed] = _Hooks()
         try:
             async with borrowed.transaction():
                 yield borrowed
+                for flush, items in hooks.staged.items():
+                    await flush(borrowed, items)
         finally:
-            _after_commit.pop(borrowed, None)
-    for callback in callbacks:
+            _hooks.pop(borrowed, None)
+    for callback in hooks.after_commit:
         callback()
 
 
@@ -81,10 +96,22 @@ def server_dsn(engine: AsyncEngine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def stage(connection: asyncpg.Connection, flush: Flush, item: object) -> None:
+    """Have `flush` write `item` just before the `transaction` open on `connection` commits,
+    with every other item staged for that `flush` in it, in the order staged: one statement
+    for a batch instead of one per item. Nothing is written if the transaction rolls back."""
+    _hooks_of(connection).staged.setdefault(flush, []).append(item)
+
+
 def after_commit(connection: asyncpg.Connection, callback: Callable[[], None]) -> None:
     """Call `callback` (once) when the `transaction` open on `connection` has committed."""
-    callbacks = _after_commit.get(connection)
-    if callbacks is None:
-        raise RuntimeError("after_commit needs a connection inside `transaction(engine)`")
+    callbacks = _hooks_of(connection).after_commit
     if callback not in callbacks:
         callbacks.append(callback)
+
+
+def _hooks_of(connection: asyncpg.Connection) -> _Hooks:
+    hooks = _hooks.get(connection)
+    if hooks is None:
+        raise RuntimeError("this needs a connection inside `transaction(engine)`")
+    return hooks

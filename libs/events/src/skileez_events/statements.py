@@ -18,6 +18,13 @@ def insert_sql(table: Table, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
 
 
+def insert_rows_sql(table: Table, columns: Sequence[str], types: Sequence[str]) -> str:
+    """`INSERT INTO table (columns) SELECT * FROM unnest($1::type[], ...)`: many rows in one
+    statement, each parameter an array of one column's values."""
+    arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+
+
 def update_sql(table: Table, columns: Sequence[str]) -> str:
     """`UPDATE table SET column = $2, ... WHERE id = $1`."""
     assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(columns, start=2))

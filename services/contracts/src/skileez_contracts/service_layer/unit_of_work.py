@@ -53,7 +53,7 @@ class UnitOfWork:
         now = datetime.now(UTC)
         for event in recorded:
             if (data := integration_event(contract, event)) is not None:
-                await outbox.add(self.connection, self._envelope(data, contract))
+                outbox.add(self.connection, self._envelope(data, contract))
             if (notification := coach_notification(contract, event, now)) is not None:
                 if self.cause is None:
                     raise RuntimeError("a coach notification needs the event that caused it")

@@ -49,7 +49,7 @@ class UnitOfWork:
         """Persist the payment and stage the integration events its transitions caused."""
         await self.payments.save(payment)
         for event in payment.events:
-            await outbox.add(
+            outbox.add(
                 self.connection,
                 new_event(
                     _integration_event(payment, event),
