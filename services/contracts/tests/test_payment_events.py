@@ -260,3 +260,20 @@ async def test_a_success_racing_many_failures_for_one_contract_ends_paid(
     notes = await coach_notifications(service)
     assert [n["kind"] for n in notes].count("payment_received") == 1
     assert len(notes) == 1 + len(await service.outbox_events(PAYMENT_FAILED))
+
+
+async def test_a_burst_of_payments_activates_each_contract_and_tells_each_coach_once(
+    service: Any, payment_succeeded: Any
+) -> None:
+    contracts = [await service.contract(coach=f"coach-{n}") for n in range(30)]
+    events = [payment_succeeded(contract) for contract in contracts]
+    await asyncio.gather(*(service.publish(event) for event in events))
+    for event in events:
+        await service.settle(event)
+
+    for n, contract in enumerate(contracts):
+        assert (await service.get_contract(contract["id"]))["status"] == "active"
+        [note] = await coach_notifications(service, f"coach-{n}")
+        assert (note["kind"], note["contract_id"]) == ("payment_received", contract["id"])
+        assert (note["amount"], note["currency"]) == (50_000, "eur")
+    assert len(await service.outbox_events(ACTIVATED)) == 30

@@ -1,7 +1,7 @@
 """The transactional outbox: `add` writes an event in the caller's asyncpg transaction.
 
 The events of a transaction are written in one INSERT just before it commits
-(`connections.stage`), so a batch of events costs one round trip, not one each.
+(`statements.StagedInsert`), so a batch of events costs one round trip, not one each.
 
 Once that transaction has committed, the relays of this process are woken at once
 (`connections.after_commit`, no extra round trip). Relays in other processes find the rows
@@ -17,19 +17,18 @@ from collections.abc import Callable
 import asyncpg
 from sqlalchemy import MetaData, Table
 
-from skileez_events.connections import after_commit, stage
+from skileez_events.connections import after_commit
 from skileez_events.envelope import CloudEvent
-from skileez_events.statements import insert_rows_sql, insert_sql
+from skileez_events.statements import StagedInsert
 from skileez_events.tables import outbox_table
 
 
 class Outbox:
     def __init__(self, metadata: MetaData) -> None:
         self.table: Table = outbox_table(metadata)
-        columns = ["event_id", "event_type", "correlation_id", "occurred_at", "body"]
-        self._insert_one = insert_sql(self.table, columns)
-        types = ["text", "text", "text", "timestamptz", "bytea"]
-        self._insert_many = insert_rows_sql(self.table, columns, types)
+        self._rows = StagedInsert(
+            self.table, ["event_id", "event_type", "correlation_id", "occurred_at", "body"]
+        )
         self._listeners: list[Callable[[], None]] = []
 
     def on_commit(self, listener: Callable[[], None]) -> Callable[[], None]:
@@ -44,29 +43,9 @@ class Outbox:
         transaction adds are written together, in order, just before it commits: one INSERT
         for a batch of them, and a failing INSERT rolls the whole transaction back.
         """
-        stage(connection, self._write, event)
+        row = (event.id, event.type, event.correlationid, event.time, event.to_json())
+        self._rows.add(connection, row)
         after_commit(connection, self.committed)
-
-    async def _write(self, connection: asyncpg.Connection, events: list[CloudEvent]) -> None:
-        if len(events) == 1:
-            [event] = events
-            await connection.execute(
-                self._insert_one,
-                event.id,
-                event.type,
-                event.correlationid,
-                event.time,
-                event.to_json(),
-            )
-            return
-        await connection.execute(
-            self._insert_many,
-            [event.id for event in events],
-            [event.type for event in events],
-            [event.correlationid for event in events],
-            [event.time for event in events],
-            [event.to_json() for event in events],
-        )
 
     def committed(self) -> None:
         """Wake this process's relays: a transaction that added events has committed."""

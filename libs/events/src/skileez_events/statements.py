@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import Enum
 
+import asyncpg
 from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql.base import PGDialect
+
+from skileez_events.connections import stage
+
+_POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # its constructor is not annotated
 
 
 def insert_sql(table: Table, columns: Sequence[str]) -> str:
@@ -18,11 +24,37 @@ def insert_sql(table: Table, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
 
 
-def insert_rows_sql(table: Table, columns: Sequence[str], types: Sequence[str]) -> str:
+def insert_rows_sql(table: Table, columns: Sequence[str]) -> str:
     """`INSERT INTO table (columns) SELECT * FROM unnest($1::type[], ...)`: many rows in one
-    statement, each parameter an array of one column's values."""
+    statement, each parameter an array of one column's values (typed from the metadata)."""
+    types = [table.c[name].type.compile(dialect=_POSTGRESQL) for name in columns]
     arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
     return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+
+
+class StagedInsert:
+    """Rows a transaction adds to a table, written together just before it commits.
+
+    `add` stages a row (`connections.stage`); at the commit, one row is one INSERT and several
+    are one `INSERT ... unnest`, in the order added. For rows nothing reads back in the same
+    transaction (the outbox, notifications): a batch of them costs one round trip.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self._insert_one = insert_sql(table, columns)
+        self._insert_many = insert_rows_sql(table, columns)
+
+    def add(self, connection: asyncpg.Connection, row: Sequence[object]) -> None:
+        """Stage `row` (values in the columns' order); needs a `connections.transaction`."""
+        stage(connection, self._write, row)
+
+    async def _write(self, connection: asyncpg.Connection, rows: list[Sequence[object]]) -> None:
+        if len(rows) == 1:
+            await connection.execute(self._insert_one, *rows[0])
+        else:
+            await connection.execute(
+                self._insert_many, *(list(column) for column in zip(*rows, strict=True))
+            )
 
 
 def update_sql(table: Table, columns: Sequence[str]) -> str:

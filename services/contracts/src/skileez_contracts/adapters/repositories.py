@@ -18,7 +18,7 @@ from skileez_contracts.adapters.tables import contracts, notifications, proposal
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
-from skileez_events.statements import insert_sql, update_sql, values_of
+from skileez_events.statements import StagedInsert, insert_sql, update_sql, values_of
 
 CONTRACT_STATE = (
     "status",
@@ -64,7 +64,7 @@ _CONTRACTS_OF_PARTY = (
     f" WHERE student_id = $1 OR coach_id = $1 {_NEWEST_FIRST}"
 )
 
-_INSERT_NOTIFICATION = insert_sql(notifications, [*_NOTIFICATION_COLUMNS, "source_event_id"])
+_NOTIFICATION_ROWS = StagedInsert(notifications, [*_NOTIFICATION_COLUMNS, "source_event_id"])
 _NOTIFICATIONS_OF_RECIPIENT = (
     f"{_select(notifications, _NOTIFICATION_COLUMNS)} WHERE recipient_id = $1 {_NEWEST_FIRST}"
 )
@@ -126,9 +126,11 @@ class NotificationRepository:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
 
-    async def add(self, notification: Notification, *, source_event_id: str) -> None:
+    def add(self, notification: Notification, *, source_event_id: str) -> None:
+        """Staged: written with the others of the transaction just before it commits (a second
+        one for the same event then fails the commit: one notification per event)."""
         values = values_of(notification, _NOTIFICATION_COLUMNS)
-        await self._connection.execute(_INSERT_NOTIFICATION, *values, source_event_id)
+        _NOTIFICATION_ROWS.add(self._connection, [*values, source_event_id])
 
     async def for_recipient(self, user_id: str, *, limit: int, offset: int) -> list[Notification]:
         """The notifications of `user_id`, newest first."""

@@ -57,7 +57,7 @@ class UnitOfWork:
             if (notification := coach_notification(contract, event, now)) is not None:
                 if self.cause is None:
                     raise RuntimeError("a coach notification needs the event that caused it")
-                await self.notifications.add(notification, source_event_id=self.cause.id)
+                self.notifications.add(notification, source_event_id=self.cause.id)
 
     def _envelope(self, data: EventData, contract: Contract) -> CloudEvent:
         subject = str(contract.id)
