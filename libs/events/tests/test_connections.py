@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
@@ -125,3 +126,22 @@ async def test_a_block_that_leaves_a_transaction_open_does_not_return_it_to_the_
     async with connection(engine) as next_one:
         assert next_one is not careless
         assert not next_one.is_in_transaction()
+
+
+async def test_a_connection_invalidated_on_our_side_leaves_the_rest_of_the_pool(url: str) -> None:
+    engine = create_async_engine(url, pool_size=2, max_overflow=0, pool_timeout=5)
+    try:
+        async with connection(engine) as one, connection(engine) as two:
+            pids = {one.get_server_pid(), two.get_server_pid()}
+
+        async def interrupted() -> None:
+            async with connection(engine) as borrowed:
+                pids.discard(borrowed.get_server_pid())
+                raise asyncio.CancelledError  # mid-operation: this one is invalidated
+
+        with pytest.raises(asyncio.CancelledError):
+            await interrupted()
+        async with connection(engine) as one, connection(engine) as two:
+            assert {one.get_server_pid(), two.get_server_pid()} & pids == pids  # kept
+    finally:
+        await engine.dispose()

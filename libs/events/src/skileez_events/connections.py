@@ -62,18 +62,25 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     the server closed also retires the rest of the pool (they were most likely closed by the
     same restart), as SQLAlchemy does for its own disconnects.
     """
-    async with engine.connect() as borrowed:
-        driver: asyncpg.Connection = (await borrowed.get_raw_connection()).driver_connection
-        try:
-            yield driver
-        except BaseException as error:
-            if _unusable(driver, error):
-                await borrowed.invalidate()
-            if driver.is_closed():
-                await engine.dispose()
-            raise
-        if driver.is_in_transaction():
-            await borrowed.invalidate()
+    # The pool's own connection record, not an engine Connection: a quarter of the checkout's
+    # CPU (17 against 67 us here). Outside a greenlet, SQLAlchemy invalidates by terminating.
+    pooled = await engine.raw_connection()
+    driver: asyncpg.Connection = pooled.driver_connection
+    try:
+        yield driver
+    except BaseException as error:
+        closed_by_the_server = driver.is_closed()
+        if _unusable(driver, error):
+            pooled.invalidate()
+        else:
+            pooled.close()
+        if closed_by_the_server:
+            await engine.dispose()
+        raise
+    if driver.is_in_transaction():
+        pooled.invalidate()
+    else:
+        pooled.close()
 
 
 def _unusable(driver: asyncpg.Connection, error: BaseException) -> bool:
