@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -195,3 +196,14 @@ async def test_the_correlation_id_is_taken_from_the_caller_or_minted_and_echoed(
     refused = await client.get("/nowhere", headers={"X-Correlation-Id": "c-1"})
     assert refused.status == 404
     assert refused.headers["X-Correlation-Id"] == "c-1"
+
+
+async def test_a_token_once_accepted_is_refused_once_it_expires(client: TestClient) -> None:
+    token = mint_token(SECRET, "coach-1", Role.COACH, ttl_seconds=1)
+    accepted = await client.post("/greet", json={"name": "Ann"}, headers=bearer(token))
+    assert accepted.status == 200
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    await asyncio.sleep(max(0.0, expires_at - time.time()) + 0.05)
+    refused = await client.post("/greet", json={"name": "Ann"}, headers=bearer(token))
+    assert refused.status == 401
+    assert (await refused.json())["code"] == "invalid_token"
