@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from skileez_events.connections import connection, server_dsn
+from skileez_events.connections import after_commit, connection, server_dsn, transaction
 
 
 @pytest.fixture
@@ -143,5 +143,42 @@ async def test_a_connection_invalidated_on_our_side_leaves_the_rest_of_the_pool(
             await interrupted()
         async with connection(engine) as one, connection(engine) as two:
             assert {one.get_server_pid(), two.get_server_pid()} & pids == pids  # kept
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failing_after_commit_callback_is_not_taken_for_a_rollback(
+    engine: AsyncEngine,
+) -> None:
+    called: list[str] = []
+
+    def failing() -> None:
+        called.append("failing")
+        raise RuntimeError("a listener broke")
+
+    async with transaction(engine) as writing:
+        after_commit(writing, failing)
+        after_commit(writing, lambda: called.append("next"))
+        await writing.execute("CREATE TABLE committed (id int)")
+    assert called == ["failing", "next"]
+    async with connection(engine) as reader:
+        assert await reader.fetchval("SELECT count(*) FROM committed") == 0
+
+
+async def test_an_overflow_connection_is_closed_on_its_return(url: str) -> None:
+    engine = create_async_engine(url, pool_size=1, max_overflow=1, pool_timeout=5)
+    try:
+        async with connection(engine) as kept, connection(engine) as overflow:
+            pids = [kept.get_server_pid(), overflow.get_server_pid()]
+        # The second one back finds the pool full: it is closed, on both sides.
+        assert sorted([kept.is_closed(), overflow.is_closed()]) == [False, True]
+        admin = await asyncpg.connect(server_dsn(engine))
+        try:
+            alive = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", pids
+            )
+        finally:
+            await admin.close()
+        assert alive == 1
     finally:
         await engine.dispose()

@@ -18,6 +18,8 @@ async def engine(create_database: Callable[[str], Awaitable[str]]) -> AsyncItera
     engine = create_async_engine(await create_database("group_commit"), pool_size=4)
     async with connection(engine) as setup:
         await setup.execute("CREATE TABLE items (name text PRIMARY KEY)")
+        await setup.execute("CREATE TABLE counters (name text PRIMARY KEY, n int NOT NULL)")
+        await setup.execute("INSERT INTO counters VALUES ('a', 0), ('b', 0)")
     yield engine
     await engine.dispose()
 
@@ -32,6 +34,10 @@ async def insert(connection: asyncpg.Connection, name: str) -> tuple[str, int]:
     return txid, await connection.fetchval(written)
 
 
+def by_name(name: str) -> tuple[str, ...]:
+    return (name,)
+
+
 async def committed(engine: AsyncEngine) -> list[str]:
     async with connection(engine) as reader:
         return [row["name"] for row in await reader.fetch("SELECT name FROM items ORDER BY name")]
@@ -39,7 +45,7 @@ async def committed(engine: AsyncEngine) -> list[str]:
 
 @pytest.fixture
 async def running(engine: AsyncEngine) -> AsyncIterator[GroupCommit[str, tuple[str, int]]]:
-    group = GroupCommit(engine, insert, workers=4, batch_size=32)
+    group = GroupCommit(engine, insert, by_name, workers=4, batch_size=32)
     task = asyncio.create_task(group.run())
     yield group
     task.cancel()
@@ -88,7 +94,7 @@ async def test_a_failing_item_gets_its_error_and_the_rest_commit_once(
 
 
 async def test_a_caller_that_gave_up_before_its_turn_is_not_applied(engine: AsyncEngine) -> None:
-    group = GroupCommit(engine, insert)
+    group = GroupCommit(engine, insert, by_name)
     abandoned = asyncio.create_task(group.submit("abandoned"))
     await asyncio.sleep(0)  # it is waiting in the group
     abandoned.cancel()
@@ -103,7 +109,7 @@ async def test_a_caller_that_gave_up_before_its_turn_is_not_applied(engine: Asyn
 
 
 async def test_stopping_cancels_the_callers_still_waiting(engine: AsyncEngine) -> None:
-    group = GroupCommit(engine, insert)
+    group = GroupCommit(engine, insert, by_name)
     waiting = asyncio.create_task(group.submit("never"))
     runner = asyncio.create_task(group.run())
     await asyncio.sleep(0)  # running
@@ -113,3 +119,27 @@ async def test_stopping_cancels_the_callers_still_waiting(engine: AsyncEngine) -
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert await committed(engine) == []
+
+
+async def test_two_batches_lock_shared_rows_in_one_order_and_never_deadlock(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def count(connection: asyncpg.Connection, name: str) -> None:
+        await connection.execute("UPDATE counters SET n = n + 1 WHERE name = $1", name)
+        await asyncio.sleep(0.05)  # the other batch takes its first lock meanwhile
+
+    group = GroupCommit(engine, count, by_name, workers=2, batch_size=2)
+    runner = asyncio.create_task(group.run())
+    try:
+        # Two batches, [a, b] and [b, a]: in arrival order each would hold what the other wants.
+        await asyncio.gather(*(group.submit(name) for name in ["a", "b", "b", "a"]))
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    assert not [record for record in caplog.records if "rolled back" in record.getMessage()]
+    async with connection(engine) as reader:
+        assert await reader.fetch("SELECT name, n FROM counters ORDER BY name") == [
+            ("a", 2),
+            ("b", 2),
+        ]

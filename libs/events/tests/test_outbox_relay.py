@@ -213,3 +213,18 @@ async def test_an_outbox_write_that_fails_at_the_commit_rolls_the_transaction_ba
         await write_an_effect_and_two_events()
     assert await service.effect_count() == 0
     assert await service.unsent() == 1
+
+
+async def test_a_staged_value_too_long_for_its_column_is_refused_not_cut(
+    service: Any, contract_created: Any
+) -> None:
+    events = [contract_created(), contract_created(correlation_id="c" * 65)]  # column: 64
+
+    async def write_both() -> None:
+        async with transaction(service.engine) as writing:
+            for event in events:
+                service.outbox.add(writing, event)
+
+    with pytest.raises(asyncpg.StringDataRightTruncationError):
+        await write_both()
+    assert await service.unsent() == 0

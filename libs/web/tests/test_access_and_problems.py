@@ -199,7 +199,7 @@ async def test_the_correlation_id_is_taken_from_the_caller_or_minted_and_echoed(
 
 
 async def test_a_token_once_accepted_is_refused_once_it_expires(client: TestClient) -> None:
-    token = mint_token(SECRET, "coach-1", Role.COACH, ttl_seconds=1)
+    token = mint_token(SECRET, "coach-1", Role.COACH, ttl_seconds=2)  # valid for 1 s at least
     accepted = await client.post("/greet", json={"name": "Ann"}, headers=bearer(token))
     assert accepted.status == 200
     expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]

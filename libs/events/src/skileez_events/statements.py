@@ -6,6 +6,7 @@ values travel as `$n` parameters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from enum import Enum
 
@@ -16,6 +17,7 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 from skileez_events.connections import stage
 
 _POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # its constructor is not annotated
+_TYPMOD = re.compile(r"\(\d+(,\s*\d+)?\)")
 
 
 def insert_sql(table: Table, columns: Sequence[str]) -> str:
@@ -25,11 +27,19 @@ def insert_sql(table: Table, columns: Sequence[str]) -> str:
 
 
 def insert_rows_sql(table: Table, columns: Sequence[str]) -> str:
-    """`INSERT INTO table (columns) SELECT * FROM unnest($1::type[], ...)`: many rows in one
-    statement, each parameter an array of one column's values (typed from the metadata)."""
-    types = [table.c[name].type.compile(dialect=_POSTGRESQL) for name in columns]
+    """`INSERT INTO table (columns) SELECT ... FROM unnest($1::type[], ...)`: many rows in one
+    statement, each parameter an array of one column's values, inserted in the arrays' order.
+
+    The arrays are typed from the metadata without a length (`VARCHAR`, not `VARCHAR(64)`):
+    casting to a length would cut an over-long value silently, where the INSERT refuses it.
+    """
+    types = [_TYPMOD.sub("", table.c[name].type.compile(dialect=_POSTGRESQL)) for name in columns]
     arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    names = ", ".join(columns)
+    return (
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM unnest({arrays})"
+        f" WITH ORDINALITY AS staged ({names}, position) ORDER BY position"
+    )
 
 
 class StagedInsert:

@@ -3,7 +3,9 @@
 Verified events are applied in group commits (`skileez_events.group_commit`): under load, the
 events arriving together share one transaction, each applied as if alone (it sees the writes
 of those before it, and row locks are held to the commit), and each is answered only after
-that commit. An event that fails is applied again alone and gets its own answer.
+that commit. An event that fails is applied again alone and gets its own answer. A group is
+applied in the order of the Stripe objects' ids, so two groups lock a payment they share in
+the same order.
 """
 
 from __future__ import annotations
@@ -46,7 +48,14 @@ def webhook_group_commit(engine: AsyncEngine, *, livemode: bool) -> GroupCommit[
             clock=utc_now,
         )
 
-    return GroupCommit(engine, apply)
+    return GroupCommit(engine, apply, _lock_order)
+
+
+def _lock_order(verified: VerifiedEvent) -> tuple[str, ...]:
+    """Events about one Stripe object (a session, an intent...) lock the same payment: they
+    are applied in the order of that object's id, then of the event's (its record's key)."""
+    event, _ = verified
+    return str(event.data.object.get("id", "")), event.id
 
 
 @api.operation(
