@@ -34,7 +34,8 @@ R = TypeVar("R")
 Apply = Callable[[asyncpg.Connection, T], Awaitable[R]]
 """Applies one item on a connection inside a transaction it must not end."""
 Order = Callable[[T], tuple[str, ...]]
-"""An item's place in its batch: items that lock the same rows must share a key's prefix."""
+"""An item's sort key in its batch: the rows it locks first, so every batch takes them in one
+order."""
 
 
 async def take_batch(waiting: asyncio.Queue[T], batch_size: int) -> list[T]:
