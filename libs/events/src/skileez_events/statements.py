@@ -7,8 +7,9 @@ values travel as `$n` parameters.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import Table
@@ -17,7 +18,14 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 from skileez_events.connections import stage
 
 _POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # its constructor is not annotated
+E = TypeVar("E")
+
 _TYPMOD = re.compile(r"\(\d+(,\s*\d+)?\)")
+
+
+def select_sql(table: Table, columns: Sequence[str]) -> str:
+    """`SELECT columns FROM table`, for the caller to add its WHERE, ORDER BY or lock."""
+    return f"SELECT {', '.join(columns)} FROM {table.name}"
 
 
 def insert_sql(table: Table, columns: Sequence[str]) -> str:
@@ -71,6 +79,15 @@ def update_sql(table: Table, columns: Sequence[str]) -> str:
     """`UPDATE table SET column = $2, ... WHERE id = $1`."""
     assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(columns, start=2))
     return f"UPDATE {table.name} SET {assignments} WHERE id = $1"
+
+
+def entity_of(model: Callable[..., E], row: Mapping[str, Any], /, **enums: type[Enum]) -> E:
+    """`model(**row)`, each column named in `enums` read back as its enumeration: the inverse
+    of `values_of`."""
+    values = dict(row)
+    for name, enum in enums.items():
+        values[name] = enum(values[name])
+    return model(**values)
 
 
 def values_of(entity: object, columns: Sequence[str]) -> list[object]:

@@ -9,16 +9,21 @@ migrates: no value is ever formatted into SQL, only those names.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 import asyncpg
-from sqlalchemy import Table
 
 from skileez_contracts.adapters.tables import contracts, notifications, proposals
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
-from skileez_events.statements import StagedInsert, insert_sql, update_sql, values_of
+from skileez_events.statements import (
+    StagedInsert,
+    entity_of,
+    insert_sql,
+    select_sql,
+    update_sql,
+    values_of,
+)
 
 CONTRACT_STATE = (
     "status",
@@ -39,34 +44,30 @@ _NOTIFICATION_COLUMNS = [
 """What a notification is; the id of the event that caused it is stored, never read back."""
 
 
-def _select(table: Table, columns: Sequence[str]) -> str:
-    return f"SELECT {', '.join(columns)} FROM {table.name}"
-
-
 _NEWEST_FIRST = "ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
 
-_SELECT_PROPOSAL = f"{_select(proposals, _PROPOSAL_COLUMNS)} WHERE id = $1"
+_SELECT_PROPOSAL = f"{select_sql(proposals, _PROPOSAL_COLUMNS)} WHERE id = $1"
 _SELECT_PROPOSAL_LOCKED = f"{_SELECT_PROPOSAL} FOR UPDATE"
 _INSERT_PROPOSAL = insert_sql(proposals, _PROPOSAL_COLUMNS)
 _UPDATE_PROPOSAL = update_sql(proposals, ["status", "decided_at"])
 _PROPOSALS_OF_PARTY = (
-    f"{_select(proposals, _PROPOSAL_COLUMNS)}"
+    f"{select_sql(proposals, _PROPOSAL_COLUMNS)}"
     f" WHERE coach_id = $1 OR student_id = $1 {_NEWEST_FIRST}"
 )
 
-_SELECT_CONTRACT = f"{_select(contracts, _CONTRACT_COLUMNS)} WHERE id = $1"
+_SELECT_CONTRACT = f"{select_sql(contracts, _CONTRACT_COLUMNS)} WHERE id = $1"
 _SELECT_CONTRACT_LOCKED = f"{_SELECT_CONTRACT} FOR UPDATE"
 _INSERT_CONTRACT = insert_sql(contracts, _CONTRACT_COLUMNS)
 _UPDATE_CONTRACT = update_sql(contracts, CONTRACT_STATE)
 _CONTRACT_OF_PROPOSAL = "SELECT id FROM contracts WHERE proposal_id = $1"
 _CONTRACTS_OF_PARTY = (
-    f"{_select(contracts, _CONTRACT_COLUMNS)}"
+    f"{select_sql(contracts, _CONTRACT_COLUMNS)}"
     f" WHERE student_id = $1 OR coach_id = $1 {_NEWEST_FIRST}"
 )
 
 _NOTIFICATION_ROWS = StagedInsert(notifications, [*_NOTIFICATION_COLUMNS, "source_event_id"])
 _NOTIFICATIONS_OF_RECIPIENT = (
-    f"{_select(notifications, _NOTIFICATION_COLUMNS)} WHERE recipient_id = $1 {_NEWEST_FIRST}"
+    f"{select_sql(notifications, _NOTIFICATION_COLUMNS)} WHERE recipient_id = $1 {_NEWEST_FIRST}"
 )
 
 
@@ -139,19 +140,12 @@ class NotificationRepository:
 
 
 def _proposal(row: asyncpg.Record) -> Proposal:
-    values = dict(row)
-    values["status"] = ProposalStatus(values["status"])
-    return Proposal(**values)
+    return entity_of(Proposal, row, status=ProposalStatus)
 
 
 def _contract(row: asyncpg.Record) -> Contract:
-    values = dict(row)
-    values["status"] = ContractStatus(values["status"])
-    values["payment_status"] = PaymentStatus(values["payment_status"])
-    return Contract(**values)
+    return entity_of(Contract, row, status=ContractStatus, payment_status=PaymentStatus)
 
 
 def _notification(row: asyncpg.Record) -> Notification:
-    values = dict(row)
-    values["kind"] = NotificationKind(values["kind"])
-    return Notification(**values)
+    return entity_of(Notification, row, kind=NotificationKind)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from skileez_events.statements import insert_sql, update_sql, values_of
+from skileez_events.statements import entity_of, insert_sql, select_sql, update_sql, values_of
 from skileez_scheduling.adapters.tables import COACH_OVERLAP, contracts, sessions
 from skileez_scheduling.domain.contracts import ContractStatus, ContractView
 from skileez_scheduling.domain.errors import SessionOverlap
@@ -33,11 +33,11 @@ _SAVED_CONTRACT = (
 _CANCELLATION = ("status", "cancelled_at", "cancelled_by", "cancellation_reason")
 """The columns a cancellation changes."""
 
-_CONTRACT_COLUMNS = ", ".join(column.name for column in contracts.c if column.name != "updated_at")
+_CONTRACT_NAMES = [column.name for column in contracts.c if column.name != "updated_at"]
+_CONTRACT_COLUMNS = ", ".join(_CONTRACT_NAMES)
 _SESSION_NAMES = [column.name for column in sessions.c]
-_SESSION_COLUMNS = ", ".join(_SESSION_NAMES)
 
-_SELECT_CONTRACT = f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE id = $1"
+_SELECT_CONTRACT = f"{select_sql(contracts, _CONTRACT_NAMES)} WHERE id = $1"
 _LOCK_OR_CREATE_CONTRACT = (
     f"INSERT INTO contracts (id, status) VALUES ($1, '{ContractStatus.PENDING.value}')"
     " ON CONFLICT (id) DO UPDATE SET id = contracts.id"
@@ -49,13 +49,11 @@ _SCHEDULED = f"status = '{SessionStatus.SCHEDULED.value}'"
 predicate)."""
 _COUNT_SCHEDULED = f"SELECT count(*) FROM sessions WHERE contract_id = $1 AND {_SCHEDULED}"
 _INSERT_SESSION = insert_sql(sessions, _SESSION_NAMES)
-_SELECT_SESSION = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = $1"
-_SESSIONS_OF = (
-    f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE contract_id = $1 ORDER BY starts_at, created_at"
-)
+_SELECT_SESSIONS = select_sql(sessions, _SESSION_NAMES)
+_SELECT_SESSION = f"{_SELECT_SESSIONS} WHERE id = $1"
+_SESSIONS_OF = f"{_SELECT_SESSIONS} WHERE contract_id = $1 ORDER BY starts_at, created_at"
 _SCHEDULED_SESSIONS_FROM = (
-    f"SELECT {_SESSION_COLUMNS} FROM sessions"
-    f" WHERE contract_id = $1 AND {_SCHEDULED} AND starts_at >= $2 FOR UPDATE"
+    f"{_SELECT_SESSIONS} WHERE contract_id = $1 AND {_SCHEDULED} AND starts_at >= $2 FOR UPDATE"
 )
 _SAVE_CANCELLATION = update_sql(sessions, _CANCELLATION)
 
@@ -121,12 +119,8 @@ class SchedulingRepository:
 
 
 def _contract_of(row: asyncpg.Record) -> ContractView:
-    values = dict(row)
-    values["status"] = ContractStatus(values["status"])
-    return ContractView(**values)
+    return entity_of(ContractView, row, status=ContractStatus)
 
 
 def _session_of(row: asyncpg.Record) -> Session:
-    values = dict(row)
-    values["status"] = SessionStatus(values["status"])
-    return Session(**values)
+    return entity_of(Session, row, status=SessionStatus)
