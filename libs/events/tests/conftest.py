@@ -27,6 +27,7 @@ from skileez_events import (
     new_event,
 )
 from skileez_events.connections import transaction
+from skileez_events.consumer import LockAhead
 
 metadata = MetaData()
 outbox = Outbox(metadata)
@@ -97,6 +98,7 @@ class MiniService:
         amqp_url: str | None = None,
         prefetch: int = 50,
         engine: AsyncEngine | None = None,
+        lock_ahead: LockAhead | None = None,
     ) -> EventConsumer:
         consumer = EventConsumer(
             consumer="payments",
@@ -105,6 +107,7 @@ class MiniService:
             amqp_url=amqp_url or self.amqp_url,
             names=self.names,
             subscriptions=[Subscription(ContractCreated, handler or self.record_effect)],
+            lock_ahead=lock_ahead,
             prefetch=prefetch,
         )
         self.tasks.append(asyncio.create_task(consumer.run()))

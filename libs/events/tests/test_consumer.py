@@ -381,6 +381,44 @@ async def test_a_burst_of_events_is_applied_once_each_in_fewer_transactions_than
     assert transactions < applied
 
 
+async def test_lock_ahead_gets_each_transactions_new_events_before_their_handlers(
+    service: Any, contract_created: Any
+) -> None:
+    async with service.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE applied_in (event_id text, txid bigint)"))
+        await conn.execute(text("CREATE TABLE ahead_in (event_id text, txid bigint)"))
+
+    async def lock_ahead(connection: Any, events: list[Incoming[Any]]) -> None:
+        ids = [event.envelope.id for event in events]
+        await connection.execute(
+            "INSERT INTO ahead_in SELECT unnest($1::text[]), txid_current()", ids
+        )
+
+    async def apply(event: Incoming[Any], connection: Any) -> None:
+        applied_before = "SELECT count(*) FROM applied_in WHERE txid = txid_current()"
+        ahead = "SELECT count(*) FROM ahead_in WHERE txid = txid_current()"
+        assert await connection.fetchval(ahead) > await connection.fetchval(applied_before)
+        await service.record_effect(event, connection)
+        await connection.execute(
+            "INSERT INTO applied_in VALUES ($1, txid_current())", event.envelope.id
+        )
+
+    consumer = service.start_consumer(apply, lock_ahead=lock_ahead)
+    await wait_until(lambda: consumer.ready)
+    events = [contract_created() for _ in range(150)]
+    await publish_burst(service, events + events[::3])  # every third one twice
+    await wait_until(lambda: _equals(service.effect_count(), 150), timeout=60)
+    await consumer.drain()
+
+    async with service.engine.connect() as conn:
+        ahead = (await conn.execute(text("SELECT event_id, txid FROM ahead_in"))).all()
+        applied = (await conn.execute(text("SELECT event_id, txid FROM applied_in"))).all()
+    # Each committed transaction locked ahead exactly the events it applied, none a duplicate.
+    assert sorted(ahead) == sorted(applied)
+    assert sorted(event_id for event_id, _ in applied) == sorted(event.id for event in events)
+    assert len({txid for _, txid in applied}) < len(applied)
+
+
 class SecondInATransaction:
     """Picks the first event that a handler meets second in a transaction: one that certainly
     runs inside a batch of several events (a batch stops at the event that fails in it)."""

@@ -143,3 +143,36 @@ async def test_two_batches_lock_shared_rows_in_one_order_and_never_deadlock(
             ("a", 2),
             ("b", 2),
         ]
+
+
+async def test_lock_ahead_runs_first_in_each_transaction_with_the_items_applied_in_it(
+    engine: AsyncEngine,
+) -> None:
+    ahead: dict[str, list[str]] = {}
+
+    async def lock_ahead(connection: asyncpg.Connection, names: list[str]) -> None:
+        assert await connection.fetchval(written_by_us) == 0  # before any item is applied
+        ahead[await connection.fetchval("SELECT pg_current_xact_id()::text")] = names
+
+    written_by_us = "SELECT count(*) FROM items WHERE xmin = xid(pg_current_xact_id())"
+    group = GroupCommit(engine, insert, by_name, lock_ahead=lock_ahead)
+    runner = asyncio.create_task(group.run())
+    try:
+        names = [f"item-{n:02}" for n in range(40)]
+        names.insert(13, "bad-one")
+        outcomes = await asyncio.gather(
+            *(group.submit(name) for name in names), return_exceptions=True
+        )
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    applied: dict[str, list[str]] = {}
+    for name, outcome in zip(names, outcomes, strict=True):
+        if not isinstance(outcome, Exception):
+            applied.setdefault(outcome[0], []).append(name)
+    # Every committed transaction locked ahead exactly the items it then applied, in order.
+    assert {txid: ahead[txid] for txid in applied} == applied
+    # The group holding the bad item locked ahead for all of it, then each went alone.
+    assert any("bad-one" in names and len(names) > 1 for names in ahead.values())
+    assert ["bad-one"] in ahead.values()

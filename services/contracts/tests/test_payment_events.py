@@ -277,3 +277,26 @@ async def test_a_burst_of_payments_activates_each_contract_and_tells_each_coach_
         assert (note["kind"], note["contract_id"]) == ("payment_received", contract["id"])
         assert (note["amount"], note["currency"]) == (50_000, "eur")
     assert len(await service.outbox_events(ACTIVATED)) == 30
+
+
+async def test_a_burst_of_payments_each_refunded_in_full_cancels_every_contract_once(
+    service: Any, payment_succeeded: Any, payment_refunded: Any
+) -> None:
+    """Batches lock their contracts ahead; the events of one contract in one batch share it."""
+    contracts = [await service.contract(coach=f"coach-{n}") for n in range(20)]
+    events = [
+        event
+        for contract in contracts
+        for event in (
+            payment_succeeded(contract),
+            payment_refunded(contract, refund_amount=50_000, total_refunded=50_000),
+        )
+    ]
+    await asyncio.gather(*(service.publish(event) for event in events))
+    for event in events:
+        await service.settle(event)
+
+    for contract in contracts:
+        seen = await service.get_contract(contract["id"])
+        assert (seen["status"], seen["payment_status"]) == ("cancelled", "refunded")
+    assert len(await service.outbox_events(CANCELLED)) == 20

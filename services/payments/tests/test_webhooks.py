@@ -8,12 +8,15 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skileez_events import CloudEvent
+from skileez_events.connections import connection, transaction
 from skileez_events.testing import tap, wait_until
+from skileez_payments.adapters.repository import PaymentRepository
 from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.adapters.tables import payments as payments_table
 from skileez_payments.entrypoints.resources import ENGINE
@@ -400,3 +403,32 @@ async def test_a_burst_is_applied_together_and_a_deferred_event_in_it_fails_alon
     assert [await c.status() for c in checkouts] == ["processing"] + ["succeeded"] * 19
     assert await outbox_types(payments) == ["PaymentSucceeded"] * 19
     assert await stored_events(payments) == 1 + 19  # the deferred refund is not recorded
+
+
+async def test_a_group_locks_its_sessions_payments_ahead_and_each_event_finds_its_own(
+    payments: Payments,
+) -> None:
+    first, second = await open_checkout(payments), await open_checkout(payments)
+    engine = payments.app[ENGINE]
+    async with transaction(engine) as group, connection(engine) as other:
+        queries: list[str] = []
+        group.add_query_logger(lambda record: queries.append(record.query))
+        repository = PaymentRepository(group)
+        await repository.lock_checkout_sessions([first.session_id, second.session_id])
+        for checkout in (first, second):
+            # Locked: another transaction can take neither the payment nor its contract.
+            for query, row_id in (
+                ("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE NOWAIT", checkout.payment_id),
+                (
+                    "SELECT 1 FROM contracts WHERE id = $1 FOR UPDATE NOWAIT",
+                    checkout.contract.contract_id,
+                ),
+            ):
+                with pytest.raises(asyncpg.LockNotAvailableError):
+                    await other.execute(query, uuid.UUID(str(row_id)))
+        found = await repository.by_checkout_session(first.session_id)
+        assert found is not None
+        assert str(found.id) == first.payment_id
+        assert await repository.by_checkout_session(first.session_id) is found
+        assert await repository.get(found.id, lock=True) is found
+        assert len(queries) == 1  # the one statement that locked both

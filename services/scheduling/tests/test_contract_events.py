@@ -73,6 +73,9 @@ async def test_duplicated_events_have_one_effect(scheduling: Scheduling) -> None
     cancellation = cancelled(contract_id, reason="refunded")
     await scheduling.publish(*[cancellation] * 5)
     await scheduling.publish(created(contract_id), activated(contract_id))
+    await scheduling.wait_until_handled(handled + 3)
+    # Later only once those are applied: batches run side by side, and two events about one
+    # contract in different batches apply in the order they take its lock, not of publication.
     later = cancelled(contract_id, reason="a second, later reason")
     await scheduling.publish(later)
     await scheduling.wait_until_handled(handled + 4)
@@ -132,3 +135,19 @@ async def test_a_refund_cancels_future_sessions_visibly_to_both_parties(
     )
     assert status == 200
     assert page.count("refunded by an admin") >= 3
+
+
+async def test_a_burst_of_created_and_activated_pairs_ends_with_every_contract_active(
+    scheduling: Scheduling,
+) -> None:
+    """Batches lock (or create) their contracts ahead; a pair in one batch shares one view."""
+    contract_ids = [uuid.uuid4() for _ in range(40)]
+    await scheduling.publish(
+        *(event(contract_id) for contract_id in contract_ids for event in (created, activated))
+    )
+    await scheduling.wait_until_handled(80)
+    for contract_id in contract_ids:
+        assert await scheduling.contract_status(contract_id) == "active"
+        status, listed = await scheduling.call("GET", f"/contracts/{contract_id}/sessions")
+        assert status == 200
+        assert listed["session_count"] == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,7 @@ class _Hooks:
 
     staged: dict[Flush, list[Any]] = field(default_factory=dict)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    locked: dict[tuple[str, Hashable], Any] = field(default_factory=dict)
 
 
 _hooks: weakref.WeakKeyDictionary[asyncpg.Connection, _Hooks] = weakref.WeakKeyDictionary()
@@ -120,6 +121,19 @@ def after_commit(connection: asyncpg.Connection, callback: Callable[[], None]) -
     callbacks = _hooks_of(connection).after_commit
     if callback not in callbacks:
         callbacks.append(callback)
+
+
+def locked(connection: asyncpg.Connection) -> dict[tuple[str, Hashable], Any]:
+    """The identity map of the `transaction` open on `connection`: what it has locked or
+    written, by (table, key), as the entity a repository made of it (or a marker).
+
+    A repository that locks a row keeps its entity here and hands that same object back when
+    the row is asked for again, so a batch can lock the rows of all its events in one statement
+    ahead of their handlers and each handler finds its own row there, already locked. One row
+    is then one object in a transaction: a handler's changes are those the next one sees.
+    Every change to a kept entity must be saved through it before the next handler runs.
+    """
+    return _hooks_of(connection).locked
 
 
 def _hooks_of(connection: asyncpg.Connection) -> _Hooks:

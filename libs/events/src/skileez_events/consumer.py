@@ -8,7 +8,8 @@ batch, so at low load a batch is one delivery and at high load one connection, B
 (and its WAL flush) serve many events.
 
 A batch runs in one database transaction: record (consumer, event id) of all its deliveries in
-the inbox in one statement, then run the handler of each new one, whose effects and outbox rows
+the inbox in one statement, let the service lock ahead the rows its new events will lock (one
+statement, `lock_ahead`), then run the handler of each new one, whose effects and outbox rows
 commit with that record; every delivery of the batch is acked only after the commit. A
 duplicate (even a second copy in the same batch) is not recorded again and is acked without
 effect. The handlers of a batch share its connection: each sees the writes of those before it,
@@ -72,6 +73,9 @@ class Incoming(Generic[D]):
 
 Handler = Callable[[Incoming[Any], asyncpg.Connection], Awaitable[None]]
 """Called with the event and the connection whose transaction recorded it in the inbox."""
+LockAhead = Callable[[asyncpg.Connection, list[Incoming[Any]]], Awaitable[None]]
+"""Called in each transaction with its new events before their handlers: locks (and keeps in
+`connections.locked`) in one statement the rows the handlers would each lock, in one order."""
 
 
 @dataclass(frozen=True)
@@ -138,12 +142,14 @@ class EventConsumer:
         amqp_url: str,
         names: Names,
         subscriptions: Sequence[Subscription],
+        lock_ahead: LockAhead | None = None,
         prefetch: int = 50,
         workers: int = 4,
         batch_size: int = 32,
     ) -> None:
         """`workers` batches in flight at most (each holds one database connection), of at
-        most `batch_size` deliveries each; `prefetch` bounds the deliveries buffered."""
+        most `batch_size` deliveries each; `prefetch` bounds the deliveries buffered;
+        `lock_ahead`, if given, runs in each transaction before the handlers."""
         declared = {event_type_of(model) for model in SUBSCRIPTIONS[consumer]}
         routed = {event_type_of(sub.model) for sub in subscriptions}
         if declared != routed:
@@ -158,6 +164,7 @@ class EventConsumer:
         self._amqp_url = amqp_url
         self._names = names
         self._subscriptions = subscriptions
+        self._lock_ahead = lock_ahead
         self._prefetch = prefetch
         self._workers = workers
         self._batch_size = batch_size
@@ -326,18 +333,23 @@ class EventConsumer:
             await asyncio.sleep(backoff.next_delay())
 
     async def _apply(self, connection: asyncpg.Connection, deliveries: list[_Delivery]) -> None:
-        """Record the events in the inbox (one statement), then run the handler of each one
-        not seen before, in order; a duplicate is skipped."""
+        """Record the events in the inbox (one statement), lock ahead for those not seen
+        before, then run the handler of each of them, in order; a duplicate is skipped."""
         new = await self._inbox.record(
             connection, self._consumer, [delivery.event.envelope for delivery in deliveries]
         )
+        fresh: list[_Delivery] = []
         for delivery in deliveries:
             envelope = delivery.event.envelope
             if envelope.id in new:
                 new.discard(envelope.id)
-                await delivery.handler(delivery.event, connection)
+                fresh.append(delivery)
             else:
                 log.info("%s skips duplicate %s %s", self._consumer, envelope.type, envelope.id)
+        if self._lock_ahead is not None and fresh:
+            await self._lock_ahead(connection, [delivery.event for delivery in fresh])
+        for delivery in fresh:
+            await delivery.handler(delivery.event, connection)
 
 
 def _database_unreachable(error: BaseException) -> bool:

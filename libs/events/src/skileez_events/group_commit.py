@@ -8,7 +8,8 @@ before it, every row lock is held to the commit, and no caller gets its result b
 commit. At low load a batch is one item, so nobody waits for company.
 
 A batch is applied in the order of the items' `order` key (the rows they lock), so two batches
-lock shared rows in the same order instead of waiting on each other in a cycle. If anything in a
+lock shared rows in the same order instead of waiting on each other in a cycle; a `lock_ahead`
+can first lock all the rows the batch's items will each lock, in one statement. If anything in a
 batch raises, the batch is rolled back and each item is applied again in a transaction of its
 own: an item that fails gets its own error, and never holds back the rest.
 """
@@ -36,6 +37,9 @@ Apply = Callable[[asyncpg.Connection, T], Awaitable[R]]
 Order = Callable[[T], tuple[str, ...]]
 """An item's sort key in its batch: the rows it locks first, so every batch takes them in one
 order."""
+LockAhead = Callable[[asyncpg.Connection, list[T]], Awaitable[None]]
+"""Runs first in each transaction, with the items about to be applied in it: locks (and keeps
+in `connections.locked`) in one statement the rows they would each lock, in one order."""
 
 
 async def take_batch(waiting: asyncio.Queue[T], batch_size: int) -> list[T]:
@@ -61,16 +65,18 @@ class GroupCommit(Generic[T, R]):
         apply: Apply[T, R],
         order: Order[T],
         *,
+        lock_ahead: LockAhead[T] | None = None,
         workers: int = 4,
         batch_size: int = 32,
     ) -> None:
         """`workers` transactions in flight at most (each holds one pooled connection), of at
-        most `batch_size` items each, applied in `order`."""
+        most `batch_size` items each, applied in `order` after `lock_ahead`, if given."""
         if workers < 1 or batch_size < 1:
             raise ValueError("workers and batch_size must be at least 1")
         self._engine = engine
         self._apply = apply
         self._order = order
+        self._lock_ahead = lock_ahead
         self._workers = workers
         self._batch_size = batch_size
         self._waiting: asyncio.Queue[_Submitted[T, R]] = asyncio.Queue()
@@ -114,7 +120,7 @@ class GroupCommit(Generic[T, R]):
         (nothing answered, everything rolled back) if anything raised."""
         try:
             async with transaction(self._engine) as connection:
-                results = [await self._apply(connection, submitted.item) for submitted in batch]
+                results = await self._apply_in(connection, [submitted.item for submitted in batch])
         except Exception as error:
             log.warning("rolled back a group of %d (%r); applying each alone", len(batch), error)
             return False
@@ -126,10 +132,16 @@ class GroupCommit(Generic[T, R]):
     async def _apply_alone(self, submitted: _Submitted[T, R]) -> None:
         try:
             async with transaction(self._engine) as connection:
-                result = await self._apply(connection, submitted.item)
+                [result] = await self._apply_in(connection, [submitted.item])
         except Exception as error:
             if not submitted.result.done():
                 submitted.result.set_exception(error)
         else:
             if not submitted.result.done():
                 submitted.result.set_result(result)
+
+    async def _apply_in(self, connection: asyncpg.Connection, items: list[T]) -> list[R]:
+        """Lock ahead, then apply each item in turn, in the transaction open on `connection`."""
+        if self._lock_ahead is not None:
+            await self._lock_ahead(connection, items)
+        return [await self._apply(connection, item) for item in items]

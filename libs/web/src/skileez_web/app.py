@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventConsumer, Inbox, Names, Outbox, OutboxRelay, Subscription
+from skileez_events.consumer import LockAhead
 from skileez_web.correlation import correlation_middleware
 from skileez_web.database import create_engine
 from skileez_web.observability import (
@@ -112,6 +113,7 @@ def consuming(
     consumer: str,
     inbox: Inbox,
     subscriptions: Sequence[Subscription],
+    lock_ahead: LockAhead | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context: the service's event consumer, drained then stopped at shutdown."""
 
@@ -123,6 +125,7 @@ def consuming(
             amqp_url=settings.amqp_url,
             names=Names(settings.events_namespace),
             subscriptions=subscriptions,
+            lock_ahead=lock_ahead,
         )
         app[consumer_key] = running
         async for _ in background(f"{consumer} consumer", running.run, running.drain)(app):

@@ -9,6 +9,7 @@ migrates: no value is ever formatted into SQL, only those names.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 import asyncpg
 
@@ -16,6 +17,7 @@ from skileez_contracts.adapters.tables import contracts, notifications, proposal
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+from skileez_events.connections import locked
 from skileez_events.statements import (
     StagedInsert,
     entity_of,
@@ -56,7 +58,10 @@ _PROPOSALS_OF_PARTY = (
 )
 
 _SELECT_CONTRACT = f"{select_sql(contracts, _CONTRACT_COLUMNS)} WHERE id = $1"
-_SELECT_CONTRACT_LOCKED = f"{_SELECT_CONTRACT} FOR UPDATE"
+_LOCK_CONTRACTS = (
+    f"{select_sql(contracts, _CONTRACT_COLUMNS)} WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
+)
+"""Rows are locked as they come out of the sort: in the order of their ids."""
 _INSERT_CONTRACT = insert_sql(contracts, _CONTRACT_COLUMNS)
 _UPDATE_CONTRACT = update_sql(contracts, CONTRACT_STATE)
 _CONTRACT_OF_PROPOSAL = "SELECT id FROM contracts WHERE proposal_id = $1"
@@ -101,10 +106,23 @@ class ContractRepository:
         await self._connection.execute(_INSERT_CONTRACT, *values_of(contract, _CONTRACT_COLUMNS))
 
     async def get(self, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract | None:
-        """The contract; `for_update` locks it so concurrent payment events apply one at a time."""
-        query = _SELECT_CONTRACT_LOCKED if for_update else _SELECT_CONTRACT
-        row = await self._connection.fetchrow(query, contract_id)
-        return None if row is None else _contract(row)
+        """The contract; `for_update` locks it so concurrent payment events apply one at a time
+        (the transaction's one object for it, `connections.locked`)."""
+        if not for_update:
+            row = await self._connection.fetchrow(_SELECT_CONTRACT, contract_id)
+            return None if row is None else _contract(row)
+        kept = locked(self._connection)
+        if ("contracts", contract_id) not in kept:
+            await self.lock([contract_id])
+        contract: Contract | None = kept.get(("contracts", contract_id))
+        return contract
+
+    async def lock(self, contract_ids: Collection[uuid.UUID]) -> None:
+        """Lock these contracts in one statement, in the order of their ids; `get(...,
+        for_update=True)` then finds them kept."""
+        kept = locked(self._connection)
+        for row in await self._connection.fetch(_LOCK_CONTRACTS, list(contract_ids)):
+            kept.setdefault(("contracts", row["id"]), _contract(row))
 
     async def id_for_proposal(self, proposal_id: uuid.UUID) -> uuid.UUID | None:
         found: uuid.UUID | None = await self._connection.fetchval(

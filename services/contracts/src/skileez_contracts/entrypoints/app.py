@@ -11,7 +11,7 @@ from skileez_contracts.entrypoints import contracts, notifications, proposals
 from skileez_contracts.entrypoints.api import api
 from skileez_contracts.entrypoints.context import CONSUMER, ENGINE, RELAY, SETTINGS
 from skileez_contracts.entrypoints.errors import domain_errors
-from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS
+from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS, lock_contracts
 from skileez_contracts.settings import ContractsSettings
 from skileez_web.app import consuming, database, relaying, service_app
 from skileez_web.database import database_is_reachable
@@ -50,6 +50,7 @@ def create_app(settings: ContractsSettings) -> web.Application:
                 consumer="contracts",
                 inbox=inbox,
                 subscriptions=SUBSCRIPTIONS,
+                lock_ahead=lock_contracts,
             ),
         ]
     )

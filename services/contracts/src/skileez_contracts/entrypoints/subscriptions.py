@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from skileez_contracts.adapters.repositories import ContractRepository
 from skileez_contracts.domain.errors import ContractNotFound, PaymentMismatch
 from skileez_contracts.service_layer import payments
 from skileez_contracts.service_layer.unit_of_work import UnitOfWork
@@ -34,6 +35,11 @@ def _in_the_inbox_transaction(record: Record) -> Handler:
             raise UnprocessableEvent(str(error)) from error
 
     return handle
+
+
+async def lock_contracts(connection: asyncpg.Connection, events: list[Incoming[Any]]) -> None:
+    """Lock ahead, in one statement, the contracts that a batch's payment events are about."""
+    await ContractRepository(connection).lock({event.data.contract_id for event in events})
 
 
 SUBSCRIPTIONS = [

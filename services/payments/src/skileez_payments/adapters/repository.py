@@ -9,9 +9,11 @@ formatted into SQL, only those names.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 import asyncpg
 
+from skileez_events.connections import locked
 from skileez_events.statements import entity_of, insert_sql, select_sql, update_sql, values_of
 from skileez_payments.adapters.tables import contracts, payments
 from skileez_payments.domain.contract import PayableContract
@@ -41,6 +43,11 @@ _LOCK_PAYMENT = (
 """Locks the payment and its contract's row in one statement (`... FOR UPDATE` locks both):
 whatever moves a payment holds its contract, so two attempts of one contract paid at once
 decide one after the other."""
+_LOCK_CHECKOUT_SESSIONS = (
+    f"{_LOCK_PAYMENT} WHERE payments.checkout_session_id = ANY($1::text[])"
+    " ORDER BY contracts.id, payments.id FOR UPDATE"
+)
+"""Rows are locked as they come out of the sort: in the order of the contracts' ids."""
 _SELECT_CONTRACT = f"{select_sql(contracts, _CONTRACT_COLUMNS)} WHERE id = $1"
 _LEARN_CONTRACT = f"{insert_sql(contracts, _CONTRACT_COLUMNS)} ON CONFLICT DO NOTHING"
 """A contract's terms never change: one already known is left as it is."""
@@ -85,18 +92,28 @@ class PaymentRepository:
     async def get(self, payment_id: uuid.UUID, *, lock: bool = False) -> Payment | None:
         """The payment; `lock` locks it and its contract."""
         if lock:
-            return await self._one(f"{_LOCK_PAYMENT} WHERE payments.id = $1 FOR UPDATE", payment_id)
+            query = f"{_LOCK_PAYMENT} WHERE payments.id = $1 FOR UPDATE"
+            return await self._locked(query, payment_id)
         return await self._one(f"{_SELECT_PAYMENT} WHERE id = $1", payment_id)
+
+    async def lock_checkout_sessions(self, session_ids: Collection[str]) -> None:
+        """Lock the payments of these Checkout Sessions with their contracts, in one statement
+        and in the order of the contracts' ids; `by_checkout_session` then finds them kept."""
+        if session_ids:
+            for row in await self._connection.fetch(_LOCK_CHECKOUT_SESSIONS, list(session_ids)):
+                self._keep(row)
 
     async def by_checkout_session(self, session_id: str) -> Payment | None:
         """The payment of a Checkout Session, locked with its contract."""
-        return await self._one(
-            f"{_LOCK_PAYMENT} WHERE payments.checkout_session_id = $1 FOR UPDATE", session_id
-        )
+        kept = locked(self._connection)
+        if ("checkout_sessions", session_id) not in kept:
+            await self.lock_checkout_sessions([session_id])
+        payment: Payment | None = kept.get(("checkout_sessions", session_id))
+        return payment
 
     async def by_payment_intent(self, payment_intent_id: str) -> Payment | None:
         """The payment of a PaymentIntent, locked with its contract."""
-        return await self._one(
+        return await self._locked(
             f"{_LOCK_PAYMENT} WHERE payments.payment_intent_id = $1 FOR UPDATE", payment_intent_id
         )
 
@@ -120,3 +137,16 @@ class PaymentRepository:
     async def _one(self, query: str, *args: object) -> Payment | None:
         row = await self._connection.fetchrow(query, *args)
         return _payment(row) if row else None
+
+    async def _locked(self, query: str, *args: object) -> Payment | None:
+        row = await self._connection.fetchrow(query, *args)
+        return self._keep(row) if row else None
+
+    def _keep(self, row: asyncpg.Record) -> Payment:
+        """The transaction's one object for the locked payment (`connections.locked`), also
+        found by its Checkout Session."""
+        kept = locked(self._connection)
+        payment: Payment = kept.setdefault(("payments", row["id"]), _payment(row))
+        if payment.checkout_session_id is not None:
+            kept[("checkout_sessions", payment.checkout_session_id)] = payment
+        return payment

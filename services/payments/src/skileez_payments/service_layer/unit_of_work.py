@@ -9,7 +9,7 @@ status changes are counted in the metrics once the transaction has committed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -17,11 +17,12 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventData, PaymentFailed, PaymentRefunded, PaymentSucceeded, new_event
-from skileez_events.connections import after_commit, transaction
+from skileez_events.connections import after_commit, locked, transaction
+from skileez_events.statements import insert_rows_sql
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.adapters.repository import ContractRepository, PaymentRepository
-from skileez_payments.adapters.tables import outbox
+from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.domain.payment import (
     DomainEvent,
     Failed,
@@ -31,9 +32,9 @@ from skileez_payments.domain.payment import (
     Succeeded,
 )
 
-_RECORD_EVENT = (
-    "INSERT INTO stripe_events (id, type, livemode, created, payload, source, outcome)"
-    " VALUES ($1, $2, $3, $4, $5, $6, 'processed') ON CONFLICT DO NOTHING RETURNING id"
+_EVENT_COLUMNS = ("id", "type", "livemode", "created", "payload", "source", "outcome")
+_RECORD_EVENTS = (
+    f"{insert_rows_sql(stripe_events, _EVENT_COLUMNS)} ON CONFLICT DO NOTHING RETURNING id"
 )
 _SET_OUTCOME = "UPDATE stripe_events SET outcome = $2 WHERE id = $1"
 
@@ -64,20 +65,40 @@ class UnitOfWork:
         payment.events.clear()
         payment.transitions.clear()
 
+    async def record_stripe_events(
+        self, events: Sequence[tuple[stripe_objects.Event, bytes]], source: str
+    ) -> None:
+        """Store each event once, in one statement, with the raw body it came in; those stored
+        now are kept (`connections.locked`) for `record_stripe_event` to claim. A concurrent
+        twin waits on the primary key for our commit, then finds it taken."""
+        columns = zip(
+            *(
+                (
+                    event.id,
+                    event.type,
+                    event.livemode,
+                    datetime.fromtimestamp(event.created, UTC),
+                    payload,
+                    source,
+                    "processed",
+                )
+                for event, payload in events
+            ),
+            strict=True,
+        )
+        kept = locked(self.connection)
+        for row in await self.connection.fetch(_RECORD_EVENTS, *(list(c) for c in columns)):
+            kept[("stripe_events", row["id"])] = True
+
     async def record_stripe_event(
         self, event: stripe_objects.Event, payload: bytes, source: str
     ) -> bool:
-        """Store the event once; False if it already was. A concurrent twin waits for us here."""
-        recorded = await self.connection.fetchval(
-            _RECORD_EVENT,
-            event.id,
-            event.type,
-            event.livemode,
-            datetime.fromtimestamp(event.created, UTC),
-            payload,
-            source,
-        )
-        return recorded is not None
+        """True once per event: the first time it is stored (now, or ahead by this transaction's
+        `record_stripe_events`); False if it already was, even by this transaction."""
+        kept = locked(self.connection)
+        if ("stripe_events", event.id) not in kept:
+            await self.record_stripe_events([(event, payload)], source)
+        return kept.pop(("stripe_events", event.id), None) is not None
 
     async def set_event_outcome(self, event_id: str, outcome: str) -> None:
         await self.connection.execute(_SET_OUTCOME, event_id, outcome)

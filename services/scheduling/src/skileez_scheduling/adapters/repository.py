@@ -8,12 +8,13 @@ formatted into SQL, only those names and the constant statuses of the domain.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 
+from skileez_events.connections import locked
 from skileez_events.statements import entity_of, insert_sql, select_sql, update_sql, values_of
 from skileez_scheduling.adapters.tables import COACH_OVERLAP, contracts, sessions
 from skileez_scheduling.domain.contracts import ContractStatus, ContractView
@@ -38,11 +39,14 @@ _CONTRACT_COLUMNS = ", ".join(_CONTRACT_NAMES)
 _SESSION_NAMES = [column.name for column in sessions.c]
 
 _SELECT_CONTRACT = f"{select_sql(contracts, _CONTRACT_NAMES)} WHERE id = $1"
-_LOCK_OR_CREATE_CONTRACT = (
-    f"INSERT INTO contracts (id, status) VALUES ($1, '{ContractStatus.PENDING.value}')"
+_LOCK_OR_CREATE_CONTRACTS = (
+    f"INSERT INTO contracts (id, status) SELECT id, '{ContractStatus.PENDING.value}'"
+    " FROM unnest($1::uuid[]) AS ahead (id) ORDER BY id"
     " ON CONFLICT (id) DO UPDATE SET id = contracts.id"
     f" RETURNING {_CONTRACT_COLUMNS}"
 )
+"""The no-op DO UPDATE takes the row lock; rows are inserted or locked in the order of their
+ids. The ids must be distinct (DO UPDATE may not touch a row twice in one statement)."""
 _UPDATE_CONTRACT = update_sql(contracts, [*_SAVED_CONTRACT, "updated_at"])
 _SCHEDULED = f"status = '{SessionStatus.SCHEDULED.value}'"
 """Inline, not a parameter: a constant of the domain (and the exclusion constraints' own
@@ -68,11 +72,22 @@ class SchedulingRepository:
         return None if row is None else _contract_of(row)
 
     async def contract_for_event(self, contract_id: UUID) -> ContractView:
-        """The view of `contract_id`, locked; a first event about it creates it (one round trip).
+        """The view of `contract_id`, locked (so two events about one contract apply in turn);
+        a first event about it creates it. The transaction's one object for it
+        (`connections.locked`): found kept if `lock_or_create` took it ahead."""
+        kept = locked(self._connection)
+        if ("contracts", contract_id) not in kept:
+            await self.lock_or_create([contract_id])
+        contract: ContractView = kept[("contracts", contract_id)]
+        return contract
 
-        The no-op DO UPDATE takes the row lock, so two events about one contract apply in turn.
-        """
-        return _contract_of(await self._connection.fetchrow(_LOCK_OR_CREATE_CONTRACT, contract_id))
+    async def lock_or_create(self, contract_ids: Collection[UUID]) -> None:
+        """Lock the views of these contracts, creating those not seen yet, in one statement
+        and in the order of their ids; `contract_for_event` then finds them kept."""
+        kept = locked(self._connection)
+        rows = await self._connection.fetch(_LOCK_OR_CREATE_CONTRACTS, sorted(set(contract_ids)))
+        for row in rows:
+            kept.setdefault(("contracts", row["id"]), _contract_of(row))
 
     async def save_contract(self, contract: ContractView) -> None:
         await self._connection.execute(

@@ -10,7 +10,7 @@ from skileez_scheduling.adapters.tables import inbox
 from skileez_scheduling.entrypoints import schedule_page  # noqa: F401  (registers the page)
 from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, SETTINGS
 from skileez_scheduling.entrypoints.sessions_api import api
-from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS
+from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS, lock_contracts
 from skileez_scheduling.settings import SchedulingSettings
 from skileez_web.app import consuming, database, service_app
 from skileez_web.database import database_is_reachable
@@ -43,6 +43,7 @@ def create_app(settings: SchedulingSettings) -> web.Application:
             consumer="scheduling",
             inbox=inbox,
             subscriptions=CONTRACT_EVENTS,
+            lock_ahead=lock_contracts,
         )
     )
     return app

@@ -2,7 +2,8 @@
 
 Each handler runs on the consumer's asyncpg connection, in its transaction, after the event's
 inbox record: the view's changes commit with that record. ContractActivated is on the activation
-hot path: two statements, the lock-or-create upsert and the update.
+hot path: the consumer's batch has locked (or created) its view ahead (`lock_contracts`), so it
+costs one statement, the update.
 """
 
 from __future__ import annotations
