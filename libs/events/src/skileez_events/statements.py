@@ -36,13 +36,9 @@ def insert_sql(table: Table, columns: Sequence[str]) -> str:
 
 def insert_rows_sql(table: Table, columns: Sequence[str]) -> str:
     """`INSERT INTO table (columns) SELECT ... FROM unnest($1::type[], ...)`: many rows in one
-    statement, each parameter an array of one column's values, inserted in the arrays' order.
-
-    The arrays are typed from the metadata without a length (`VARCHAR`, not `VARCHAR(64)`):
-    casting to a length would cut an over-long value silently, where the INSERT refuses it.
-    """
-    types = [_TYPMOD.sub("", table.c[name].type.compile(dialect=_POSTGRESQL)) for name in columns]
-    arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
+    statement, each parameter an array of one column's values (`_arrays`), inserted in the
+    arrays' order."""
+    arrays = _arrays(table, columns)
     names = ", ".join(columns)
     return (
         f"INSERT INTO {table.name} ({names}) SELECT {names} FROM unnest({arrays})"
@@ -79,6 +75,57 @@ def update_sql(table: Table, columns: Sequence[str]) -> str:
     """`UPDATE table SET column = $2, ... WHERE id = $1`."""
     assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(columns, start=2))
     return f"UPDATE {table.name} SET {assignments} WHERE id = $1"
+
+
+def update_rows_sql(table: Table, columns: Sequence[str]) -> str:
+    """`UPDATE table SET column = staged.column, ... FROM unnest($1::key[], $2::type[], ...)
+    ... WHERE id = staged.id`: many rows in one statement, the first array their ids."""
+    assignments = ", ".join(f"{name} = staged.{name}" for name in columns)
+    return (
+        f"UPDATE {table.name} SET {assignments}"
+        f" FROM unnest({_arrays(table, ['id', *columns])}) AS staged (id, {', '.join(columns)})"
+        f" WHERE {table.name}.id = staged.id"
+    )
+
+
+class StagedUpdate:
+    """Changes a transaction makes to rows it holds locked, written together just before it
+    commits.
+
+    `save` stages a row's new values (`connections.stage`); at the commit, one row is one
+    UPDATE and several are one `UPDATE ... FROM unnest`, in the order of their ids; a row saved
+    twice is written once, with its last values. Only for rows that the transaction reads back
+    through the one object it keeps for each (`connections.locked`), never with SQL: SQL
+    would not see the staged values.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self._update_one = update_sql(table, columns)
+        self._update_many = update_rows_sql(table, columns)
+
+    def save(self, connection: asyncpg.Connection, key: Any, values: Sequence[object]) -> None:
+        """Stage the row `key`'s `values` (in the columns' order); needs a `transaction`."""
+        stage(connection, self._write, (key, values))
+
+    async def _write(
+        self, connection: asyncpg.Connection, rows: list[tuple[Any, Sequence[object]]]
+    ) -> None:
+        latest = sorted(dict(rows).items())
+        if len(latest) == 1:
+            [(key, values)] = latest
+            await connection.execute(self._update_one, key, *values)
+        else:
+            keys = [key for key, _ in latest]
+            columns = zip(*(values for _, values in latest), strict=True)
+            await connection.execute(self._update_many, keys, *(list(c) for c in columns))
+
+
+def _arrays(table: Table, columns: Sequence[str]) -> str:
+    """`$1::type[], $2::type[], ...` for the columns, typed from the metadata without a length
+    (`VARCHAR`, not `VARCHAR(64)`): casting to a length would cut an over-long value silently,
+    where the column refuses it."""
+    types = [_TYPMOD.sub("", table.c[name].type.compile(dialect=_POSTGRESQL)) for name in columns]
+    return ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
 
 
 def entity_of(model: Callable[..., E], row: Mapping[str, Any], /, **enums: type[Enum]) -> E:

@@ -20,6 +20,7 @@ from skileez_contracts.domain.proposal import Proposal, ProposalStatus
 from skileez_events.connections import locked
 from skileez_events.statements import (
     StagedInsert,
+    StagedUpdate,
     entity_of,
     insert_sql,
     select_sql,
@@ -63,7 +64,7 @@ _LOCK_CONTRACTS = (
 )
 """Rows are locked as they come out of the sort: in the order of their ids."""
 _INSERT_CONTRACT = insert_sql(contracts, _CONTRACT_COLUMNS)
-_UPDATE_CONTRACT = update_sql(contracts, CONTRACT_STATE)
+_CONTRACT_CHANGES = StagedUpdate(contracts, CONTRACT_STATE)
 _CONTRACT_OF_PROPOSAL = "SELECT id FROM contracts WHERE proposal_id = $1"
 _CONTRACTS_OF_PARTY = (
     f"{select_sql(contracts, _CONTRACT_COLUMNS)}"
@@ -135,10 +136,11 @@ class ContractRepository:
         rows = await self._connection.fetch(_CONTRACTS_OF_PARTY, user_id, limit, offset)
         return [_contract(row) for row in rows]
 
-    async def update(self, contract: Contract) -> None:
-        await self._connection.execute(
-            _UPDATE_CONTRACT, contract.id, *values_of(contract, CONTRACT_STATE)
-        )
+    def update(self, contract: Contract) -> None:
+        """Staged: written with the transaction's other contract changes just before it
+        commits. Only for the contract `get(..., for_update=True)` keeps (SQL in the same
+        transaction would not see the change)."""
+        _CONTRACT_CHANGES.save(self._connection, contract.id, values_of(contract, CONTRACT_STATE))
 
 
 class NotificationRepository:

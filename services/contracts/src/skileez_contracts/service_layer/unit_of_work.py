@@ -49,7 +49,7 @@ class UnitOfWork:
         if new:
             await self.contracts.add(contract)
         elif recorded:
-            await self.contracts.update(contract)
+            self.contracts.update(contract)
         now = datetime.now(UTC)
         for event in recorded:
             if (data := integration_event(contract, event)) is not None:

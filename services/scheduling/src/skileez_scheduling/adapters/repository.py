@@ -15,7 +15,14 @@ from uuid import UUID
 import asyncpg
 
 from skileez_events.connections import locked
-from skileez_events.statements import entity_of, insert_sql, select_sql, update_sql, values_of
+from skileez_events.statements import (
+    StagedUpdate,
+    entity_of,
+    insert_sql,
+    select_sql,
+    update_sql,
+    values_of,
+)
 from skileez_scheduling.adapters.tables import COACH_OVERLAP, contracts, sessions
 from skileez_scheduling.domain.contracts import ContractStatus, ContractView
 from skileez_scheduling.domain.errors import SessionOverlap
@@ -47,7 +54,7 @@ _LOCK_OR_CREATE_CONTRACTS = (
 )
 """The no-op DO UPDATE takes the row lock; rows are inserted or locked in the order of their
 ids. The ids must be distinct (DO UPDATE may not touch a row twice in one statement)."""
-_UPDATE_CONTRACT = update_sql(contracts, [*_SAVED_CONTRACT, "updated_at"])
+_CONTRACT_CHANGES = StagedUpdate(contracts, [*_SAVED_CONTRACT, "updated_at"])
 _SCHEDULED = f"status = '{SessionStatus.SCHEDULED.value}'"
 """Inline, not a parameter: a constant of the domain (and the exclusion constraints' own
 predicate)."""
@@ -89,13 +96,12 @@ class SchedulingRepository:
         for row in rows:
             kept.setdefault(("contracts", row["id"]), _contract_of(row))
 
-    async def save_contract(self, contract: ContractView) -> None:
-        await self._connection.execute(
-            _UPDATE_CONTRACT,
-            contract.id,
-            *values_of(contract, _SAVED_CONTRACT),
-            datetime.now(UTC),
-        )
+    def save_contract(self, contract: ContractView) -> None:
+        """Staged: written with the transaction's other view changes just before it commits.
+        Only for the view `contract_for_event` keeps (SQL in the same transaction would not see
+        the change)."""
+        values = [*values_of(contract, _SAVED_CONTRACT), datetime.now(UTC)]
+        _CONTRACT_CHANGES.save(self._connection, contract.id, values)
 
     async def scheduled_sessions(self, contract_id: UUID) -> int:
         return int(await self._connection.fetchval(_COUNT_SCHEDULED, contract_id))

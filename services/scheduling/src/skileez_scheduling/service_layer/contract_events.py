@@ -2,8 +2,8 @@
 
 Each handler runs on the consumer's asyncpg connection, in its transaction, after the event's
 inbox record: the view's changes commit with that record. ContractActivated is on the activation
-hot path: the consumer's batch has locked (or created) its view ahead (`lock_contracts`), so it
-costs one statement, the update.
+hot path: the consumer's batch has locked (or created) its view ahead (`lock_contracts`) and
+writes the views' changes together at its commit, so it costs no statement of its own.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ async def contract_created(
         session_count=data.session_count,
         title=data.title,
     )
-    await repo.save_contract(contract)
+    repo.save_contract(contract)
 
 
 async def contract_activated(
@@ -40,7 +40,7 @@ async def contract_activated(
     contract.record_activated(
         student_id=data.student_id, coach_id=data.coach_id, session_count=data.session_count
     )
-    await repo.save_contract(contract)
+    repo.save_contract(contract)
 
 
 async def contract_cancelled(
@@ -52,7 +52,7 @@ async def contract_cancelled(
     contract = await repo.contract_for_event(data.contract_id)
     if not contract.record_cancelled(reason=data.reason, cancelled_at=data.cancelled_at):
         return
-    await repo.save_contract(contract)
+    repo.save_contract(contract)
     now = datetime.now(UTC)
     upcoming = await repo.scheduled_sessions_from(data.contract_id, data.cancelled_at)
     for session in upcoming:
