@@ -16,10 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skileez_events import CloudEvent
 from skileez_events.connections import connection, transaction
 from skileez_events.testing import tap, wait_until
+from skileez_payments.adapters import stripe_objects as so
 from skileez_payments.adapters.repository import PaymentRepository
 from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.adapters.tables import payments as payments_table
 from skileez_payments.entrypoints.resources import ENGINE
+from skileez_payments.service_layer.stripe_events import lock_payments_ahead
+from skileez_payments.service_layer.unit_of_work import UnitOfWork
 
 from . import stripe_payloads as sp
 from .conftest import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, Payments
@@ -405,17 +408,32 @@ async def test_a_burst_is_applied_together_and_a_deferred_event_in_it_fails_alon
     assert await stored_events(payments) == 1 + 19  # the deferred refund is not recorded
 
 
-async def test_a_group_locks_its_sessions_payments_ahead_and_each_event_finds_its_own(
+async def test_a_group_locks_every_payment_its_events_look_up_in_one_statement(
     payments: Payments,
 ) -> None:
-    first, second = await open_checkout(payments), await open_checkout(payments)
+    by_session, by_intent, by_id = [await open_checkout(payments) for _ in range(3)]
+    await by_intent.deliver(by_intent.completed())  # links its PaymentIntent
+    events = [
+        so.Event.model_validate(event)
+        for event in (
+            by_session.completed(),
+            sp.event("charge.refunded", by_intent.charge(100, ["re_1"])),
+            sp.event(
+                "payment_intent.payment_failed",  # an intent not linked yet: found by metadata
+                sp.payment_intent(
+                    by_id.intent_id,
+                    payment_id=by_id.payment_id,
+                    contract_id=str(by_id.contract.contract_id),
+                ),
+            ),
+        )
+    ]
     engine = payments.app[ENGINE]
     async with transaction(engine) as group, connection(engine) as other:
         queries: list[str] = []
         group.add_query_logger(lambda record: queries.append(record.query))
-        repository = PaymentRepository(group)
-        await repository.lock_checkout_sessions([first.session_id, second.session_id])
-        for checkout in (first, second):
+        await lock_payments_ahead(UnitOfWork(group), events)
+        for checkout in (by_session, by_intent, by_id):
             # Locked: another transaction can take neither the payment nor its contract.
             for query, row_id in (
                 ("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE NOWAIT", checkout.payment_id),
@@ -426,9 +444,17 @@ async def test_a_group_locks_its_sessions_payments_ahead_and_each_event_finds_it
             ):
                 with pytest.raises(asyncpg.LockNotAvailableError):
                     await other.execute(query, uuid.UUID(str(row_id)))
-        found = await repository.by_checkout_session(first.session_id)
-        assert found is not None
-        assert str(found.id) == first.payment_id
-        assert await repository.by_checkout_session(first.session_id) is found
-        assert await repository.get(found.id, lock=True) is found
-        assert len(queries) == 1  # the one statement that locked both
+        repository = PaymentRepository(group)
+        found = [
+            await repository.by_checkout_session(by_session.session_id),
+            await repository.by_payment_intent(by_intent.intent_id),
+            await repository.get(uuid.UUID(by_id.payment_id), lock=True),
+        ]
+        assert [str(payment.id) for payment in found if payment] == [
+            by_session.payment_id,
+            by_intent.payment_id,
+            by_id.payment_id,
+        ]
+        assert await repository.by_checkout_session(by_session.session_id) is found[0]
+        await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
+        assert len(queries) == 1  # the one statement that locked them all

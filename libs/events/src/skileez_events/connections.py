@@ -22,7 +22,8 @@ Flush = Callable[[asyncpg.Connection, list[Any]], Awaitable[None]]
 
 @dataclass
 class _Hooks:
-    """What one `transaction` runs at its end: staged writes before the commit, callbacks after."""
+    """What one `transaction` keeps: staged writes, run before its commit; callbacks, run after
+    it; and its identity map (`locked`)."""
 
     staged: dict[Flush, list[Any]] = field(default_factory=dict)
     after_commit: list[Callable[[], None]] = field(default_factory=list)

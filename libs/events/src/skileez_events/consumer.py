@@ -12,8 +12,9 @@ the inbox in one statement, let the service lock ahead the rows its new events w
 statement, `lock_ahead`), then run the handler of each new one, whose effects and outbox rows
 commit with that record; every delivery of the batch is acked only after the commit. A
 duplicate (even a second copy in the same batch) is not recorded again and is acked without
-effect. The handlers of a batch share its connection: each sees the writes of those before it,
-and row locks are held until the commit. The transaction is asyncpg's own
+effect. The handlers of a batch share its connection: each sees the changes of those before it
+(with SQL, or through the object kept for a row whose writes are staged to the commit), and row
+locks are held until the commit. The transaction is asyncpg's own
 (`connections.transaction`): this is every event's path.
 
 If anything in a batch raises, the batch is rolled back and its deliveries are handled one by
@@ -75,7 +76,8 @@ Handler = Callable[[Incoming[Any], asyncpg.Connection], Awaitable[None]]
 """Called with the event and the connection whose transaction recorded it in the inbox."""
 LockAhead = Callable[[asyncpg.Connection, list[Incoming[Any]]], Awaitable[None]]
 """Called in each transaction with its new events before their handlers: locks (and keeps in
-`connections.locked`) in one statement the rows the handlers would each lock, in one order."""
+`connections.locked`), in as few statements as it can and in one order, the rows the handlers
+would each lock."""
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ commit. At low load a batch is one item, so nobody waits for company.
 
 A batch is applied in the order of the items' `order` key (the rows they lock), so two batches
 lock shared rows in the same order instead of waiting on each other in a cycle; a `lock_ahead`
-can first lock all the rows the batch's items will each lock, in one statement. If anything in a
-batch raises, the batch is rolled back and each item is applied again in a transaction of its
-own: an item that fails gets its own error, and never holds back the rest.
+can first lock all the rows the batch's items will each lock, in one order and few statements.
+If anything in a batch raises, the batch is rolled back and each item is applied again in a
+transaction of its own: an item that fails gets its own error, and never holds back the rest.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ Order = Callable[[T], tuple[str, ...]]
 order."""
 LockAhead = Callable[[asyncpg.Connection, list[T]], Awaitable[None]]
 """Runs first in each transaction, with the items about to be applied in it: locks (and keeps
-in `connections.locked`) in one statement the rows they would each lock, in one order."""
+in `connections.locked`), in as few statements as it can and in one order, the rows they would
+each lock."""
 
 
 async def take_batch(waiting: asyncio.Queue[T], batch_size: int) -> list[T]:

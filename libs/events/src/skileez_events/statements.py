@@ -93,10 +93,10 @@ class StagedUpdate:
     commits.
 
     `save` stages a row's new values (`connections.stage`); at the commit, one row is one
-    UPDATE and several are one `UPDATE ... FROM unnest`, in the order of their ids; a row saved
-    twice is written once, with its last values. Only for rows that the transaction reads back
-    through the one object it keeps for each (`connections.locked`), never with SQL: SQL
-    would not see the staged values.
+    UPDATE and several are one `UPDATE ... FROM unnest` (the rows are locked already, so the
+    order they are written in does not matter); a row saved twice is written once, with its
+    last values. Only for rows that the transaction reads back through the one object it keeps
+    for each (`connections.locked`), never with SQL: SQL would not see the staged values.
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from typing import Any
 
 import asyncpg
 
@@ -43,8 +44,9 @@ _LOCK_PAYMENT = (
 """Locks the payment and its contract's row in one statement (`... FOR UPDATE` locks both):
 whatever moves a payment holds its contract, so two attempts of one contract paid at once
 decide one after the other."""
-_LOCK_CHECKOUT_SESSIONS = (
+_LOCK_PAYMENTS = (
     f"{_LOCK_PAYMENT} WHERE payments.checkout_session_id = ANY($1::text[])"
+    " OR payments.payment_intent_id = ANY($2::text[]) OR payments.id = ANY($3::uuid[])"
     " ORDER BY contracts.id, payments.id FOR UPDATE"
 )
 """Rows are locked as they come out of the sort: in the order of the contracts' ids."""
@@ -92,30 +94,31 @@ class PaymentRepository:
     async def get(self, payment_id: uuid.UUID, *, lock: bool = False) -> Payment | None:
         """The payment; `lock` locks it and its contract."""
         if lock:
-            query = f"{_LOCK_PAYMENT} WHERE payments.id = $1 FOR UPDATE"
-            return await self._locked(query, payment_id)
+            return await self._kept(("payments", payment_id), ids=[payment_id])
         return await self._one(f"{_SELECT_PAYMENT} WHERE id = $1", payment_id)
-
-    async def lock_checkout_sessions(self, session_ids: Collection[str]) -> None:
-        """Lock the payments of these Checkout Sessions with their contracts, in one statement
-        and in the order of the contracts' ids; `by_checkout_session` then finds them kept."""
-        if session_ids:
-            for row in await self._connection.fetch(_LOCK_CHECKOUT_SESSIONS, list(session_ids)):
-                self._keep(row)
 
     async def by_checkout_session(self, session_id: str) -> Payment | None:
         """The payment of a Checkout Session, locked with its contract."""
-        kept = locked(self._connection)
-        if ("checkout_sessions", session_id) not in kept:
-            await self.lock_checkout_sessions([session_id])
-        payment: Payment | None = kept.get(("checkout_sessions", session_id))
-        return payment
+        return await self._kept(("checkout_sessions", session_id), sessions=[session_id])
 
     async def by_payment_intent(self, payment_intent_id: str) -> Payment | None:
         """The payment of a PaymentIntent, locked with its contract."""
-        return await self._locked(
-            f"{_LOCK_PAYMENT} WHERE payments.payment_intent_id = $1 FOR UPDATE", payment_intent_id
-        )
+        return await self._kept(("payment_intents", payment_intent_id), intents=[payment_intent_id])
+
+    async def lock(
+        self,
+        *,
+        sessions: Collection[str] = (),
+        intents: Collection[str] = (),
+        ids: Collection[uuid.UUID] = (),
+    ) -> None:
+        """Lock the payments of these Checkout Sessions, PaymentIntents and ids with their
+        contracts, in one statement and in the order of the contracts' ids, and keep them in
+        the transaction (`connections.locked`): `get(..., lock=True)`, `by_checkout_session`
+        and `by_payment_intent` then find them without a round trip."""
+        keys = (list(sessions), list(intents), list(ids))
+        for row in await self._connection.fetch(_LOCK_PAYMENTS, *keys):
+            self._keep(row)
 
     async def of_contract(self, contract_id: uuid.UUID) -> list[Payment]:
         """Every attempt for the contract, newest first."""
@@ -138,15 +141,20 @@ class PaymentRepository:
         row = await self._connection.fetchrow(query, *args)
         return _payment(row) if row else None
 
-    async def _locked(self, query: str, *args: object) -> Payment | None:
-        row = await self._connection.fetchrow(query, *args)
-        return self._keep(row) if row else None
+    async def _kept(self, key: tuple[str, object], **lock_by: Collection[Any]) -> Payment | None:
+        kept = locked(self._connection)
+        if key not in kept:
+            await self.lock(**lock_by)
+        payment: Payment | None = kept.get(key)
+        return payment
 
     def _keep(self, row: asyncpg.Record) -> Payment:
-        """The transaction's one object for the locked payment (`connections.locked`), also
-        found by its Checkout Session."""
+        """The transaction's one object for the locked payment, also found by its Checkout
+        Session and PaymentIntent."""
         kept = locked(self._connection)
         payment: Payment = kept.setdefault(("payments", row["id"]), _payment(row))
         if payment.checkout_session_id is not None:
             kept[("checkout_sessions", payment.checkout_session_id)] = payment
+        if payment.payment_intent_id is not None:
+            kept[("payment_intents", payment.payment_intent_id)] = payment
         return payment

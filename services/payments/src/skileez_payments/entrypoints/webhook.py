@@ -4,10 +4,10 @@ Verified events are applied in group commits (`skileez_events.group_commit`): un
 events arriving together share one transaction, each applied as if alone (it sees the writes
 of those before it, and row locks are held to the commit), and each is answered only after
 that commit. An event that fails is applied again alone and gets its own answer. A group
-first records its events in one statement and locks, in another, the payments (and contracts)
-of its Checkout Session events, in the order of the contracts' ids, so two groups lock what they
-share in the same order; each event then finds its payment already locked
-(`connections.locked`). The rest is applied in the order of the Stripe objects' ids.
+first records its events in one statement and locks, in another, every payment (with its
+contract) they will look up, in the order of the contracts' ids, so two groups take the locks
+they share in one order; each event then finds its payment already locked
+(`connections.locked`). The events are applied in the order of the Stripe objects' ids.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skileez_events.connections import locked
 from skileez_events.group_commit import GroupCommit
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects as so
@@ -28,7 +27,10 @@ from skileez_payments.adapters.webhook_signature import InvalidSignature, verify
 from skileez_payments.domain.payment import PaymentNotReady
 from skileez_payments.entrypoints.resources import SETTINGS, api, utc_now
 from skileez_payments.entrypoints.schemas import WebhookOut
-from skileez_payments.service_layer.stripe_events import CHECKOUT_EVENTS, process_stripe_event
+from skileez_payments.service_layer.stripe_events import (
+    lock_payments_ahead,
+    process_stripe_event,
+)
 from skileez_payments.service_layer.unit_of_work import UnitOfWork
 from skileez_web.problems import Problem
 
@@ -53,16 +55,8 @@ def webhook_group_commit(engine: AsyncEngine, *, livemode: bool) -> GroupCommit[
 
     async def lock_ahead(connection: asyncpg.Connection, batch: list[VerifiedEvent]) -> None:
         uow = UnitOfWork(connection)
-        await uow.record_stripe_events(batch, "webhook")
-        recorded = locked(connection)
-        sessions = {
-            event.data.object.get("id")
-            for event, _ in batch
-            if event.type in CHECKOUT_EVENTS and ("stripe_events", event.id) in recorded
-        }
-        await uow.payments.lock_checkout_sessions(
-            [session for session in sessions if isinstance(session, str)]
-        )
+        stored = await uow.record_stripe_events(batch, "webhook")
+        await lock_payments_ahead(uow, [event for event, _ in batch if event.id in stored])
 
     return GroupCommit(engine, apply, _lock_order, lock_ahead=lock_ahead)
 

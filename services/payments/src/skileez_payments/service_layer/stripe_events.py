@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -99,6 +99,44 @@ async def _apply(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock)
     if payment is not None:
         await uow.save(payment, causation_id=event.id)
     return _outcome(payment)
+
+
+async def lock_payments_ahead(uow: UnitOfWork, events: Sequence[so.Event]) -> None:
+    """Lock, in one statement, the payments (with their contracts) that applying `events`
+    looks up and locks one by one: by Checkout Session, PaymentIntent, or the payment id in the
+    metadata. A group of events then takes all its payment locks at once, in the order of the
+    contracts' ids, so two groups never wait on each other in a cycle."""
+    sessions: set[str] = set()
+    intents: set[str] = set()
+    ids: set[uuid.UUID] = set()
+    for event in events:
+        try:
+            session_id, intent_id, payment_id = _payment_keys(event)
+            if payment_id:
+                ids.add(uuid.UUID(payment_id))
+        except (ValidationError, ValueError):
+            continue  # applying it says what is wrong with it
+        if session_id:
+            sessions.add(session_id)
+        if intent_id:
+            intents.add(intent_id)
+    await uow.payments.lock(sessions=sessions, intents=intents, ids=ids)
+
+
+def _payment_keys(event: so.Event) -> tuple[str | None, str | None, str | None]:
+    """(Checkout Session, PaymentIntent, payment id) by which `_apply` looks up the payment."""
+    obj = event.data.object
+    if event.type in CHECKOUT_EVENTS:
+        session = so.CheckoutSession.model_validate(obj)
+        return session.id, None, session.metadata.get("payment_id")
+    if event.type == "payment_intent.payment_failed":
+        intent = so.PaymentIntent.model_validate(obj)
+        return None, intent.id, intent.metadata.get("payment_id")
+    if event.type == "charge.refunded":
+        return None, so.Charge.model_validate(obj).payment_intent, None
+    if event.type == "charge.dispute.created":
+        return None, so.Dispute.model_validate(obj).payment_intent, None
+    return None, None, None
 
 
 def _outcome(payment: Payment | None) -> str:

@@ -67,10 +67,11 @@ class UnitOfWork:
 
     async def record_stripe_events(
         self, events: Sequence[tuple[stripe_objects.Event, bytes]], source: str
-    ) -> None:
-        """Store each event once, in one statement, with the raw body it came in; those stored
-        now are kept (`connections.locked`) for `record_stripe_event` to claim. A concurrent
-        twin waits on the primary key for our commit, then finds it taken."""
+    ) -> set[str]:
+        """Store each event once, in one statement, with the raw body it came in; return the
+        ids stored now (not before, and once even if `events` holds two copies). A concurrent
+        twin waits on the primary key for our commit, then finds it taken. What was tried is
+        kept (`connections.locked`) for `record_stripe_event` to claim."""
         columns = zip(
             *(
                 (
@@ -86,19 +87,24 @@ class UnitOfWork:
             ),
             strict=True,
         )
+        rows = await self.connection.fetch(_RECORD_EVENTS, *(list(c) for c in columns))
+        stored = {row["id"] for row in rows}
         kept = locked(self.connection)
-        for row in await self.connection.fetch(_RECORD_EVENTS, *(list(c) for c in columns)):
-            kept[("stripe_events", row["id"])] = True
+        for event, _ in events:
+            kept[("stripe_events", event.id)] = event.id in stored
+        return stored
 
     async def record_stripe_event(
         self, event: stripe_objects.Event, payload: bytes, source: str
     ) -> bool:
-        """True once per event: the first time it is stored (now, or ahead by this transaction's
-        `record_stripe_events`); False if it already was, even by this transaction."""
+        """True once per event: the first time it is stored, now or by this transaction's
+        `record_stripe_events`; False if it was already, even by this transaction."""
         kept = locked(self.connection)
         if ("stripe_events", event.id) not in kept:
             await self.record_stripe_events([(event, payload)], source)
-        return kept.pop(("stripe_events", event.id), None) is not None
+        first: bool = kept[("stripe_events", event.id)]
+        kept[("stripe_events", event.id)] = False  # claimed: a second copy is a duplicate
+        return first
 
     async def set_event_outcome(self, event_id: str, outcome: str) -> None:
         await self.connection.execute(_SET_OUTCOME, event_id, outcome)
