@@ -458,3 +458,30 @@ async def test_a_group_locks_every_payment_its_events_look_up_in_one_statement(
         assert await repository.by_checkout_session(by_session.session_id) is found[0]
         await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
         assert len(queries) == 1  # the one statement that locked them all
+
+
+async def test_a_payment_is_locked_after_its_contract_so_its_attempts_queue_on_the_contract(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    engine = payments.app[ENGINE]
+    payment_id = uuid.UUID(checkout.payment_id)
+    async with (
+        connection(engine) as holder,
+        transaction(engine) as waiter,
+        connection(engine) as other,
+    ):
+        await holder.execute("BEGIN")
+        await holder.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", payment_id)
+        waiting = asyncio.create_task(PaymentRepository(waiter).get(payment_id, lock=True))
+        await asyncio.sleep(0.3)
+        # Waiting for the payment, it already holds the contract: every other attempt of the
+        # contract waits behind it there, never holding a payment the waiter will want.
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await other.execute(
+                "SELECT 1 FROM contracts WHERE id = $1 FOR UPDATE NOWAIT",
+                checkout.contract.contract_id,
+            )
+        await holder.execute("ROLLBACK")
+        found = await waiting
+        assert found is not None

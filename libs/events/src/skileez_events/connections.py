@@ -126,7 +126,8 @@ def after_commit(connection: asyncpg.Connection, callback: Callable[[], None]) -
 
 def locked(connection: asyncpg.Connection) -> dict[tuple[str, Hashable], Any]:
     """The identity map of the `transaction` open on `connection`: what it has locked or
-    written, by (table, key), as the entity a repository made of it (or a marker).
+    written, by (table, key), as the entity a repository made of it (or a marker); a
+    repository may file the same entity under another unique key of it too.
 
     A repository that locks a row keeps its entity here and hands that same object back when
     the row is asked for again, so a batch can lock the rows of all its events in one statement

@@ -37,19 +37,18 @@ _PAYMENT_COLUMNS = [column.name for column in payments.c]
 _CONTRACT_COLUMNS = [column.name for column in contracts.c if column.name != "learned_at"]
 
 _SELECT_PAYMENT = select_sql(payments, _PAYMENT_COLUMNS)
-_LOCK_PAYMENT = (
-    f"SELECT {', '.join(f'payments.{name}' for name in _PAYMENT_COLUMNS)}"
-    " FROM payments JOIN contracts ON contracts.id = payments.contract_id"
-)
-"""Locks the payment and its contract's row in one statement (`... FOR UPDATE` locks both):
-whatever moves a payment holds its contract, so two attempts of one contract paid at once
-decide one after the other."""
 _LOCK_PAYMENTS = (
-    f"{_LOCK_PAYMENT} WHERE payments.checkout_session_id = ANY($1::text[])"
+    f"SELECT {', '.join(f'payments.{name}' for name in _PAYMENT_COLUMNS)}"
+    " FROM contracts JOIN payments ON payments.contract_id = contracts.id"
+    " WHERE payments.checkout_session_id = ANY($1::text[])"
     " OR payments.payment_intent_id = ANY($2::text[]) OR payments.id = ANY($3::uuid[])"
     " ORDER BY contracts.id, payments.id FOR UPDATE"
 )
-"""Rows are locked as they come out of the sort: in the order of the contracts' ids."""
+"""Locks payments with their contracts' rows (`... FOR UPDATE` locks both): whatever moves a
+payment holds its contract, so two attempts of one contract paid at once decide one after the
+other. Rows are locked as they come out of the sort, in the order of the contracts' ids, and
+each row's contract before its payment (the order of the FROM list), so a transaction that
+wants any attempt of a contract queues on the contract first."""
 _SELECT_CONTRACT = f"{select_sql(contracts, _CONTRACT_COLUMNS)} WHERE id = $1"
 _LEARN_CONTRACT = f"{insert_sql(contracts, _CONTRACT_COLUMNS)} ON CONFLICT DO NOTHING"
 """A contract's terms never change: one already known is left as it is."""
@@ -116,9 +115,10 @@ class PaymentRepository:
         contracts, in one statement and in the order of the contracts' ids, and keep them in
         the transaction (`connections.locked`): `get(..., lock=True)`, `by_checkout_session`
         and `by_payment_intent` then find them without a round trip."""
-        keys = (list(sessions), list(intents), list(ids))
-        for row in await self._connection.fetch(_LOCK_PAYMENTS, *keys):
-            self._keep(row)
+        if sessions or intents or ids:
+            keys = (list(sessions), list(intents), list(ids))
+            for row in await self._connection.fetch(_LOCK_PAYMENTS, *keys):
+                self._keep(row)
 
     async def of_contract(self, contract_id: uuid.UUID) -> list[Payment]:
         """Every attempt for the contract, newest first."""

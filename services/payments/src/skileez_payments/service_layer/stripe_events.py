@@ -8,6 +8,7 @@ no-ops.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -112,14 +113,14 @@ async def lock_payments_ahead(uow: UnitOfWork, events: Sequence[so.Event]) -> No
     for event in events:
         try:
             session_id, intent_id, payment_id = _payment_keys(event)
-            if payment_id:
-                ids.add(uuid.UUID(payment_id))
-        except (ValidationError, ValueError):
+        except ValidationError:
             continue  # applying it says what is wrong with it
         if session_id:
             sessions.add(session_id)
         if intent_id:
             intents.add(intent_id)
+        with contextlib.suppress(ValueError, TypeError):  # not a payment id of ours
+            ids.add(uuid.UUID(payment_id))
     await uow.payments.lock(sessions=sessions, intents=intents, ids=ids)
 
 
