@@ -20,8 +20,8 @@ from skileez_payments.adapters import stripe_objects as so
 from skileez_payments.adapters.repository import PaymentRepository
 from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.adapters.tables import payments as payments_table
-from skileez_payments.entrypoints.resources import ENGINE
-from skileez_payments.service_layer.stripe_events import lock_payments_ahead
+from skileez_payments.entrypoints.resources import ENGINE, utc_now
+from skileez_payments.service_layer.stripe_events import lock_payments_ahead, process_stripe_event
 from skileez_payments.service_layer.unit_of_work import UnitOfWork
 
 from . import stripe_payloads as sp
@@ -408,10 +408,12 @@ async def test_a_burst_is_applied_together_and_a_deferred_event_in_it_fails_alon
     assert await stored_events(payments) == 1 + 19  # the deferred refund is not recorded
 
 
-async def test_a_group_locks_every_payment_its_events_look_up_in_one_statement(
+async def test_a_group_locks_every_payment_its_events_look_up_then_reads_the_paid_attempts(
     payments: Payments,
 ) -> None:
     by_session, by_intent, by_id = [await open_checkout(payments) for _ in range(3)]
+    paid_twin = await second_attempt(by_session)  # another attempt of the same contract
+    await paid_twin.deliver(paid_twin.completed())
     await by_intent.deliver(by_intent.completed())  # links its PaymentIntent
     events = [
         so.Event.model_validate(event)
@@ -456,8 +458,14 @@ async def test_a_group_locks_every_payment_its_events_look_up_in_one_statement(
             by_id.payment_id,
         ]
         assert await repository.by_checkout_session(by_session.session_id) is found[0]
+        contract_id = by_session.contract.contract_id
+        other = await repository.paid_attempt_of(contract_id, excluding=found[0].id)
+        assert str(other) == paid_twin.payment_id
         await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
-        assert len(queries) == 1  # the one statement that locked them all
+        assert len(queries) == 2  # the statement that locked them all, then the paid attempts
+        assert await repository.paid_attempt_of(contract_id, excluding=found[0].id) == other
+        await asyncio.sleep(0)
+        assert len(queries) == 2  # read once
 
 
 async def test_a_payment_is_locked_after_its_contract_so_its_attempts_queue_on_the_contract(
@@ -485,3 +493,63 @@ async def test_a_payment_is_locked_after_its_contract_so_its_attempts_queue_on_t
         await holder.execute("ROLLBACK")
         found = await waiting
         assert found is not None
+
+
+async def test_a_dispute_finds_the_payment_its_intent_was_linked_to_earlier_in_the_group(
+    payments: Payments,
+) -> None:
+    """The link is staged, not yet in the table: the payment is found where the group keeps it."""
+    checkout = await open_checkout(payments)
+    events = [
+        checkout.completed(),  # links the PaymentIntent
+        sp.event(
+            "charge.dispute.created",
+            sp.dispute(checkout.intent_id, amount=checkout.contract.amount, currency="eur"),
+        ),
+    ]
+    async with transaction(payments.app[ENGINE]) as group:
+        outcomes = [
+            await process_stripe_event(
+                UnitOfWork(group),
+                so.Event.model_validate(event),
+                json.dumps(event).encode(),
+                source="webhook",
+                livemode=False,
+                clock=utc_now,
+            )
+            for event in events
+        ]
+    assert outcomes == ["processed", "processed"]
+    assert await checkout.status() == "disputed"
+
+
+async def test_an_attempt_paid_while_the_contract_lock_was_awaited_is_seen_by_the_guard(
+    payments: Payments,
+) -> None:
+    """The paid attempts are read once the contract is locked, not in the locking statement's
+    snapshot, which was taken before the other attempt committed."""
+    checkout = await open_checkout(payments)
+    engine = payments.app[ENGINE]
+    paid_meanwhile = uuid.uuid4()
+    async with connection(engine) as holder, transaction(engine) as waiter:
+        await holder.execute("BEGIN")
+        await holder.execute(
+            "SELECT 1 FROM contracts WHERE id = $1 FOR UPDATE", checkout.contract.contract_id
+        )
+        repository = PaymentRepository(waiter)
+        waiting = asyncio.create_task(repository.get(uuid.UUID(checkout.payment_id), lock=True))
+        await asyncio.sleep(0.3)  # its statement has started, and waits for the contract
+        await holder.execute(
+            "CREATE TEMP TABLE twin AS SELECT * FROM payments WHERE id = $1",
+            uuid.UUID(checkout.payment_id),
+        )
+        await holder.execute(
+            "UPDATE twin SET id = $1, checkout_session_id = 'cs_meanwhile', status = 'succeeded'",
+            paid_meanwhile,
+        )
+        await holder.execute("INSERT INTO payments SELECT * FROM twin")
+        await holder.execute("COMMIT")
+        payment = await waiting
+        assert payment is not None
+        other = await repository.paid_attempt_of(payment.contract_id, excluding=payment.id)
+        assert other == paid_meanwhile

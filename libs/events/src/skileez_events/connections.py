@@ -132,7 +132,9 @@ def locked(connection: asyncpg.Connection) -> dict[tuple[str, Hashable], Any]:
     A repository that locks a row keeps its entity here and hands that same object back when
     the row is asked for again, so a batch can lock the rows of all its events in one statement
     ahead of their handlers and each handler finds its own row there, already locked. One row
-    is then one object in a transaction: a handler's changes are those the next one sees.
+    is then one object in a transaction: a handler's changes are those the next one sees. (A
+    repository may also keep there what it read of rows it did not lock but that cannot move
+    while it holds others: payments keeps a locked contract's paid attempts.)
     Every change to a kept entity must be saved through it before the next handler runs.
     """
     return _hooks_of(connection).locked

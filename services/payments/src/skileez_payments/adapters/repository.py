@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from skileez_events.connections import locked
-from skileez_events.statements import entity_of, insert_sql, select_sql, update_sql, values_of
+from skileez_events.statements import StagedUpdate, entity_of, insert_sql, select_sql, values_of
 from skileez_payments.adapters.tables import contracts, payments
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.payment import PAID_STATUSES, Payment, PaymentStatus
@@ -53,10 +53,14 @@ _SELECT_CONTRACT = f"{select_sql(contracts, _CONTRACT_COLUMNS)} WHERE id = $1"
 _LEARN_CONTRACT = f"{insert_sql(contracts, _CONTRACT_COLUMNS)} ON CONFLICT DO NOTHING"
 """A contract's terms never change: one already known is left as it is."""
 _INSERT_PAYMENT = insert_sql(payments, _PAYMENT_COLUMNS)
-_UPDATE_PAYMENT = update_sql(payments, _SAVED)
+_PAYMENT_CHANGES = StagedUpdate(payments, _SAVED)
 _PAID = ", ".join(f"'{status.value}'" for status in PAID_STATUSES)
 """Inline, not an array parameter: asyncpg's array encoder runs several ABC isinstance checks
-per call, which showed as 5% of the webhook's CPU under load."""
+per call."""
+_PAID_ATTEMPTS = f"{_SELECT_PAYMENT} WHERE contract_id = ANY($1::uuid[]) AND status IN ({_PAID})"
+"""Run once those contracts are locked: its snapshot, taken then, sees every attempt as
+committed, and no other transaction can move one until ours ends."""
+_UNREAD = ("payments", "contracts locked whose paid attempts are not read yet")
 
 
 def _payment(row: asyncpg.Record) -> Payment:
@@ -84,11 +88,17 @@ class PaymentRepository:
     async def add(self, payment: Payment) -> None:
         await self._connection.execute(_INSERT_PAYMENT, *values_of(payment, _PAYMENT_COLUMNS))
 
-    async def save(self, payment: Payment) -> None:
+    def save(self, payment: Payment) -> None:
+        """Staged: written with the transaction's other payment changes just before it commits.
+        Only for a payment this repository locked: the transaction finds it again, by id, by a
+        Checkout Session or PaymentIntent it has just gained, and among its contract's attempts,
+        in what it keeps, never with SQL (which would not see the change)."""
+        if locked(self._connection).get(("payments", payment.id)) is not payment:
+            raise RuntimeError(f"payment {payment.id} is not locked here: it cannot be saved")
         if payment.changed:
-            values = values_of(payment, _SAVED)
-            await self._connection.execute(_UPDATE_PAYMENT, payment.id, *values)
+            _PAYMENT_CHANGES.save(self._connection, payment.id, values_of(payment, _SAVED))
             payment.changed = False
+            self._file(payment)
 
     async def get(self, payment_id: uuid.UUID, *, lock: bool = False) -> Payment | None:
         """The payment; `lock` locks it and its contract."""
@@ -114,11 +124,15 @@ class PaymentRepository:
         """Lock the payments of these Checkout Sessions, PaymentIntents and ids with their
         contracts, in one statement and in the order of the contracts' ids, and keep them in
         the transaction (`connections.locked`): `get(..., lock=True)`, `by_checkout_session`
-        and `by_payment_intent` then find them without a round trip."""
-        if sessions or intents or ids:
-            keys = (list(sessions), list(intents), list(ids))
-            for row in await self._connection.fetch(_LOCK_PAYMENTS, *keys):
-                self._keep(row)
+        and `by_payment_intent` then answer without a round trip."""
+        if not (sessions or intents or ids):
+            return
+        kept = locked(self._connection)
+        keys = (list(sessions), list(intents), list(ids))
+        for row in await self._connection.fetch(_LOCK_PAYMENTS, *keys):
+            if ("attempts_of", row["contract_id"]) not in kept:
+                kept.setdefault(_UNREAD, set()).add(row["contract_id"])
+            self._keep(row)
 
     async def of_contract(self, contract_id: uuid.UUID) -> list[Payment]:
         """Every attempt for the contract, newest first."""
@@ -129,13 +143,24 @@ class PaymentRepository:
 
     async def paid_attempt_of(
         self, contract_id: uuid.UUID, *, excluding: uuid.UUID
-    ) -> Payment | None:
-        """Another attempt of the contract that already took the money, if any."""
-        return await self._one(
-            f"{_SELECT_PAYMENT} WHERE contract_id = $1 AND id <> $2 AND status IN ({_PAID})",
-            contract_id,
-            excluding,
-        )
+    ) -> uuid.UUID | None:
+        """The id of another attempt of the contract that already took the money, if any; one
+        of the contract's payments must be locked here first (`lock`).
+
+        An attempt this transaction keeps is judged as it keeps it (its changes may be staged);
+        the others as committed once the contract was locked: the paid attempts of every
+        contract locked since the last call are read in one statement, whose snapshot is taken
+        after those locks were granted, and none of them can move while the locks are held.
+        """
+        kept = locked(self._connection)
+        if unread := kept.pop(_UNREAD, None):
+            for row in await self._connection.fetch(_PAID_ATTEMPTS, list(unread)):
+                kept[("attempts_of", row["contract_id"])].setdefault(row["id"], _payment(row))
+        attempts: dict[uuid.UUID, Payment] | None = kept.get(("attempts_of", contract_id))
+        if attempts is None:
+            raise RuntimeError(f"no payment of contract {contract_id} is locked here")
+        paid = (p.id for p in attempts.values() if p.id != excluding and p.status in PAID_STATUSES)
+        return next(paid, None)
 
     async def _one(self, query: str, *args: object) -> Payment | None:
         row = await self._connection.fetchrow(query, *args)
@@ -149,12 +174,18 @@ class PaymentRepository:
         return payment
 
     def _keep(self, row: asyncpg.Record) -> Payment:
-        """The transaction's one object for the locked payment, also found by its Checkout
-        Session and PaymentIntent."""
+        """The transaction's one object for the locked payment."""
         kept = locked(self._connection)
         payment: Payment = kept.setdefault(("payments", row["id"]), _payment(row))
+        self._file(payment)
+        return payment
+
+    def _file(self, payment: Payment) -> None:
+        """File a kept payment under its Checkout Session and PaymentIntent, and among its
+        contract's attempts."""
+        kept = locked(self._connection)
         if payment.checkout_session_id is not None:
             kept[("checkout_sessions", payment.checkout_session_id)] = payment
         if payment.payment_intent_id is not None:
             kept[("payment_intents", payment.payment_intent_id)] = payment
-        return payment
+        kept.setdefault(("attempts_of", payment.contract_id), {})[payment.id] = payment

@@ -1,13 +1,15 @@
 """`POST /webhooks/stripe`: verify the raw body's signature, then the fulfil-once code path.
 
 Verified events are applied in group commits (`skileez_events.group_commit`): under load, the
-events arriving together share one transaction, each applied as if alone (it sees the writes
+events arriving together share one transaction, each applied as if alone (it sees the changes
 of those before it, and row locks are held to the commit), and each is answered only after
 that commit. An event that fails is applied again alone and gets its own answer. A group
 first records its events in one statement and locks, in another, every payment (with its
 contract) they will look up, in the order of the contracts' ids, so two groups take the locks
 they share in one order; each event then finds its payment already locked
-(`connections.locked`). The events are applied in the order of the Stripe objects' ids.
+(`connections.locked`), the paid attempts of those contracts are read once (for the
+double-payment guard), and the payments' changes are written together at the commit. The
+events are applied in the order of the Stripe objects' ids.
 """
 
 from __future__ import annotations

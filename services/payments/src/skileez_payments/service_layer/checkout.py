@@ -97,7 +97,7 @@ async def start_checkout(
         assert saved is not None
         if saved.checkout_url is None:
             saved.attach_session(session["id"], session["url"])
-            await uow.save(saved)
+            uow.save(saved)
     return Checkout(saved, reused=False)
 
 

@@ -50,7 +50,8 @@ async def process_stripe_event(
     """Record the event once and apply it; the outcome is stored with it and returned.
 
     Raises `PaymentNotReady` (the event must be retried later) and lets database errors
-    through: the caller's transaction then rolls back, the event record with it.
+    through: the caller's transaction then rolls back, the event record with it. The payment's
+    changes and its integration events are staged: an error writing them fails the commit.
     """
     if not await uow.record_stripe_event(event, payload, source):
         return "duplicate"
@@ -98,7 +99,7 @@ async def _apply(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock)
     else:
         return "ignored"
     if payment is not None:
-        await uow.save(payment, causation_id=event.id)
+        uow.save(payment, causation_id=event.id)
     return _outcome(payment)
 
 
@@ -158,7 +159,7 @@ async def settle_checkout_session(
     """Move the session's payment to what the session says; None if the session is not ours.
 
     `failed` is set for `async_payment_failed`, whose session still reads `complete`/`unpaid`.
-    The payment is saved and its integration events staged, caused by `causation_id`.
+    The payment's changes and its integration events are staged, caused by `causation_id`.
     """
     payment = await uow.payments.by_checkout_session(session.id)
     if payment is None:
@@ -180,16 +181,17 @@ async def settle_checkout_session(
         payment.mark_expired(now)
     elif session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
         # The payment was locked with its contract's row, so two attempts paid at once decide
-        # one after the other: this statement, run after that lock was granted, sees the
-        # first's money and the second is held for review, never succeeded too.
+        # one after the other: the contract's paid attempts were read once that lock was
+        # granted (and this transaction's own changes are in what it keeps), so the second
+        # sees the first's money and is held for review, never succeeded too.
         other = await uow.payments.paid_attempt_of(payment.contract_id, excluding=payment.id)
         if other is not None:
-            payment.hold_for_review(f"contract already paid by payment {other.id}", now)
+            payment.hold_for_review(f"contract already paid by payment {other}", now)
         else:
             payment.mark_payment_paid(charge, livemode, now)
     elif session.status == "complete":
         payment.mark_processing(charge, livemode, now)
-    await uow.save(payment, causation_id=causation_id)
+    uow.save(payment, causation_id=causation_id)
     return payment
 
 

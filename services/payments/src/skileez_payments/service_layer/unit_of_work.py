@@ -46,9 +46,10 @@ class UnitOfWork:
         self.payments = PaymentRepository(connection)
         self._status_changes: list[PaymentStatus] = []
 
-    async def save(self, payment: Payment, causation_id: str | None = None) -> None:
-        """Persist the payment and stage the integration events its transitions caused."""
-        await self.payments.save(payment)
+    def save(self, payment: Payment, causation_id: str | None = None) -> None:
+        """Stage the payment's changes and the integration events its transitions caused: both
+        are written just before the transaction commits."""
+        self.payments.save(payment)
         for event in payment.events:
             outbox.add(
                 self.connection,
