@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import aiohttp
 import stripe
 
+from stripe_emulator.settings import WebhookTarget
 from stripe_emulator.testing import (
+    TEST_SETTINGS,
     EmulatorControl,
     WebhookReceiver,
     running_emulator,
     running_webhook_receiver,
     wait_until,
 )
+from stripe_emulator.webhooks import ChaosMode, WebhookDispatcher
 
 
 async def test_retries_after_the_receiver_answers_500(
@@ -169,3 +174,21 @@ async def test_webhook_endpoint_api_gets_its_own_secret_and_filter(
         assert deleted.deleted is True
         listed = await client.v1.webhook_endpoints.list_async()
         assert listed.data == []
+
+
+async def test_the_delivery_loop_stops_when_cancelled_as_a_delivery_is_queued() -> None:
+    """Cancelled in the very tick a new delivery wakes it (an app shutting down while webhooks
+    are queued): on Python 3.11 `asyncio.wait_for` swallowed that cancellation, and the loop ran
+    on, so the app's shutdown waited for it forever."""
+    dispatcher = WebhookDispatcher(TEST_SETTINGS, on_delivered=lambda *_: None)
+    dispatcher.set_chaos(ChaosMode(duplicate_probability=0, max_delay=60))
+    target = [WebhookTarget("http://127.0.0.1:9/unreachable", "whsec_test")]
+    async with aiohttp.ClientSession() as http:
+        delivering = asyncio.create_task(dispatcher.run(http))
+        dispatcher.enqueue("evt_later", "checkout.session.completed", b"{}", target)
+        await asyncio.sleep(0.05)  # the loop now waits, with a timeout, for that delivery
+        dispatcher.enqueue("evt_next", "checkout.session.completed", b"{}", target)
+        delivering.cancel()
+        done, _ = await asyncio.wait({delivering}, timeout=5)
+    assert done == {delivering}
+    assert delivering.cancelled()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from skileez_web.observability import (
 from skileez_web.openapi import Api
 from skileez_web.problems import problem_middleware
 from skileez_web.settings import ServiceSettings
+from skileez_web.shutdown import within
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def database(
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         app[engine_key] = engine
         yield
-        await engine.dispose()
+        await within("closing the database pool", engine.dispose())
 
     return context
 
@@ -71,16 +71,16 @@ def background(
     run: Callable[[], Coroutine[Any, Any, None]],
     drain: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context that runs a loop for the app's lifetime; on shutdown, drain then cancel."""
+    """A cleanup context that runs a loop for the app's lifetime; on shutdown, drain then cancel
+    (each step bounded: `skileez_web.shutdown`)."""
 
     async def context(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(run(), name=name)
         yield
         if drain is not None:
-            await drain()
+            await within(f"draining the {name}", drain())
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await within(f"stopping the {name}", task)
         log.info("%s stopped", name)
 
     return context

@@ -184,8 +184,11 @@ class WebhookDispatcher:
                     task.add_done_callback(self._tasks.discard)
                 timeout = self._heap[0].due - now if self._heap else None
                 self._wake.clear()
+                # `asyncio.timeout`, not `wait_for`: on 3.11 `wait_for` swallowed a cancellation
+                # arriving as the wake-up completed, and the app's shutdown waited forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
         finally:
             for task in self._tasks:
                 task.cancel()
