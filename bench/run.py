@@ -373,21 +373,26 @@ class Bench:
         rate: float | None,
         pids: dict[str, int] | None = None,
     ) -> loadgen.LoadResult:
-        """Run the load generator in its own process; record CPU shares of it and the pids."""
+        """Run the load generator in its own process; record the CPU shares of it, of the
+        bench's own process (the activation observer and the memory sampler run there), of the
+        pids and of the servers."""
         pids = self.pids if pids is None else pids
         spec = loadgen.LoadSpec(requests, concurrency=self.options.concurrency, rate=rate)
         profilers = await self._start_profilers(phase, pids)
         before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         servers_before, machine_before = _servers_cpu(), _machine_cpu()
+        own_before = time.process_time()
         started = time.perf_counter()
         result: loadgen.LoadResult = await self.in_own_process(loadgen.run, spec)
         wall = time.perf_counter() - started
         servers = {k: (v - servers_before[k]) / wall for k, v in _servers_cpu().items()}
         machine = (_machine_cpu() - machine_before) / wall
+        own = (time.process_time() - own_before) / wall
         await self._stop_profilers(profilers)
         shares = {name: (_cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()}
         self.cpu[phase] = {
             "load generator": result.cpu_share,
+            "bench (observer, memory sampler)": own,
             **shares,
             **servers,
             "whole machine": machine,
