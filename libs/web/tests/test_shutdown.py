@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -13,6 +14,26 @@ from aiohttp.test_utils import TestServer
 from skileez_web import shutdown
 from skileez_web.app import background
 from skileez_web.shutdown import within
+
+
+async def _shut_down(
+    run: Callable[[], Coroutine[Any, Any, None]],
+    drain: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> list[str]:
+    """Start and stop an app whose loop is `run`; return the steps cleaned up after it."""
+    later_steps: list[str] = []
+
+    async def earlier_resource(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        later_steps.append("closed")  # its cleanup runs after the loop's
+
+    app = web.Application()
+    app.cleanup_ctx.append(earlier_resource)
+    app.cleanup_ctx.append(background("test loop", run, drain))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    await asyncio.wait_for(server.close(), timeout=30)
+    return later_steps
 
 
 async def test_a_loop_that_will_not_stop_is_left_behind_and_its_await_is_logged(
@@ -28,27 +49,35 @@ async def test_a_loop_that_will_not_stop_is_left_behind_and_its_await_is_logged(
             except asyncio.CancelledError:
                 continue  # swallows every cancellation
 
-    later_steps_ran = []
+    try:
+        with caplog.at_level(logging.INFO, logger="skileez_web"):
+            assert await _shut_down(stubborn_loop) == ["closed"]
+    finally:
+        release.set()
 
-    async def earlier_resource(_app: web.Application) -> AsyncIterator[None]:
-        yield
-        later_steps_ran.append(True)  # cleaned up after the loop's context
-
-    app = web.Application()
-    app.cleanup_ctx.append(earlier_resource)
-    app.cleanup_ctx.append(background("stubborn loop", stubborn_loop))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    with caplog.at_level(logging.ERROR, logger="skileez_web.shutdown"):
-        await asyncio.wait_for(server.close(), timeout=30)
-
-    assert later_steps_ran == [True]
-    [record] = caplog.records
+    [record] = caplog.records  # and no "test loop stopped"
+    assert record.levelno == logging.ERROR
     message = record.getMessage()
-    assert message.startswith("stopping the stubborn loop: not done within 0.5 s")
+    assert message.startswith("stopping the test loop: not done within 0.5 s, left behind")
     assert "in stubborn_loop" in message
     assert "locks.py" in message  # down to the Event it waits on
-    release.set()
+
+
+async def test_a_drain_that_fails_still_stops_its_loop() -> None:
+    stopped = asyncio.Event()
+
+    async def loop() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+
+    async def failing_drain() -> None:
+        raise RuntimeError("drain failed")
+
+    with pytest.raises(RuntimeError, match="drain failed"):
+        await _shut_down(loop, failing_drain)
+    assert stopped.is_set()
 
 
 async def test_a_step_that_ends_in_time_raises_its_error() -> None:
@@ -59,8 +88,18 @@ async def test_a_step_that_ends_in_time_raises_its_error() -> None:
         await within("closing", fails(), timeout=1)
 
 
-async def test_a_cancelled_step_counts_as_stopped() -> None:
+async def test_a_cancelled_step_has_ended() -> None:
     task = asyncio.create_task(asyncio.sleep(60))
     task.cancel()
-    await within("stopping", task, timeout=1)
-    assert task.cancelled()
+    assert await within("stopping", task, timeout=1)
+
+
+async def test_cancelling_the_wait_cancels_the_step() -> None:
+    step = asyncio.create_task(asyncio.sleep(60))
+    waiting = asyncio.create_task(within("closing", step, timeout=30))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await asyncio.sleep(0)
+    assert step.cancelled()

@@ -73,7 +73,8 @@ class OutboxRelay:
         self._caught_up.clear()
         self.wake()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._caught_up.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._caught_up.wait()
 
     async def run(self) -> None:
         """Relay until cancelled, reconnecting to the broker and the database as needed."""

@@ -77,11 +77,13 @@ def background(
     async def context(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(run(), name=name)
         yield
-        if drain is not None:
-            await within(f"draining the {name}", drain())
-        task.cancel()
-        await within(f"stopping the {name}", task)
-        log.info("%s stopped", name)
+        try:
+            if drain is not None:
+                await within(f"draining the {name}", drain())
+        finally:
+            task.cancel()
+            if await within(f"stopping the {name}", task):
+                log.info("%s stopped", name)
 
     return context
 

@@ -28,11 +28,13 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     afresh.
 
     Every statement is planned for its own parameters (`plan_cache_mode`), never run on a
-    cached generic plan: PostgreSQL settles on a prepared statement's generic plan after five
-    runs, and keeps it until the tables' statistics change. One made while the tables were
-    nearly empty scans them sequentially for the life of the connection once they have grown
-    (the payments lock statement took 0.8 ms instead of 0.2 ms at 5,000 rows, bench/README.md);
-    a generic plan also cannot know how many keys an `= ANY($1)` array holds."""
+    cached generic plan. From a prepared statement's sixth run on, PostgreSQL may switch to a
+    generic plan (it does when that plan looks no dearer than the custom ones, as on nearly
+    empty tables) and keeps it until the tables are analysed again: one made while the tables
+    were nearly empty scanned them sequentially once they had grown (payments' lock statement:
+    0.8 ms against 0.2 ms for one key at 5,000 rows, 3-4 ms for a group's keys in the bench;
+    bench/README.md). A generic plan also cannot know how many keys an `= ANY($1)` array holds.
+    (The readiness probe's own connection and Alembic's engine do not need it.)"""
     return create_async_engine(
         url,
         pool_size=pool_size,

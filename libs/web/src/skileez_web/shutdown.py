@@ -9,33 +9,40 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-STEP_TIMEOUT = 10.0
-"""How long one step of a service's shutdown (stopping a loop, closing the pool) may take.
-Each loop bounds its own draining below this; what overruns it is stuck, not slow."""
+STEP_TIMEOUT = 12.0
+"""How long one step of a service's shutdown (draining or stopping a loop, closing the pool)
+may take: above the bounds the loops put on their own draining (the consumer's 10 s, the
+relay's 5 s), so a step that overruns it is stuck, not slow."""
 
 
-async def within(name: str, step: Awaitable[Any], timeout: float | None = None) -> None:
+async def within(name: str, step: Awaitable[Any], timeout: float | None = None) -> bool:
     """Wait for `step` (a task, or a coroutine run as one) for at most `timeout` s
-    (`STEP_TIMEOUT` if not given).
+    (`STEP_TIMEOUT` if not given); True if it ended.
 
     One that overruns is cancelled and left behind, and what every task was waiting for is
     logged, so that the shutdown goes on to its other steps and tells where it was stuck.
-    A step that ended cancelled is stopped; one that raised raises here.
+    A step that ended cancelled has ended; one that raised raises here. If the caller is
+    cancelled, so is the step.
     """
     timeout = STEP_TIMEOUT if timeout is None else timeout
     task = asyncio.ensure_future(step)
-    done, _ = await asyncio.wait({task}, timeout=timeout)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
     if not done:
         log.error(
-            "%s: not done within %s s, left behind; the tasks still running:\n%s",
+            "%s: not done within %g s, left behind; the tasks still running:\n%s",
             name,
             timeout,
             running_tasks(),
         )
         task.cancel()
-        return
+        return False
     if not task.cancelled():
         task.result()
+    return True
 
 
 def running_tasks() -> str:
