@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skileez_events import CloudEvent
 from skileez_events.testing import tap, wait_until
-from skileez_payments.adapters.tables import outbox, stripe_events
+from skileez_payments.adapters.tables import outbox, reconciliation_cursor, stripe_events
+from skileez_payments.adapters.tables import payments as payments_table
 from skileez_payments.entrypoints.app import ENGINE, RECONCILER
+from skileez_payments.entrypoints.resources import STRIPE
 from skileez_payments.service_layer.reconciliation import ADVISORY_LOCK
 from skileez_web.auth import Role
 
@@ -231,3 +233,75 @@ async def test_reconciliation_on_several_replicas_runs_one_pass_at_a_time_and_ap
     assert sum(result.recovered for result in results) == 1
     assert (await payments.payment(checkout["payment_id"]))["status"] == "succeeded"
     assert await published_types(payments) == ["PaymentSucceeded"]
+
+
+async def test_a_refund_delivered_before_the_payment_it_refunds_is_applied_by_reconciliation(
+    payments: Payments,
+) -> None:
+    """Refunded at Stripe while the completion's delivery is lost: the refund's webhook finds no
+    payment for its PaymentIntent and is recorded unmatched. Reconciliation applies the
+    completion, then the refund again, so the contract does not stay paid for money returned."""
+    _, checkout = await start(payments, amount=3_000)
+    await payments.emulator.drop_next_deliveries(100)
+    completed = await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
+    await payments.emulator.drop_next_deliveries(0)
+    await payments.app[STRIPE].create_refund(
+        completed["payment_intent"]["id"], None, "requested_by_customer", "refund-at-stripe"
+    )
+    await payments.emulator.wait_for_delivery(outcome="delivered", event_type="charge.refunded")
+    assert (await outcomes(payments))["charge.refunded"] == "unmatched"
+    assert (await payments.payment(checkout["payment_id"]))["status"] == "open"
+
+    result = await payments.app[RECONCILER].reconcile()
+    assert (result.recovered, result.deferred) == (2, 0)
+    payment = await payments.payment(checkout["payment_id"])
+    assert (payment["status"], payment["amount_refunded"]) == ("refunded", 3_000)
+    assert await published_types(payments) == ["PaymentSucceeded", "PaymentRefunded"]
+    assert await outcomes(payments) == {
+        "charge.refunded": "processed",
+        "checkout.session.completed": "processed",
+        "refund.created": "ignored",
+    }
+    again = await payments.app[RECONCILER].reconcile()
+    assert (again.recovered, again.deferred) == (0, 0)
+
+
+async def test_an_unmatched_refund_is_read_again_on_every_pass_while_it_is_recent(
+    payments: Payments,
+) -> None:
+    """A refund whose PaymentIntent no payment of ours has holds the cursor, within the
+    lookback, so each pass tries it again; it stays unmatched and changes nothing."""
+    _, checkout = await start(payments)
+    completed = await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
+    await wait_for_status(payments, checkout["payment_id"], "succeeded")
+    async with AsyncSession(payments.app[ENGINE]) as session:  # the intent is someone else's
+        await session.execute(
+            update(payments_table)
+            .where(payments_table.c.id == checkout["payment_id"])
+            .values(payment_intent_id="pi_of_another")
+        )
+        await session.commit()
+    refund = await payments.app[STRIPE].create_refund(
+        completed["payment_intent"]["id"], None, None, "refund-of-an-unknown-intent"
+    )
+    await payments.emulator.wait_for_delivery(outcome="delivered", event_type="charge.refunded")
+    await payments.emulator.advance_clock(5)  # a later event, in a later second
+    _, later = await start(payments)
+    await payments.emulator.complete_session(later["checkout_session_id"], "paid")
+    await wait_for_status(payments, later["payment_id"], "succeeded")
+    for _ in range(2):
+        result = await payments.app[RECONCILER].reconcile()
+        assert (result.recovered, result.deferred) == (0, 1)
+        assert (await outcomes(payments))["charge.refunded"] == "unmatched"
+        async with AsyncSession(payments.app[ENGINE]) as session:
+            cursor = await session.scalar(select(reconciliation_cursor.c.created_since))
+        assert cursor is not None
+        assert int(cursor.timestamp()) == refund["created"]  # not the later completion's
+    assert (await payments.payment(checkout["payment_id"]))["status"] == "succeeded"
+    assert await published_types(payments) == ["PaymentSucceeded", "PaymentSucceeded"]
+
+
+async def outcomes(payments: Payments) -> dict[str, str]:
+    async with AsyncSession(payments.app[ENGINE]) as session:
+        rows = await session.execute(select(stripe_events.c.type, stripe_events.c.outcome))
+        return {row.type: row.outcome for row in rows}

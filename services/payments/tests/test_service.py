@@ -31,6 +31,19 @@ def test_the_settings_refuse_a_missing_or_blank_webhook_secret() -> None:
         assert STRIPE_SECRET not in str(refused.value)
 
 
+def test_the_settings_refuse_a_lookback_shorter_than_a_reconciliation_pass() -> None:
+    values = {
+        "database_url": "postgresql+asyncpg://x/y",
+        "jwt_secret": JWT_SECRET,
+        "stripe_secret_key": STRIPE_SECRET,
+        "stripe_webhook_secret": WEBHOOK_SECRET,
+        "reconcile_interval_seconds": 120,
+    }
+    with pytest.raises(ValidationError, match="RECONCILE_LOOKBACK_SECONDS must be at least"):
+        PaymentsSettings(**values, reconcile_lookback_seconds=60)  # type: ignore[arg-type]
+    PaymentsSettings(**values, reconcile_lookback_seconds=120)  # type: ignore[arg-type]
+
+
 def test_serve_refuses_to_start_without_a_webhook_secret_and_prints_no_secret() -> None:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("STRIPE_")}
     environment |= {

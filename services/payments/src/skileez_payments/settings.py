@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from skileez_web.settings import ServiceSettings
 
@@ -28,6 +28,15 @@ class PaymentsSettings(ServiceSettings):
         if not webhook_secrets_of(value):
             raise ValueError("STRIPE_WEBHOOK_SECRET is required to verify Stripe webhooks")
         return value
+
+    @model_validator(mode="after")
+    def _looks_back_over_a_pass(self) -> PaymentsSettings:
+        if self.reconcile_lookback_seconds < self.reconcile_interval_seconds:
+            raise ValueError(
+                "RECONCILE_LOOKBACK_SECONDS must be at least RECONCILE_INTERVAL_SECONDS: an"
+                " unmatched refund or dispute is retried by the passes within the lookback"
+            )
+        return self
 
     @property
     def webhook_secrets(self) -> list[bytes]:

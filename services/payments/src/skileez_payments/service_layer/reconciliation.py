@@ -1,8 +1,10 @@
 """Reconciliation: re-read recent events from Stripe's Events API, so a lost delivery is not final.
 
 One pass at a time across replicas (a PostgreSQL advisory lock); events already recorded are
-skipped, the others go through the webhook's own code path. The stored cursor moves up to the
-newest event read, but never past one that could not be applied yet.
+skipped, the others go through the webhook's own code path. A refund or dispute recorded
+"unmatched" (it came before the event linking its PaymentIntent to a payment) is applied again
+by every pass that reads it. The stored cursor moves up to the newest event read, but never past
+one that could not be applied yet, nor past such an unmatched one younger than the lookback.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from skileez_payments.adapters.tables import reconciliation_cursor, stripe_event
 from skileez_payments.domain.payment import PaymentNotReady
 from skileez_payments.service_layer.stripe_events import (
     HANDLED_EVENTS,
+    PAYMENT_INTENT_EVENTS,
     Clock,
     process_stripe_event,
+    retry_unmatched_stripe_event,
 )
 from skileez_payments.service_layer.unit_of_work import unit_of_work
 
@@ -42,7 +46,10 @@ class PassResult:
     ran: bool
     read: int = 0
     recovered: int = 0
+    """Events this pass recorded (missed ones, whatever their outcome) or applied again
+    (unmatched ones that found their payment)."""
     deferred: int = 0
+    """Events the cursor waits for: not applicable yet, or still unmatched and recent."""
 
 
 class Reconciler:
@@ -99,38 +106,55 @@ class Reconciler:
         since = since or self._clock() - self._lookback
         listed = [event async for event in self._stripe.events_since(since, list(HANDLED_EVENTS))]
         async with self._engine.connect() as conn:
-            seen = set(
-                await conn.scalars(
-                    select(stripe_events.c.id).where(
-                        stripe_events.c.id.in_([event["id"] for event in listed])
-                    )
+            rows = await conn.execute(
+                select(stripe_events.c.id, stripe_events.c.outcome).where(
+                    stripe_events.c.id.in_([event["id"] for event in listed])
                 )
             )
+            recorded = {row.id: row.outcome for row in rows}
+        retry_since = self._clock() - self._lookback
         newest, deferred_from, recovered, deferred = since, None, 0, 0
-        for raw in sorted(listed, key=lambda event: int(event["created"])):
+        # Stripe lists newest first: reversed, then sorted by the second they were created in,
+        # events of one second keep the order they happened in (a session's completion before
+        # the refund of its payment).
+        for raw in sorted(reversed(listed), key=lambda event: int(event["created"])):
             event = so.Event.model_validate(raw)
             created = datetime.fromtimestamp(event.created, UTC)
             newest = max(newest, created)
-            if event.id in seen:
+            by_intent = event.type in PAYMENT_INTENT_EVENTS
+            if event.id in recorded and not (by_intent and recorded[event.id] == "unmatched"):
                 continue
             try:
                 async with unit_of_work(self._engine) as uow:
-                    outcome = await process_stripe_event(
-                        uow,
-                        event,
-                        orjson.dumps(raw),
-                        source="reconciliation",
-                        livemode=self._livemode,
-                        clock=self._clock,
-                    )
+                    outcome, retried = "duplicate", False
+                    if event.id not in recorded:
+                        outcome = await process_stripe_event(
+                            uow,
+                            event,
+                            orjson.dumps(raw),
+                            source="reconciliation",
+                            livemode=self._livemode,
+                            clock=self._clock,
+                        )
+                    if outcome == "duplicate" and by_intent:
+                        # Recorded unmatched before this pass, or by a webhook meanwhile.
+                        retried = True
+                        outcome = await retry_unmatched_stripe_event(
+                            uow, event, livemode=self._livemode, clock=self._clock
+                        )
             except PaymentNotReady:
+                outcome = "not_ready"
+            if outcome == "not_ready" or (
+                outcome == "unmatched" and by_intent and created >= retry_since
+            ):
                 deferred += 1
                 deferred_from = deferred_from or created
                 continue
-            if outcome != "duplicate":
-                recovered += 1
-                metrics.RECONCILED_EVENTS.inc()
-                log.warning("reconciliation applied missed event %s (%s)", event.id, event.type)
+            if outcome == "duplicate" or (retried and outcome == "unmatched"):
+                continue
+            recovered += 1
+            metrics.RECONCILED_EVENTS.inc()
+            log.warning("reconciliation: event %s (%s) %s", event.id, event.type, outcome)
         await self._store_cursor(deferred_from or newest)
         return PassResult(ran=True, read=len(listed), recovered=recovered, deferred=deferred)
 

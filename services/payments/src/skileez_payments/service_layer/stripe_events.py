@@ -35,6 +35,12 @@ HANDLED_EVENTS = (
     "charge.dispute.created",
 )
 
+PAYMENT_INTENT_EVENTS = ("charge.refunded", "charge.dispute.created")
+"""Events that find their payment by its PaymentIntent alone. One that arrives before the event
+that links its intent to a payment (a refund made at Stripe while our webhook was failing,
+delivered before the payment's completion) finds none and is recorded "unmatched";
+reconciliation tries it again on each pass that reads it (`retry_unmatched_stripe_event`)."""
+
 Clock = Callable[[], datetime]
 
 
@@ -55,14 +61,32 @@ async def process_stripe_event(
     """
     if not await uow.record_stripe_event(event, payload, source):
         return "duplicate"
-    try:
-        outcome = await _apply(uow, event, livemode, clock)
-    except ValidationError as error:
-        log.error("Stripe event %s (%s) has an unreadable object: %s", event.id, event.type, error)
-        outcome = "unreadable"
+    outcome = await _outcome_of(uow, event, livemode, clock)
     if outcome != "processed":
         await uow.set_event_outcome(event.id, outcome)
     return outcome
+
+
+async def retry_unmatched_stripe_event(
+    uow: UnitOfWork, event: so.Event, *, livemode: bool, clock: Clock
+) -> str:
+    """Apply again an event recorded "unmatched"; its new outcome is stored and returned
+    ("unmatched" again if its payment is still unknown, "duplicate" if it is not unmatched any
+    more). Raises `PaymentNotReady` like `process_stripe_event`."""
+    if not await uow.claim_unmatched_stripe_event(event.id):
+        return "duplicate"
+    outcome = await _outcome_of(uow, event, livemode, clock)
+    if outcome != "unmatched":
+        await uow.set_event_outcome(event.id, outcome)
+    return outcome
+
+
+async def _outcome_of(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock) -> str:
+    try:
+        return await _apply(uow, event, livemode, clock)
+    except ValidationError as error:
+        log.error("Stripe event %s (%s) has an unreadable object: %s", event.id, event.type, error)
+        return "unreadable"
 
 
 async def _apply(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock) -> str:

@@ -37,6 +37,7 @@ _RECORD_EVENTS = (
     f"{insert_rows_sql(stripe_events, _EVENT_COLUMNS)} ON CONFLICT DO NOTHING RETURNING id"
 )
 _SET_OUTCOME = "UPDATE stripe_events SET outcome = $2 WHERE id = $1"
+_CLAIM_UNMATCHED = "SELECT 1 FROM stripe_events WHERE id = $1 AND outcome = 'unmatched' FOR UPDATE"
 
 
 class UnitOfWork:
@@ -109,6 +110,10 @@ class UnitOfWork:
 
     async def set_event_outcome(self, event_id: str, outcome: str) -> None:
         await self.connection.execute(_SET_OUTCOME, event_id, outcome)
+
+    async def claim_unmatched_stripe_event(self, event_id: str) -> bool:
+        """Lock an event recorded "unmatched" until the commit; False if it is not (any more)."""
+        return await self.connection.fetchval(_CLAIM_UNMATCHED, event_id) is not None
 
     def _count_status_changes(self) -> None:
         for status in self._status_changes:
