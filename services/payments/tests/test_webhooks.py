@@ -283,6 +283,23 @@ async def test_unknown_types_are_200_and_ignored_but_recorded(payments: Payments
     assert await stored_events(payments) == 1
 
 
+@pytest.mark.parametrize("spoil", ["missing_field", "other_kind"])
+async def test_a_handled_type_with_an_unreadable_object_is_recorded_and_changes_nothing(
+    payments: Payments, spoil: str
+) -> None:
+    checkout = await open_checkout(payments)
+    event = checkout.completed()
+    if spoil == "missing_field":
+        del event["data"]["object"]["payment_status"]
+    else:
+        event["data"]["object"] = checkout.charge(0, [])  # a charge where a session belongs
+    assert (await checkout.deliver(event))["outcome"] == "unreadable"
+    assert (await checkout.deliver(event))["outcome"] == "duplicate"
+    assert await stored_events(payments) == 1
+    assert await checkout.status() == "open"
+    assert await outbox_types(payments) == []
+
+
 async def test_a_secret_being_rotated_out_still_verifies(payments: Payments) -> None:
     checkout = await open_checkout(payments)
     response = await payments.post_webhook(checkout.completed(), secret=OLD_WEBHOOK_SECRET)

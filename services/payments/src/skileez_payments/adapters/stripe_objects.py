@@ -1,8 +1,14 @@
-"""Stripe's JSON objects, read into the few fields payments acts on (others are ignored)."""
+"""Stripe's JSON objects, read into the few fields payments acts on (others are ignored).
+
+An event is read in one pass into the model of its object's kind (Stripe's `object` field):
+the ignored fields of a 4 KB Checkout Session are skipped by the JSON parser, never built as
+Python objects. An object of another kind, or one that is not what its kind should be, is read
+as `OtherObject`, so the event is still recorded and what it carries is judged by its type.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,6 +23,7 @@ def _id_of(value: Any) -> Any:
 
 
 class CheckoutSession(StripeModel):
+    object: Literal["checkout.session"] = "checkout.session"
     id: str
     status: str | None = None
     payment_status: str
@@ -38,6 +45,7 @@ class LastPaymentError(StripeModel):
 
 
 class PaymentIntent(StripeModel):
+    object: Literal["payment_intent"] = "payment_intent"
     id: str
     metadata: dict[str, str] = Field(default_factory=dict)
     last_payment_error: LastPaymentError | None = None
@@ -55,6 +63,7 @@ class RefundList(StripeModel):
 
 
 class Charge(StripeModel):
+    object: Literal["charge"] = "charge"
     id: str
     amount: int
     amount_refunded: int
@@ -74,6 +83,7 @@ class Charge(StripeModel):
 
 
 class Dispute(StripeModel):
+    object: Literal["dispute"] = "dispute"
     id: str
     charge: str | None = None
     payment_intent: str | None = None
@@ -82,8 +92,20 @@ class Dispute(StripeModel):
     _expandable = field_validator("payment_intent", "charge", mode="before")(_id_of)
 
 
+class OtherObject(StripeModel):
+    """An object of a kind payments does not read, or one it cannot read as its kind."""
+
+    object: str | None = None
+    id: str | None = None
+
+
+KnownObject = Annotated[
+    CheckoutSession | PaymentIntent | Charge | Dispute, Field(discriminator="object")
+]
+
+
 class EventData(StripeModel):
-    object: dict[str, Any]
+    object: KnownObject | OtherObject = Field(union_mode="left_to_right")
 
 
 class Event(StripeModel):

@@ -67,7 +67,7 @@ def _lock_order(verified: VerifiedEvent) -> tuple[str, ...]:
     """Events about one Stripe object (a session, an intent...) lock the same payment: they
     are applied in the order of that object's id, then of the event's (its record's key)."""
     event, _ = verified
-    return str(event.data.object.get("id", "")), event.id
+    return event.data.object.id or "", event.id
 
 
 @api.operation(
