@@ -10,7 +10,8 @@ batch, so at low load a batch is one delivery and at high load one connection, B
 A batch runs in one database transaction: record (consumer, event id) of all its deliveries in
 the inbox in one statement, let the service lock ahead the rows its new events will lock (one
 statement, `lock_ahead`), then run the handler of each new one, whose effects and outbox rows
-commit with that record; every delivery of the batch is acked only after the commit. A
+commit with that record; every delivery of the batch is acked only after the commit, in one
+frame where the channel's lower delivery tags are all settled (`acks.ChannelAcks`). A
 duplicate (even a second copy in the same batch) is not recorded again and is acked without
 effect. The handlers of a batch share its connection: each sees the changes of those before it
 (with SQL, or through the object kept for a row whose writes are staged to the commit), and row
@@ -47,6 +48,7 @@ from pydantic import ValidationError
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from skileez_events.acks import ChannelAcks
 from skileez_events.backoff import Backoff
 from skileez_events.connections import transaction
 from skileez_events.envelope import CloudEvent
@@ -201,7 +203,8 @@ class EventConsumer:
             # The buffer and its workers live and die with this connection: what they still
             # hold is unacked, so the broker redelivers it and the inbox absorbs any repeat.
             buffer: asyncio.Queue[_Delivery] = asyncio.Queue()
-            workers = [asyncio.create_task(self._work(buffer)) for _ in range(self._workers)]
+            acks = ChannelAcks()  # the consumer's one channel
+            workers = [asyncio.create_task(self._work(buffer, acks)) for _ in range(self._workers)]
             try:
                 channel = await connection.channel()
                 channel.close_callbacks.add(lambda *_: lost.set())
@@ -211,7 +214,7 @@ class EventConsumer:
                     queue = await declare_subscription(
                         channel, self._names, self._consumer, subscription.model
                     )
-                    await queue.consume(partial(self._on_message, buffer, subscription))
+                    await queue.consume(partial(self._on_message, buffer, acks, subscription))
                 self.ready = True
                 backoff.reset()
                 log.info("%s consumer ready", self._consumer)
@@ -227,6 +230,7 @@ class EventConsumer:
     async def _on_message(
         self,
         buffer: asyncio.Queue[_Delivery],
+        acks: ChannelAcks,
         subscription: Subscription,
         message: AbstractIncomingMessage,
     ) -> None:
@@ -249,6 +253,7 @@ class EventConsumer:
             )
             try:
                 await message.reject(requeue=False)
+                acks.settled(message)
             except Exception:
                 log.exception("%s could not settle message %s", self._consumer, message.message_id)
             return
@@ -256,7 +261,7 @@ class EventConsumer:
         buffer.put_nowait(delivery)
         await delivery.settled
 
-    async def _work(self, buffer: asyncio.Queue[_Delivery]) -> None:
+    async def _work(self, buffer: asyncio.Queue[_Delivery], acks: ChannelAcks) -> None:
         """Settle batches: one delivery, waited for, and whatever else is buffered already."""
         while True:
             batch = await take_batch(buffer, self._batch_size)
@@ -264,8 +269,8 @@ class EventConsumer:
             # subject's own order), so two batches never wait on each other in a cycle.
             batch.sort(key=lambda delivery: delivery.event.envelope.subject or "")
             try:
-                if len(batch) == 1 or not await self._apply_together(batch):
-                    await self._apply_one_by_one(batch)
+                if len(batch) == 1 or not await self._apply_together(batch, acks):
+                    await self._apply_one_by_one(batch, acks)
             except Exception:
                 # The channel went away mid-settlement: the broker redelivers; the inbox absorbs it.
                 log.exception("%s could not settle %d messages", self._consumer, len(batch))
@@ -273,7 +278,7 @@ class EventConsumer:
                 for delivery in batch:
                     delivery.settle()
 
-    async def _apply_together(self, batch: list[_Delivery]) -> bool:
+    async def _apply_together(self, batch: list[_Delivery], acks: ChannelAcks) -> bool:
         """Apply the batch in one transaction and ack it after the commit; False if anything
         in it raised (the transaction is then rolled back and nothing is acked)."""
         try:
@@ -287,11 +292,10 @@ class EventConsumer:
                 error,
             )
             return False
-        for delivery in batch:
-            await delivery.message.ack()
+        await acks.ack([delivery.message for delivery in batch])
         return True
 
-    async def _apply_one_by_one(self, batch: list[_Delivery]) -> None:
+    async def _apply_one_by_one(self, batch: list[_Delivery], acks: ChannelAcks) -> None:
         """Apply each delivery in a transaction of its own; ack, dead-letter or (after one
         pause for all the failed ones) nack it for redelivery."""
         failed: list[AbstractIncomingMessage] = []
@@ -304,15 +308,17 @@ class EventConsumer:
                     "%s dead-letters %s %s: %s", self._consumer, envelope.type, envelope.id, error
                 )
                 await delivery.message.reject(requeue=False)
+                acks.settled(delivery.message)
             except Exception:
                 log.exception("%s failed on %s %s", self._consumer, envelope.type, envelope.id)
                 failed.append(delivery.message)
             else:
-                await delivery.message.ack()
+                await acks.ack([delivery.message])
         if failed:
             await asyncio.sleep(max(_redelivery_pause(message) for message in failed))
             for message in failed:
                 await message.nack(requeue=True)
+                acks.settled(message)
 
     async def _apply_once_the_database_answers(self, delivery: _Delivery) -> None:
         """Apply the delivery in a transaction of its own, retrying while the database is
