@@ -21,6 +21,7 @@ from skileez_payments.adapters.repository import PaymentRepository
 from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.adapters.tables import payments as payments_table
 from skileez_payments.entrypoints.resources import ENGINE, utc_now
+from skileez_payments.entrypoints.webhook import WEBHOOKS
 from skileez_payments.service_layer.stripe_events import lock_payments_ahead, process_stripe_event
 from skileez_payments.service_layer.unit_of_work import UnitOfWork
 
@@ -264,6 +265,120 @@ async def test_a_refund_before_the_payment_is_known_paid_is_deferred_with_503(
     assert (await payments.payment(checkout.payment_id))["amount_refunded"] == 100
 
 
+async def event_outcome(payments: Payments, event_id: str) -> str:
+    async with AsyncSession(payments.app[ENGINE]) as session:
+        outcome = await session.scalar(
+            select(stripe_events.c.outcome).where(stripe_events.c.id == event_id)
+        )
+        return str(outcome)
+
+
+@pytest.mark.parametrize("early_type", ["charge.refunded", "charge.dispute.created"])
+async def test_a_refund_or_dispute_delivered_before_the_completion_applies_when_it_pays(
+    payments: Payments, early_type: str
+) -> None:
+    """Made at Stripe while our webhook was failing, delivered first: it waits, recorded
+    "unmatched", and the completion that makes its payment paid applies it."""
+    checkout = await open_checkout(payments)
+    amount = checkout.contract.amount
+    early = sp.event(
+        early_type,
+        checkout.charge(amount, ["re_early"])
+        if early_type == "charge.refunded"
+        else sp.dispute(checkout.intent_id, amount=amount, currency="eur"),
+    )
+    assert (await checkout.deliver(early))["outcome"] == "unmatched"
+    assert (await checkout.deliver(checkout.completed()))["outcome"] == "processed"
+    if early_type == "charge.refunded":
+        assert await checkout.status() == "refunded"
+        assert await outbox_types(payments) == ["PaymentSucceeded", "PaymentRefunded"]
+    else:
+        assert await checkout.status() == "disputed"
+        assert await outbox_types(payments) == ["PaymentSucceeded"]
+    assert await event_outcome(payments, early["id"]) == "processed"
+    assert (await checkout.deliver(early))["outcome"] == "duplicate"
+
+
+async def test_an_early_refund_waits_through_processing_for_the_async_success(
+    payments: Payments,
+) -> None:
+    checkout = await open_checkout(payments)
+    early = sp.event("charge.refunded", checkout.charge(100, ["re_early"]))
+    assert (await checkout.deliver(early))["outcome"] == "unmatched"
+    await checkout.deliver(checkout.completed(payment_status="unpaid"))  # links, not paid
+    assert await checkout.status() == "processing"
+    assert await event_outcome(payments, early["id"]) == "unmatched"
+    await checkout.deliver(sp.event("checkout.session.async_payment_succeeded", checkout.session()))
+    assert await checkout.status() == "partially_refunded"
+    assert (await payments.payment(checkout.payment_id))["amount_refunded"] == 100
+    assert await outbox_types(payments) == ["PaymentSucceeded", "PaymentRefunded"]
+
+
+@pytest.mark.parametrize("first", ["refund", "completion"])
+async def test_a_refund_racing_its_completion_in_another_transaction_is_never_lost(
+    payments: Payments, first: str
+) -> None:
+    """Each takes the PaymentIntent's lock before looking: the second waits for the first's
+    commit, then sees its work (without the lock, each missed the other's)."""
+    checkout = await open_checkout(payments)
+    refund = sp.event("charge.refunded", checkout.charge(checkout.contract.amount, ["re_1"]))
+    events = {"refund": refund, "completion": checkout.completed()}
+    second = "completion" if first == "refund" else "refund"
+    engine = payments.app[ENGINE]
+
+    applied, commit = asyncio.Event(), asyncio.Event()
+
+    async def apply(name: str) -> str:
+        async with transaction(engine) as group:
+            outcome = await process_stripe_event(
+                UnitOfWork(group),
+                so.Event.model_validate(events[name]),
+                json.dumps(events[name]).encode(),
+                source="webhook",
+                livemode=False,
+                clock=utc_now,
+            )
+            if name == first:
+                applied.set()
+                await commit.wait()
+        return outcome
+
+    first_done = asyncio.create_task(apply(first))
+    await applied.wait()
+    second_done = asyncio.create_task(apply(second))
+    await asyncio.sleep(0.3)
+    assert not second_done.done()  # it waits for the intent's lock
+    commit.set()
+    first_outcome, second_outcome = await first_done, await second_done
+    if first == "refund":
+        assert (first_outcome, second_outcome) == ("unmatched", "processed")
+        assert await event_outcome(payments, refund["id"]) == "processed"
+    else:
+        assert (first_outcome, second_outcome) == ("processed", "processed")
+    assert await checkout.status() == "refunded"
+    assert await outbox_types(payments) == ["PaymentSucceeded", "PaymentRefunded"]
+
+
+async def test_a_refund_grouped_with_its_completion_is_applied_after_it(
+    payments: Payments,
+) -> None:
+    """Submitted together, they share a group, where refunds and disputes go last: the refund
+    finds the payment its completion links (first, it would have waited in vain: the group
+    read the waiting events before applying anything)."""
+    checkout = await open_checkout(payments)
+    refund = sp.event("charge.refunded", checkout.charge(checkout.contract.amount, ["re_1"]))
+    webhooks = payments.app[WEBHOOKS]
+    outcomes = await asyncio.gather(
+        *(
+            webhooks.submit((so.Event.model_validate(event), json.dumps(event).encode()))
+            for event in (refund, checkout.completed())
+        )
+    )
+    assert outcomes == ["processed", "processed"]
+    assert await checkout.status() == "refunded"
+    assert await outbox_types(payments) == ["PaymentSucceeded", "PaymentRefunded"]
+
+
 async def test_a_dispute_marks_the_payment_disputed(payments: Payments) -> None:
     checkout = await open_checkout(payments)
     await checkout.deliver(checkout.completed())
@@ -479,10 +594,12 @@ async def test_a_group_locks_every_payment_its_events_look_up_then_reads_the_pai
         other = await repository.paid_attempt_of(contract_id, excluding=found[0].id)
         assert str(other) == paid_twin.payment_id
         await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
-        assert len(queries) == 2  # the statement that locked them all, then the paid attempts
+        # The intents' locks, the statement that locked the payments, the events waiting for
+        # the sessions' intents, then the paid attempts.
+        assert len(queries) == 4
         assert await repository.paid_attempt_of(contract_id, excluding=found[0].id) == other
         await asyncio.sleep(0)
-        assert len(queries) == 2  # read once
+        assert len(queries) == 4  # read once
 
 
 async def test_a_payment_is_locked_after_its_contract_so_its_attempts_queue_on_the_contract(

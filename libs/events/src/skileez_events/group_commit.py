@@ -34,9 +34,9 @@ R = TypeVar("R")
 
 Apply = Callable[[asyncpg.Connection, T], Awaitable[R]]
 """Applies one item on a connection inside a transaction it must not end."""
-Order = Callable[[T], tuple[str, ...]]
-"""An item's sort key in its batch: the rows it locks first, so every batch takes them in one
-order."""
+Order = Callable[[T], tuple[bool | str, ...]]
+"""An item's sort key in its batch, the order the items are applied in: the rows it locks
+first, so every batch takes them in one order, unless `lock_ahead` takes them all before."""
 LockAhead = Callable[[asyncpg.Connection, list[T]], Awaitable[None]]
 """Runs first in each transaction, with the items about to be applied in it: locks (and keeps
 in `connections.locked`), in as few statements as it can and in one order, the rows they would

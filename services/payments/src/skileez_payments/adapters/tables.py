@@ -89,8 +89,13 @@ stripe_events = Table(
     Column("source", String(20), nullable=False),
     Column("outcome", String(40), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("payment_intent", String(255)),
+    Index(
+        "stripe_events_waiting", "payment_intent", postgresql_where=text("outcome = 'unmatched'")
+    ),
 )
-"""Every Stripe event once, with the raw body as received (audit), and what we made of it."""
+"""Every Stripe event once, with the raw body as received (audit), and what we made of it;
+`payment_intent` is set on a refund or dispute recorded "unmatched", which waits for it."""
 
 reconciliation_cursor = Table(
     "reconciliation_cursor",

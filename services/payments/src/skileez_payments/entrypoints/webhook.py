@@ -4,12 +4,13 @@ Verified events are applied in group commits (`skileez_events.group_commit`): un
 events arriving together share one transaction, each applied as if alone (it sees the changes
 of those before it, and row locks are held to the commit), and each is answered only after
 that commit. An event that fails is applied again alone and gets its own answer. A group
-first records its events in one statement and locks, in another, every payment (with its
-contract) they will look up, in the order of the contracts' ids, so two groups take the locks
-they share in one order; each event then finds its payment already locked
-(`connections.locked`), the paid attempts of those contracts are read once (for the
-double-payment guard), and the payments' changes are written together at the commit. The
-events are applied in the order of the Stripe objects' ids.
+first records its events in one statement, takes its PaymentIntents' locks in another, locks
+in a third every payment (with its contract) they will look up, in the order of the
+contracts' ids, so two groups take the locks they share in one order, and reads in a fourth
+the refunds and disputes waiting for its sessions' intents; each event then finds its payment
+already locked (`connections.locked`), the paid attempts of those contracts are read once (for
+the double-payment guard), and the payments' changes are written together at the commit.
+Refunds and disputes are applied last, the rest in the order of the Stripe objects' ids.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from skileez_payments.domain.payment import PaymentNotReady
 from skileez_payments.entrypoints.resources import SETTINGS, api, utc_now
 from skileez_payments.entrypoints.schemas import WebhookOut
 from skileez_payments.service_layer.stripe_events import (
+    PAYMENT_INTENT_EVENTS,
     lock_payments_ahead,
     process_stripe_event,
 )
@@ -60,14 +62,15 @@ def webhook_group_commit(engine: AsyncEngine, *, livemode: bool) -> GroupCommit[
         stored = await uow.record_stripe_events(batch, "webhook")
         await lock_payments_ahead(uow, [event for event, _ in batch if event.id in stored])
 
-    return GroupCommit(engine, apply, _lock_order, lock_ahead=lock_ahead)
+    return GroupCommit(engine, apply, _apply_order, lock_ahead=lock_ahead)
 
 
-def _lock_order(verified: VerifiedEvent) -> tuple[str, ...]:
-    """Events about one Stripe object (a session, an intent...) lock the same payment: they
-    are applied in the order of that object's id, then of the event's (its record's key)."""
+def _apply_order(verified: VerifiedEvent) -> tuple[bool, str, str]:
+    """Refunds and disputes last, so one finds the payment its group's completion links;
+    otherwise in the order of the Stripe object's id (events about one object apply in a row),
+    then of the event's (its record's key). Locks are taken ahead, in an order of their own."""
     event, _ = verified
-    return event.data.object.id or "", event.id
+    return event.type in PAYMENT_INTENT_EVENTS, event.data.object.id or "", event.id
 
 
 @api.operation(

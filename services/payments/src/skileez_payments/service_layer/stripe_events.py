@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from skileez_payments.adapters import stripe_objects as so
-from skileez_payments.domain.payment import Charge, Payment, PaymentStatus
+from skileez_payments.domain.payment import PAID_STATUSES, Charge, Payment, PaymentStatus
 from skileez_payments.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,10 @@ HANDLED_EVENTS = tuple(OBJECT_OF)
 PAYMENT_INTENT_EVENTS = ("charge.refunded", "charge.dispute.created")
 """Events that find their payment by its PaymentIntent alone. One that arrives before the event
 that links its intent to a payment (a refund made at Stripe while our webhook was failing,
-delivered before the payment's completion) finds none and is recorded "unmatched";
-reconciliation tries it again on each pass that reads it (`retry_unmatched_stripe_event`)."""
+delivered before the payment's completion) finds none and is recorded "unmatched", waiting for
+that intent: the payment applies it in the transaction that makes it paid
+(`settle_checkout_session`), and reconciliation tries it again on each pass that reads it
+(`retry_unmatched_stripe_event`)."""
 
 Clock = Callable[[], datetime]
 
@@ -63,7 +65,7 @@ async def process_stripe_event(
         return "duplicate"
     outcome = await _outcome_of(uow, event, livemode, clock)
     if outcome != "processed":
-        await uow.set_event_outcome(event.id, outcome)
+        await uow.set_event_outcome(event.id, outcome, _waits_for(event, outcome))
     return outcome
 
 
@@ -73,6 +75,7 @@ async def retry_unmatched_stripe_event(
     """Apply again an event recorded "unmatched"; its new outcome is stored and returned
     ("unmatched" again if its payment is still unknown, "duplicate" if it is not unmatched any
     more). Raises `PaymentNotReady` like `process_stripe_event`."""
+    await uow.lock_payment_intents([_intent_of(event)])  # before the event's row, as everywhere
     if not await uow.claim_unmatched_stripe_event(event.id):
         return "duplicate"
     outcome = await _outcome_of(uow, event, livemode, clock)
@@ -130,10 +133,12 @@ async def _apply(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock)
 
 
 async def lock_payments_ahead(uow: UnitOfWork, events: Sequence[so.Event]) -> None:
-    """Lock, in one statement, the payments (with their contracts) that applying `events`
-    looks up and locks one by one: by Checkout Session, PaymentIntent, or the payment id in the
-    metadata. A group of events then takes all its payment locks at once, in the order of the
-    contracts' ids, so two groups never wait on each other in a cycle."""
+    """Take, in one statement each, the locks that applying `events` takes one by one: their
+    PaymentIntents' locks, then the payments (with their contracts) it looks up by Checkout
+    Session, PaymentIntent, or the payment id in the metadata; then read the events waiting for
+    the intents of their Checkout Sessions. A group of events takes each kind of lock at once
+    and in one order, so two groups never wait on each other in a cycle."""
+    await uow.lock_payment_intents([_intent_of(event) for event in events])
     sessions: set[str] = set()
     intents: set[str] = set()
     ids: set[uuid.UUID] = set()
@@ -146,6 +151,12 @@ async def lock_payments_ahead(uow: UnitOfWork, events: Sequence[so.Event]) -> No
         with contextlib.suppress(ValueError, TypeError):  # not a payment id of ours
             ids.add(uuid.UUID(payment_id))
     await uow.payments.lock(sessions=sessions, intents=intents, ids=ids)
+    settled_intents = {
+        obj.payment_intent
+        for event in events
+        if isinstance(obj := event.data.object, so.CheckoutSession) and obj.payment_intent
+    }
+    await uow.read_waiting_stripe_events(settled_intents)
 
 
 def _payment_keys(event: so.Event) -> tuple[str | None, str | None, str | None]:
@@ -160,6 +171,23 @@ def _payment_keys(event: so.Event) -> tuple[str | None, str | None, str | None]:
     if isinstance(obj, so.Charge | so.Dispute):
         return None, obj.payment_intent, None
     return None, None, None
+
+
+def _intent_of(event: so.Event) -> str | None:
+    """The PaymentIntent of the event's object (of a Checkout Session: the one it paid with)."""
+    obj = event.data.object
+    if isinstance(obj, so.PaymentIntent):
+        return obj.id
+    if isinstance(obj, so.CheckoutSession | so.Charge | so.Dispute):
+        return obj.payment_intent
+    return None
+
+
+def _waits_for(event: so.Event, outcome: str) -> str | None:
+    """The PaymentIntent an unmatched refund or dispute waits for."""
+    if outcome == "unmatched" and event.type in PAYMENT_INTENT_EVENTS:
+        return _intent_of(event)
+    return None
 
 
 def _outcome(payment: Payment | None) -> str:
@@ -181,7 +209,10 @@ async def settle_checkout_session(
 
     `failed` is set for `async_payment_failed`, whose session still reads `complete`/`unpaid`.
     The payment's changes and its integration events are staged, caused by `causation_id`.
+    A payment that becomes paid then applies the refunds and disputes that wait for its
+    PaymentIntent, each caused by its own event.
     """
+    await uow.lock_payment_intents([session.payment_intent])
     payment = await uow.payments.by_checkout_session(session.id)
     if payment is None:
         # The webhook can beat the commit that attaches the session id to the attempt.
@@ -192,6 +223,7 @@ async def settle_checkout_session(
             payment.checkout_session_id = session.id
             payment.changed = True
     payment.link_payment_intent(session.payment_intent)
+    was_paid = payment.status in PAID_STATUSES
     now = clock()
     charge = Charge(
         amount=session.amount_total, currency=session.currency, livemode=session.livemode
@@ -213,6 +245,18 @@ async def settle_checkout_session(
     elif session.status == "complete":
         payment.mark_processing(charge, livemode, now)
     uow.save(payment, causation_id=causation_id)
+    if session.payment_intent and payment.status in PAID_STATUSES and not was_paid:
+        for payload in await uow.waiting_stripe_events(session.payment_intent):
+            waiting = so.Event.model_validate_json(payload)
+            outcome = await _outcome_of(uow, waiting, livemode, clock)
+            await uow.set_event_outcome(waiting.id, outcome, _waits_for(waiting, outcome))
+            log.warning(
+                "Stripe event %s (%s) waited for %s: %s",
+                waiting.id,
+                waiting.type,
+                payment.id,
+                outcome,
+            )
     return payment
 
 
@@ -220,6 +264,7 @@ async def _by_intent(
     uow: UnitOfWork, payment_intent_id: str | None, payment_id: str | None
 ) -> Payment | None:
     if payment_intent_id is not None:
+        await uow.lock_payment_intents([payment_intent_id])
         payment = await uow.payments.by_payment_intent(payment_intent_id)
         if payment is not None:
             return payment

@@ -9,7 +9,7 @@ status changes are counted in the metrics once the transaction has committed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -36,8 +36,20 @@ _EVENT_COLUMNS = ("id", "type", "livemode", "created", "payload", "source", "out
 _RECORD_EVENTS = (
     f"{insert_rows_sql(stripe_events, _EVENT_COLUMNS)} ON CONFLICT DO NOTHING RETURNING id"
 )
-_SET_OUTCOME = "UPDATE stripe_events SET outcome = $2 WHERE id = $1"
+_SET_OUTCOME = "UPDATE stripe_events SET outcome = $2, payment_intent = $3 WHERE id = $1"
 _CLAIM_UNMATCHED = "SELECT 1 FROM stripe_events WHERE id = $1 AND outcome = 'unmatched' FOR UPDATE"
+_LOCK_INTENTS = (
+    "SELECT pg_advisory_xact_lock(20553, key) FROM (SELECT DISTINCT hashtext(intent) AS key"
+    " FROM unnest($1::text[]) AS intent ORDER BY key) AS keys"
+)
+"""A PaymentIntent's lock is the advisory lock (20553 = "PI", hash of its id), apart from the
+one-key advisory lock of reconciliation; taken in the order of the keys, so two transactions
+never wait on each other in a cycle."""
+_WAITING = (
+    "SELECT payment_intent, payload FROM stripe_events"
+    " WHERE payment_intent = ANY($1::text[]) AND outcome = 'unmatched'"
+    " ORDER BY created, id FOR UPDATE"
+)
 
 
 class UnitOfWork:
@@ -108,8 +120,46 @@ class UnitOfWork:
         kept[("stripe_events", event.id)] = False  # claimed: a second copy is a duplicate
         return first
 
-    async def set_event_outcome(self, event_id: str, outcome: str) -> None:
-        await self.connection.execute(_SET_OUTCOME, event_id, outcome)
+    async def set_event_outcome(
+        self, event_id: str, outcome: str, waits_for: str | None = None
+    ) -> None:
+        """Store what the event did; `waits_for` is the PaymentIntent an "unmatched" refund or
+        dispute waits for (`waiting_stripe_events`)."""
+        await self.connection.execute(_SET_OUTCOME, event_id, outcome, waits_for)
+
+    async def lock_payment_intents(self, intent_ids: Collection[str | None]) -> None:
+        """Hold each PaymentIntent's lock to the commit (an advisory lock), those not held yet
+        in one statement. Whatever finds a payment by its intent, or makes one paid, takes it
+        before any row lock: a refund that finds no payment and the payment becoming paid then
+        go one after the other, and the second sees what the first committed."""
+        kept = locked(self.connection)
+        new = {intent for intent in intent_ids if intent and ("intent_locks", intent) not in kept}
+        if new:
+            await self.connection.execute(_LOCK_INTENTS, sorted(new))
+            for intent in new:
+                kept[("intent_locks", intent)] = True
+
+    async def read_waiting_stripe_events(self, intent_ids: Collection[str]) -> None:
+        """Read, in one statement, and lock the events waiting for these PaymentIntents (their
+        locks held here), for `waiting_stripe_events` to answer without a round trip."""
+        kept = locked(self.connection)
+        for intent in intent_ids:
+            if ("intent_locks", intent) not in kept:
+                raise RuntimeError(f"PaymentIntent {intent} is not locked here")
+            kept[("waiting_stripe_events", intent)] = []
+        if intent_ids:
+            for row in await self.connection.fetch(_WAITING, list(intent_ids)):
+                kept[("waiting_stripe_events", row["payment_intent"])].append(row["payload"])
+
+    async def waiting_stripe_events(self, intent_id: str) -> list[bytes]:
+        """The raw bodies of the refunds and disputes recorded "unmatched" that wait for this
+        PaymentIntent (locked here), oldest first; each is answered once per transaction."""
+        key = ("waiting_stripe_events", intent_id)
+        kept = locked(self.connection)
+        if key not in kept:
+            await self.read_waiting_stripe_events([intent_id])
+        payloads: list[bytes] = kept.pop(key)
+        return payloads
 
     async def claim_unmatched_stripe_event(self, event_id: str) -> bool:
         """Lock an event recorded "unmatched" until the commit; False if it is not (any more)."""
