@@ -15,6 +15,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
+from skileez_events import acks as acks_module
 from skileez_events.acks import ChannelAcks
 from skileez_events.testing import wait_until
 
@@ -94,7 +95,7 @@ async def test_a_multiple_ack_never_reaches_an_open_or_rejected_delivery(
     assert [m[1].processed, m[2].processed] == [True, True]
     await m[3].reject(requeue=False)
     acks.settled(m[3])
-    await acks.ack([m[0]])  # 1 to 4 now settled: one frame at 1
+    await acks.ack([m[0]])  # 1 to 4 now settled
     assert m[0].processed
     await acks.ack([m[5], m[4], m[6]])  # one frame at 7; 8 stays open
     assert [m[4].processed, m[5].processed, m[6].processed] == [False, False, True]
@@ -129,3 +130,17 @@ async def test_concurrent_batches_in_any_order_settle_every_delivery_once(
     await channel.declare_queue(name, passive=True)  # no "unknown delivery tag" closed it
     assert sum(message.processed for message in received) < 300  # some frames were shared
     assert await _left_and_dead(broker, channel, name) == ([], {m.body for m in rejected})
+
+
+async def test_past_the_tracked_limit_an_unsettled_delivery_turns_every_ack_single(
+    broker: AbstractRobustConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(acks_module, "TRACKED", 3)
+    name = f"test-acks-{uuid.uuid4().hex[:12]}"
+    channel, m = await _deliveries(broker, name, 8)
+    acks = ChannelAcks()
+    await acks.ack(m[1:5])  # 1 open: four settled above it, past the limit
+    await acks.ack([m[0]])
+    await acks.ack(m[5:7])  # would have been one frame at 7; 8 stays open
+    assert [message.processed for message in m] == [True] * 7 + [False]
+    assert await _left_and_dead(broker, channel, name) == ([b"8"], set())

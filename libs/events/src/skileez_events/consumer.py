@@ -44,7 +44,6 @@ import aio_pika
 import asyncpg
 import sqlalchemy.exc
 from aio_pika.abc import AbstractIncomingMessage
-from pydantic import ValidationError
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -244,7 +243,7 @@ class EventConsumer:
             if envelope.type != event_type_of(subscription.model):
                 raise ValueError(f"unexpected type {envelope.type!r}")
             data = subscription.model.model_validate(envelope.data)
-        except (ValidationError, ValueError) as error:
+        except Exception as error:  # whatever reading it raised, it is unreadable
             log.error(
                 "%s dead-letters malformed message %s: %s",
                 self._consumer,

@@ -47,7 +47,8 @@ class PassResult:
     read: int = 0
     recovered: int = 0
     """Events this pass recorded (missed ones, whatever their outcome) or applied again
-    (unmatched ones that found their payment)."""
+    (unmatched ones that found their payment); a refund or dispute that a recovered completion
+    applied, as its payment became paid, is not counted again."""
     deferred: int = 0
     """Events the cursor waits for: not applicable yet, or still unmatched and recent."""
 

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from skileez_payments.adapters import stripe_objects as so
 from skileez_payments.domain.payment import PAID_STATUSES, Charge, Payment, PaymentStatus
 from skileez_payments.service_layer.unit_of_work import UnitOfWork
@@ -247,7 +249,11 @@ async def settle_checkout_session(
     uow.save(payment, causation_id=causation_id)
     if session.payment_intent and payment.status in PAID_STATUSES and not was_paid:
         for payload in await uow.waiting_stripe_events(session.payment_intent):
-            waiting = so.Event.model_validate_json(payload)
+            try:
+                waiting = so.Event.model_validate_json(payload)
+            except ValidationError as error:  # stored by an older reading: never block the payment
+                log.error("a Stripe event waiting for %s is unreadable: %s", payment.id, error)
+                continue
             outcome = await _outcome_of(uow, waiting, livemode, clock)
             await uow.set_event_outcome(waiting.id, outcome, _waits_for(waiting, outcome))
             log.warning(
