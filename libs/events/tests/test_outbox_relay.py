@@ -93,10 +93,11 @@ async def test_event_committed_while_broker_is_down_is_published_once_it_is_back
     await proxy.cut()
 
 
-async def test_relay_killed_between_confirm_and_mark_sent_redelivers_and_inbox_absorbs_it(
+async def test_relay_killed_between_confirm_and_commit_redelivers_and_inbox_absorbs_it(
     service: Any, contract_created: Any
 ) -> None:
-    # The database refuses to mark rows sent, exactly as if the relay died after the confirm.
+    # The commit that would keep rows marked sent fails (a deferred trigger), exactly as if the
+    # relay died after the confirm.
     async with service.engine.begin() as conn:
         await conn.execute(
             text(
@@ -106,8 +107,8 @@ async def test_relay_killed_between_confirm_and_mark_sent_redelivers_and_inbox_a
         )
         await conn.execute(
             text(
-                "CREATE TRIGGER refuse_sent BEFORE UPDATE ON outbox"
-                " FOR EACH ROW EXECUTE FUNCTION refuse_sent()"
+                "CREATE CONSTRAINT TRIGGER refuse_sent AFTER UPDATE ON outbox"
+                " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_sent()"
             )
         )
     event = contract_created()

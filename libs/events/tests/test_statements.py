@@ -1,4 +1,5 @@
-"""Staged updates: a transaction's changes to locked rows, written together at its commit."""
+"""Staged writes: a transaction's changes to locked rows and its new rows, written together at
+its commit, every table's in one statement."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from skileez_events.connections import connection, transaction
-from skileez_events.statements import StagedUpdate
+from skileez_events.statements import StagedInsert, StagedUpdate
 
 counters = Table(
     "counters",
@@ -20,6 +21,13 @@ counters = Table(
     Column("n", Integer, nullable=False),
 )
 CHANGES = StagedUpdate(counters, ["label", "n"])
+notes = Table(
+    "notes",
+    MetaData(),
+    Column("seq", Integer, primary_key=True),
+    Column("text", String(8), nullable=False),
+)
+NOTES = StagedInsert(notes, ["text"])
 
 
 @pytest.fixture
@@ -27,6 +35,7 @@ async def engine(create_database: Callable[[str], Awaitable[str]]) -> AsyncItera
     engine = create_async_engine(await create_database("statements"), pool_size=2)
     async with connection(engine) as setup:
         await setup.execute("CREATE TABLE counters (id int PRIMARY KEY, label varchar(8), n int)")
+        await setup.execute("CREATE TABLE notes (seq serial PRIMARY KEY, text varchar(8))")
         await setup.execute(
             "INSERT INTO counters SELECT g, 'start', 0 FROM generate_series(1, 5) g"
         )
@@ -81,3 +90,34 @@ async def test_a_staged_value_too_long_for_its_column_fails_the_commit_and_write
     with pytest.raises(asyncpg.StringDataRightTruncationError):
         await saving(engine, (1, ["one", 1]), (3, ["x" * 9, 1]), fail=False)  # column: 8
     assert await rows(engine) == [(n, "start", 0) for n in range(1, 6)]
+
+
+async def test_the_staged_rows_of_several_tables_are_written_in_one_statement_in_order(
+    engine: AsyncEngine,
+) -> None:
+    queries: list[str] = []
+
+    def log(record: asyncpg.connection.LoggedQuery) -> None:
+        queries.append(record.query)
+
+    for texts in (["one"], ["two", "three", "four"]):  # one row, then several, in each table
+        async with transaction(engine) as writing:
+            writing.add_query_logger(log)
+            for text in texts:
+                NOTES.add(writing, [text])
+            CHANGES.save(writing, 1, [texts[-1], len(texts)])
+            CHANGES.save(writing, 5, [texts[0], len(texts)])
+        writing.remove_query_logger(log)
+    writes = [query for query in queries if "notes" in query or "counters" in query]
+    assert len(writes) == 2  # one statement per transaction, for both tables
+    assert all("INSERT INTO notes" in query and "UPDATE counters" in query for query in writes)
+    async with connection(engine) as reader:
+        written = [row["text"] for row in await reader.fetch("SELECT text FROM notes ORDER BY seq")]
+    assert written == ["one", "two", "three", "four"]
+    assert await rows(engine) == [
+        (1, "four", 3),
+        (2, "start", 0),
+        (3, "start", 0),
+        (4, "start", 0),
+        (5, "two", 3),
+    ]

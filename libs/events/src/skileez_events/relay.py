@@ -1,9 +1,11 @@
 """The outbox relay: publishes committed events with publisher confirms, then marks them sent.
 
-Each batch is claimed with `FOR UPDATE SKIP LOCKED` inside one transaction that stays open
-until the broker has confirmed every message, so several replicas never publish the same
-claimed row. A relay that dies between the confirm and the commit leaves its rows unsent and
-they are published again: delivery is at least once, and consumers' inboxes absorb the copy.
+Each batch is claimed and marked sent in one statement (`UPDATE ... WHERE seq IN (SELECT
+... FOR UPDATE SKIP LOCKED) RETURNING`) inside one transaction that stays open until the
+broker has confirmed every message, so several replicas never publish the same claimed row; a
+row the broker did not confirm is marked unsent again, with its error, before the commit. A
+relay that dies before the commit leaves its rows unsent and they are published again:
+delivery is at least once, and consumers' inboxes absorb the copy.
 """
 
 from __future__ import annotations
@@ -43,13 +45,13 @@ class OutboxRelay:
         # asyncpg's prepared statements: the relay runs on every event's path.
         table = outbox.table.name
         self._claim = (
-            "SELECT seq, event_id, event_type, correlation_id, occurred_at, body"
-            f" FROM {table} WHERE sent_at IS NULL ORDER BY seq LIMIT {int(batch_size)}"
-            " FOR UPDATE SKIP LOCKED"
+            f"UPDATE {table} SET sent_at = now() WHERE seq IN (SELECT seq FROM {table}"
+            f" WHERE sent_at IS NULL ORDER BY seq LIMIT {int(batch_size)} FOR UPDATE SKIP LOCKED)"
+            " RETURNING seq, event_id, event_type, correlation_id, occurred_at, body"
         )
-        self._mark_sent = f"UPDATE {table} SET sent_at = now() WHERE seq = ANY($1::bigint[])"
         self._mark_failed = (
-            f"UPDATE {table} SET attempts = attempts + 1, last_error = $2 WHERE seq = $1"
+            f"UPDATE {table} SET sent_at = NULL, attempts = attempts + 1, last_error = $2"
+            " WHERE seq = $1"
         )
         self._amqp_url = amqp_url
         self._names = names
@@ -132,20 +134,17 @@ class OutboxRelay:
     async def relay_batch(self, exchanges: dict[str, AbstractExchange]) -> tuple[int, int]:
         """Publish one claimed batch; return how many were confirmed and how many failed."""
         async with transaction(self._engine) as conn:
-            rows = await conn.fetch(self._claim)
+            rows = sorted(await conn.fetch(self._claim), key=lambda row: row["seq"])
             if not rows:
                 return 0, 0
             results = await asyncio.gather(
                 *(self._publish(exchanges, row) for row in rows), return_exceptions=True
             )
-            sent = [row["seq"] for row, result in zip(rows, results, strict=True) if result is None]
             failures = [
                 (row["seq"], result)
                 for row, result in zip(rows, results, strict=True)
                 if result is not None
             ]
-            if sent:
-                await conn.execute(self._mark_sent, sent)
             for seq, error in failures:
                 if not isinstance(error, Exception):
                     raise error
@@ -156,7 +155,7 @@ class OutboxRelay:
                 not isinstance(error, aio_pika.exceptions.PublishError) for _, error in failures
             ):
                 raise ConnectionError("broker did not confirm; reconnecting")
-        return len(sent), len(failures)
+        return len(rows) - len(failures), len(failures)
 
     async def _publish(self, exchanges: dict[str, AbstractExchange], row: asyncpg.Record) -> None:
         message = aio_pika.Message(

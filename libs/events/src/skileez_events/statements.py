@@ -15,7 +15,7 @@ import asyncpg
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
-from skileez_events.connections import stage
+from skileez_events.connections import Statement, stage
 
 _POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # its constructor is not annotated
 E = TypeVar("E")
@@ -50,8 +50,9 @@ class StagedInsert:
     """Rows a transaction adds to a table, written together just before it commits.
 
     `add` stages a row (`connections.stage`); at the commit, one row is one INSERT and several
-    are one `INSERT ... unnest`, in the order added. For rows nothing reads back in the same
-    transaction (the outbox, notifications): a batch of them costs one round trip.
+    are one `INSERT ... unnest`, in the order added, in the statement that writes everything the
+    transaction staged. For rows nothing reads back in the same transaction (the outbox,
+    notifications).
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
@@ -62,13 +63,10 @@ class StagedInsert:
         """Stage `row` (values in the columns' order); needs a `connections.transaction`."""
         stage(connection, self._write, row)
 
-    async def _write(self, connection: asyncpg.Connection, rows: list[Sequence[object]]) -> None:
+    def _write(self, rows: list[Sequence[object]]) -> Statement:
         if len(rows) == 1:
-            await connection.execute(self._insert_one, *rows[0])
-        else:
-            await connection.execute(
-                self._insert_many, *(list(column) for column in zip(*rows, strict=True))
-            )
+            return self._insert_one, list(rows[0])
+        return self._insert_many, [list(column) for column in zip(*rows, strict=True)]
 
 
 def update_sql(table: Table, columns: Sequence[str]) -> str:
@@ -94,9 +92,10 @@ class StagedUpdate:
 
     `save` stages a row's new values (`connections.stage`); at the commit, one row is one
     UPDATE and several are one `UPDATE ... FROM unnest` (the rows are locked already, so the
-    order they are written in does not matter); a row saved twice is written once, with its
-    last values. Only for rows that the transaction reads back through the one object it keeps
-    for each (`connections.locked`), never with SQL: SQL would not see the staged values.
+    order they are written in does not matter), in the statement that writes everything the
+    transaction staged; a row saved twice is written once, with its last values. Only for
+    rows that the transaction reads back through the one object it keeps for each
+    (`connections.locked`), never with SQL: SQL would not see the staged values.
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
@@ -107,17 +106,14 @@ class StagedUpdate:
         """Stage the row `key`'s `values` (in the columns' order); needs a `transaction`."""
         stage(connection, self._write, (key, values))
 
-    async def _write(
-        self, connection: asyncpg.Connection, rows: list[tuple[Any, Sequence[object]]]
-    ) -> None:
+    def _write(self, rows: list[tuple[Any, Sequence[object]]]) -> Statement:
         latest = sorted(dict(rows).items())
         if len(latest) == 1:
             [(key, values)] = latest
-            await connection.execute(self._update_one, key, *values)
-        else:
-            keys = [key for key, _ in latest]
-            columns = zip(*(values for _, values in latest), strict=True)
-            await connection.execute(self._update_many, keys, *(list(c) for c in columns))
+            return self._update_one, [key, *values]
+        keys = [key for key, _ in latest]
+        columns = zip(*(values for _, values in latest), strict=True)
+        return self._update_many, [keys, *(list(c) for c in columns)]
 
 
 def _arrays(table: Table, columns: Sequence[str]) -> str:
