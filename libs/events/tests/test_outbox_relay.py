@@ -7,6 +7,7 @@ import contextlib
 from collections import Counter
 from typing import Any
 
+import aio_pika
 import asyncpg
 import pytest
 from sqlalchemy import text
@@ -15,7 +16,9 @@ from yarl import URL
 from skileez_events import CloudEvent
 from skileez_events.connections import connection, transaction
 from skileez_events.envelope import CONTENT_TYPE
+from skileez_events.schemas import producer_of
 from skileez_events.testing import TcpProxy, tap, wait_until
+from skileez_events.topology import declare_exchanges
 
 
 async def unsent_is_zero(service: Any) -> bool:
@@ -229,3 +232,35 @@ async def test_a_staged_value_too_long_for_its_column_is_refused_not_cut(
     with pytest.raises(asyncpg.StringDataRightTruncationError):
         await write_both()
     assert await service.unsent() == 0
+
+
+async def test_an_event_the_broker_refuses_stays_unsent_with_its_error_then_goes_out(
+    service: Any, contract_created: Any
+) -> None:
+    """Claimed rows are marked sent in the claiming statement: one the broker does not confirm
+    is marked unsent again, with its error, before the commit, and published on a retry."""
+    event = contract_created()
+    async with await aio_pika.connect(service.amqp_url) as broker:
+        channel = await broker.channel()
+        exchanges = await declare_exchanges(channel, service.names)
+        refusing = await channel.declare_queue(
+            f"{service.names.exchange('test')}refusing",
+            arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+        )
+        await refusing.bind(exchanges[producer_of(event.type)], routing_key=event.type)
+        await service.commit_event(event)
+        service.start_relay()
+
+        async def refused_once() -> bool:
+            async with service.engine.connect() as conn:
+                row = (
+                    await conn.execute(text("SELECT sent_at, attempts, last_error FROM outbox"))
+                ).one()
+            return row.sent_at is None and row.attempts >= 1 and row.last_error is not None
+
+        await wait_until(refused_once, timeout=30)
+        async with tap(service.amqp_url, service.names) as received:
+            await refusing.delete(if_unused=False, if_empty=False)
+            await wait_until(arrived(received), timeout=30)
+        await wait_until(lambda: unsent_is_zero(service))
+    assert [message.message_id for message in received] == [event.id]

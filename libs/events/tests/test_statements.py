@@ -121,3 +121,8 @@ async def test_the_staged_rows_of_several_tables_are_written_in_one_statement_in
         (4, "start", 0),
         (5, "two", 3),
     ]
+
+
+def test_a_table_has_one_staged_writer() -> None:
+    with pytest.raises(ValueError, match="counters has a staged writer already"):
+        StagedInsert(counters, ["label"])

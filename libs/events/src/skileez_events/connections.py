@@ -54,7 +54,9 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
             async with borrowed.transaction():
                 yield borrowed
                 if hooks.staged:
-                    sql, values = _together([flush(items) for flush, items in hooks.staged.items()])
+                    statements = [flush(items) for flush, items in hooks.staged.items()]
+                    # In one order whatever the staging order: fewer texts to prepare.
+                    sql, values = _together(sorted(statements, key=lambda written: written[0]))
                     await borrowed.execute(sql, *values)
         finally:
             _hooks.pop(borrowed, None)

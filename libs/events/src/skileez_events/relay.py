@@ -1,4 +1,4 @@
-"""The outbox relay: publishes committed events with publisher confirms, then marks them sent.
+"""The outbox relay: publishes committed events with publisher confirms, sent once confirmed.
 
 Each batch is claimed and marked sent in one statement (`UPDATE ... WHERE seq IN (SELECT
 ... FOR UPDATE SKIP LOCKED) RETURNING`) inside one transaction that stays open until the

@@ -7,6 +7,7 @@ values travel as `$n` parameters.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, TypeVar
@@ -46,6 +47,18 @@ def insert_rows_sql(table: Table, columns: Sequence[str]) -> str:
     )
 
 
+_STAGED: weakref.WeakSet[Table] = weakref.WeakSet()
+
+
+def _staged_by_one(table: Table) -> None:
+    """Give a table one staged writer at most: a transaction's staged writes run in one
+    statement (`connections.stage`), where two writes of one table could meet on a row and one
+    would be lost without an error."""
+    if table in _STAGED:
+        raise ValueError(f"table {table.name} has a staged writer already")
+    _STAGED.add(table)
+
+
 class StagedInsert:
     """Rows a transaction adds to a table, written together just before it commits.
 
@@ -56,6 +69,7 @@ class StagedInsert:
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        _staged_by_one(table)
         self._insert_one = insert_sql(table, columns)
         self._insert_many = insert_rows_sql(table, columns)
 
@@ -99,6 +113,7 @@ class StagedUpdate:
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        _staged_by_one(table)
         self._update_one = update_sql(table, columns)
         self._update_many = update_rows_sql(table, columns)
 
