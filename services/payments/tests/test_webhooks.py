@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -265,6 +266,9 @@ async def test_a_refund_before_the_payment_is_known_paid_is_deferred_with_503(
     assert (await payments.payment(checkout.payment_id))["amount_refunded"] == 100
 
 
+WAITED_PROCESSED = ("skileez_stripe_events_waited_total", {"outcome": "processed"})
+
+
 async def event_outcome(payments: Payments, event_id: str) -> str:
     async with AsyncSession(payments.app[ENGINE]) as session:
         outcome = await session.scalar(
@@ -280,6 +284,7 @@ async def test_a_refund_or_dispute_delivered_before_the_completion_applies_when_
     """Made at Stripe while our webhook was failing, delivered first: it waits, recorded
     "unmatched", and the completion that makes its payment paid applies it."""
     checkout = await open_checkout(payments)
+    waited = REGISTRY.get_sample_value(*WAITED_PROCESSED) or 0.0
     amount = checkout.contract.amount
     early = sp.event(
         early_type,
@@ -296,6 +301,7 @@ async def test_a_refund_or_dispute_delivered_before_the_completion_applies_when_
         assert await checkout.status() == "disputed"
         assert await outbox_types(payments) == ["PaymentSucceeded"]
     assert await event_outcome(payments, early["id"]) == "processed"
+    assert REGISTRY.get_sample_value(*WAITED_PROCESSED) == waited + 1
     assert (await checkout.deliver(early))["outcome"] == "duplicate"
 
 

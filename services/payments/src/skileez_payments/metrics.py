@@ -18,3 +18,9 @@ RECONCILED_EVENTS = Counter(
     "skileez_stripe_events_reconciled_total",
     "Stripe events found by reconciliation that no webhook had delivered",
 )
+WAITED_EVENTS = Counter(
+    "skileez_stripe_events_waited_total",
+    "Refunds and disputes that arrived before their payment was paid, applied once it was"
+    " (committed), by outcome",
+    ["outcome"],
+)

@@ -256,6 +256,7 @@ async def settle_checkout_session(
                 continue
             outcome = await _outcome_of(uow, waiting, livemode, clock)
             await uow.set_event_outcome(waiting.id, outcome, _waits_for(waiting, outcome))
+            uow.count_waited(outcome)
             log.warning(
                 "Stripe event %s (%s) waited for %s: %s",
                 waiting.id,

@@ -58,6 +58,7 @@ class UnitOfWork:
         self.contracts = ContractRepository(connection)
         self.payments = PaymentRepository(connection)
         self._status_changes: list[PaymentStatus] = []
+        self._waited: list[str] = []
 
     def save(self, payment: Payment, causation_id: str | None = None) -> None:
         """Stage the payment's changes and the integration events its transitions caused: both
@@ -165,9 +166,19 @@ class UnitOfWork:
         """Lock an event recorded "unmatched" until the commit; False if it is not (any more)."""
         return await self.connection.fetchval(_CLAIM_UNMATCHED, event_id) is not None
 
+    def count_waited(self, outcome: str) -> None:
+        """Count a waiting refund or dispute applied, once the transaction has committed."""
+        if not self._waited:
+            after_commit(self.connection, self._count_waited)
+        self._waited.append(outcome)
+
     def _count_status_changes(self) -> None:
         for status in self._status_changes:
             metrics.PAYMENT_STATUS_CHANGES.labels(status).inc()
+
+    def _count_waited(self) -> None:
+        for outcome in self._waited:
+            metrics.WAITED_EVENTS.labels(outcome).inc()
 
 
 @asynccontextmanager
