@@ -235,14 +235,11 @@ async def test_reconciliation_on_several_replicas_runs_one_pass_at_a_time_and_ap
     assert await published_types(payments) == ["PaymentSucceeded"]
 
 
-async def test_a_refund_delivered_before_the_payment_it_refunds_is_applied_by_reconciliation(
-    payments: Payments,
+async def refund_before_the_completion_is_delivered(
+    payments: Payments, checkout: dict[str, Any]
 ) -> None:
-    """Refunded at Stripe while the completion's delivery is lost: the refund's webhook finds no
-    payment for its PaymentIntent and is recorded unmatched. Reconciliation applies the
-    completion, whose payment, once paid, applies the refund waiting for its intent, so the
-    contract does not stay paid for money returned."""
-    _, checkout = await start(payments, amount=3_000)
+    """Pay at Stripe with the completion's delivery lost, then refund there: the refund's
+    webhook finds no payment for its PaymentIntent and is recorded unmatched."""
     await payments.emulator.drop_next_deliveries(100)
     completed = await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
     await payments.emulator.drop_next_deliveries(0)
@@ -251,6 +248,17 @@ async def test_a_refund_delivered_before_the_payment_it_refunds_is_applied_by_re
     )
     await payments.emulator.wait_for_delivery(outcome="delivered", event_type="charge.refunded")
     assert (await outcomes(payments))["charge.refunded"] == "unmatched"
+
+
+async def test_a_refund_delivered_before_the_payment_it_refunds_is_applied_by_reconciliation(
+    payments: Payments,
+) -> None:
+    """Refunded at Stripe while the completion's delivery is lost: the refund's webhook finds no
+    payment for its PaymentIntent and is recorded unmatched. Reconciliation applies the
+    completion, whose payment, once paid, applies the refund waiting for its intent, so the
+    contract does not stay paid for money returned."""
+    _, checkout = await start(payments, amount=3_000)
+    await refund_before_the_completion_is_delivered(payments, checkout)
     assert (await payments.payment(checkout["payment_id"]))["status"] == "open"
 
     result = await payments.app[RECONCILER].reconcile()
@@ -265,6 +273,25 @@ async def test_a_refund_delivered_before_the_payment_it_refunds_is_applied_by_re
     }
     again = await payments.app[RECONCILER].reconcile()
     assert (again.recovered, again.deferred) == (0, 0)
+
+
+async def test_a_refund_waiting_for_its_payment_is_applied_when_the_success_page_pays_it(
+    payments: Payments,
+) -> None:
+    """The completion's delivery is lost and the refund's arrives first, unmatched; the success
+    page, which settles the session from Stripe, makes the payment paid and applies the refund
+    in the same transaction."""
+    contract, checkout = await start(payments, amount=3_000)
+    await refund_before_the_completion_is_delivered(payments, checkout)
+
+    page = await payments.client.get(
+        success_path(contract, checkout), headers=payments.headers(contract.student_id)
+    )
+    assert page.status == 200
+    payment = await payments.payment(checkout["payment_id"])
+    assert (payment["status"], payment["amount_refunded"]) == ("refunded", 3_000)
+    assert await published_types(payments) == ["PaymentSucceeded", "PaymentRefunded"]
+    assert (await outcomes(payments))["charge.refunded"] == "processed"
 
 
 async def test_an_unmatched_refund_is_read_again_on_every_pass_while_it_is_recent(
