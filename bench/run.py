@@ -1,7 +1,8 @@
 """`python -m bench`: start the system as the e2e tests do, set up N contracts, measure.
 
 Phases, each over its own contracts (a contract is paid once):
-  ceilings   bare aiohttp JSON handler, asyncpg UPDATE+INSERT, aio-pika confirm / consume-ack
+  ceilings   bare aiohttp JSON handler, asyncpg UPDATE+INSERT, aio-pika confirm / consume-ack,
+             and the bare pipeline (bench.bare_pipeline: the same durable steps, no logic)
   saturation signed webhooks as fast as 64 connections go: ingestion rate, p50/p99, and the
              sustained activation rate (count / first webhook sent -> last contract visible)
   rate 100/s and rate 500/s  open-loop webhooks at a fixed rate: activation p50/p95/p99
@@ -31,10 +32,11 @@ import aio_pika
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bench import ceilings, loadgen
+from bench import bare_pipeline, ceilings, loadgen
 from bench.observers import ActivationObserver, MemorySampler
 from bench.population import PayableContract, completed_event, create_contracts
 from bench.report import percentile, table, write
+from skileez_events.testing import wait_until
 from skileez_system.processes import ManagedProcess, ProcessSpec
 from skileez_system.system import SERVICES, System, SystemConfig, free_port, with_free_ports
 
@@ -53,6 +55,7 @@ class Options:
     ceiling_seconds: float = 3.0
     ceiling_requests: int = 20000
     ceiling_messages: int = 20000
+    ceiling_flows: int = 3000
     read_requests: int = 10000
     settle_seconds: float = 5.0
     profile: Path | None = None
@@ -74,6 +77,7 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--ceiling-seconds", type=float, default=defaults.ceiling_seconds)
     parser.add_argument("--ceiling-requests", type=int, default=defaults.ceiling_requests)
     parser.add_argument("--ceiling-messages", type=int, default=defaults.ceiling_messages)
+    parser.add_argument("--ceiling-flows", type=int, default=defaults.ceiling_flows)
     parser.add_argument("--read-requests", type=int, default=defaults.read_requests)
     parser.add_argument("--settle-seconds", type=float, default=defaults.settle_seconds)
     parser.add_argument(
@@ -234,6 +238,13 @@ class Bench:
                 flows_ceiling,
                 "min(asyncpg tx/3, confirm/2, consume/2)",
             ),
+            _row(
+                "activation against the bare pipeline",
+                saturation["activations_per_s"],
+                "/s",
+                ceiling["bare_pipeline_flows_per_s"],
+                "same durable steps, unbatched, no logic",
+            ),
             *[
                 _row(
                     f"activation {q} at {phase['offered']:.0f}/s offered",
@@ -274,6 +285,13 @@ class Bench:
             ),
             _row(
                 "bare aio-pika consume+ack", ceiling["consume_ack_per_s"], "msg/s", None, "ceiling"
+            ),
+            _row(
+                "bare pipeline (bench.bare_pipeline)",
+                ceiling["bare_pipeline_flows_per_s"],
+                "flows/s",
+                None,
+                "ceiling",
             ),
         ]
         return {
@@ -355,6 +373,7 @@ class Bench:
             f"bench{self.tag}.",
             options.ceiling_messages,
         )
+        flows = await self._bare_pipeline(body)
         return {
             "http_get_per_s": _rate(get),
             "http_get_p99_ms": _ms(get.latency, 99),
@@ -364,7 +383,57 @@ class Bench:
             "asyncpg_tx_per_s": tx,
             "publish_confirm_per_s": publish,
             "consume_ack_per_s": consume,
+            "bare_pipeline_flows_per_s": flows,
         }
+
+    async def _bare_pipeline(self, body: bytes) -> float:
+        """Flows per second through `bare_pipeline` driven at saturation by the load generator:
+        from the first request sent to the last flow's final commit."""
+        dsn = self._dsn_of(self._ceiling_db)
+        database = await asyncpg.connect(dsn)
+        prefix = f"bench{self.tag}."
+        stages = {}
+        for role in bare_pipeline.STAGES:
+            port = free_port()
+            stages[role] = ManagedProcess(
+                ProcessSpec(
+                    f"bare-{role}",
+                    "bench.bare_pipeline",
+                    (role, str(port), dsn, self.options.amqp_url, prefix),
+                    {"PYTHONPATH": str(ROOT)},
+                    ready_url=f"http://127.0.0.1:{port}/ready",
+                ),
+                self.system.config.workdir / f"bare-{role}.log",
+            )
+        try:
+            await bare_pipeline.create_schema(database)
+            for stage in stages.values():
+                await stage.start()
+            for stage in stages.values():
+                await stage.wait_ready()
+            count = self.options.ceiling_flows
+            url = f"{stages['front'].spec.ready_url.removesuffix('/ready')}/pay"
+            request = loadgen.Request("POST", url, {"Content-Type": "application/json"}, body)
+            pids = {f"bare-{role}": stage.pid for role, stage in stages.items() if stage.pid}
+            result = await self._load("ceiling pipeline", [request] * count, None, pids)
+            # The last flow's final commit began at max(created_at), once all are done.
+            finished = (
+                "SELECT extract(epoch FROM max(created_at)) FROM bare_log WHERE stage = 3"
+                " HAVING count(*) = $1"
+            )
+            last = await wait_until(
+                lambda: database.fetchval(finished, count), timeout=120, interval=0.01
+            )
+            return count / (float(last) - min(result.sent_at))
+        finally:
+            for stage in stages.values():
+                await stage.stop()
+            await database.close()
+            broker = await aio_pika.connect(self.options.amqp_url)
+            async with broker:
+                channel = await broker.channel()
+                for queue in ("first", "second"):
+                    await channel.queue_delete(f"{prefix}bare.{queue}")
 
     async def _load(
         self,

@@ -32,6 +32,8 @@ def test_bench_runs_with_a_tiny_load_and_writes_its_table_and_json(
             "300",
             "--ceiling-messages",
             "300",
+            "--ceiling-flows",
+            "100",
             "--read-requests",
             "100",
             "--settle-seconds",
@@ -55,3 +57,4 @@ def test_bench_runs_with_a_tiny_load_and_writes_its_table_and_json(
     assert activated == 20
     assert phases["read"]["ok"] == phases["read"]["requests"]
     assert set(results["memory"]) == {"contracts", "payments", "scheduling"}
+    assert results["ceilings"]["bare_pipeline_flows_per_s"] > 0
