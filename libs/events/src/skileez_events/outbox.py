@@ -3,17 +3,15 @@
 The events of a transaction are written in one INSERT just before it commits
 (`statements.StagedInsert`), so a batch of events costs one round trip, not one each.
 
-While a relay of this process can publish (`Relay.lease`, asked at the transaction's first
-event), the rows are written with its lease and handed to it once the transaction has
-committed (`connections.after_commit`, no extra round trip): it publishes them as soon as it
-can, with no claim, and marks them sent after the confirms. The lease is counted from the
-row's `created_at`, the transaction's start. Until it ends no relay claims them; after it,
-any relay does, so rows whose relay died are published again (at least once; consumers'
-inboxes absorb the copy). Rows committed while no relay here can take them have no lease:
-the relays claim them, woken here at the commit or at their next poll in other processes.
-(Not `NOTIFY`: PostgreSQL serialises every committing transaction that has notified, one
-global lock held through the commit's WAL flush, which cut an UPDATE + INSERT transaction
-from ~7,100 to ~1,900 tx/s here.)
+While a relay of this process is connected to the broker, the rows are written with a lease
+and handed to that relay once the transaction has committed (`connections.after_commit`, no
+extra round trip): it publishes them at once, with no claim, and marks them sent after the
+confirms. Until the lease ends no other relay claims them; after it, any relay does, so rows
+whose relay died are published again (at least once; consumers' inboxes absorb the copy).
+Rows committed while no relay here is connected have no lease: the relays claim them, woken
+here at the commit or at their next poll in other processes. (Not `NOTIFY`: PostgreSQL
+serialises every committing transaction that has notified, one global lock held through the
+commit's WAL flush, which cut an UPDATE + INSERT transaction from ~7,100 to ~1,900 tx/s here.)
 """
 
 from __future__ import annotations
@@ -65,6 +63,9 @@ class _Handed:
     rows: list[OutboxRow] = field(default_factory=list)
 
 
+_HANDED = ("outbox", "handed to")
+
+
 class Outbox:
     def __init__(self, metadata: MetaData) -> None:
         self.table: Table = outbox_table(metadata)
@@ -73,7 +74,6 @@ class Outbox:
             ["event_id", "event_type", "correlation_id", "occurred_at", "body", "lease"],
         )
         self._relays: list[Relay] = []
-        self._handed = (self.table.name, "handed to")
 
     def attach(self, relay: Relay) -> None:
         """Hand `relay` the rows this process commits while it can publish them, or wake it
@@ -92,9 +92,9 @@ class Outbox:
         that takes them is chosen at the transaction's first event.
         """
         kept = locked(connection)
-        handed: _Handed | None = kept.get(self._handed)
+        handed: _Handed | None = kept.get(_HANDED)
         if handed is None:
-            handed = kept[self._handed] = self._taker()
+            handed = kept[_HANDED] = self._taker()
             relay, rows = handed.relay, handed.rows
             if relay is None:
                 after_commit(connection, self.committed)

@@ -1,13 +1,12 @@
 """The outbox relay: publishes committed events with publisher confirms, sent once confirmed.
 
 Two ways to a row:
-- **Taken**: the rows its own process commits while it can publish them come to it at the
-  commit, leased to it (`outbox.Outbox.add`). It publishes them as soon as it can (a batch at a
-  time), with no claim, then marks the confirmed ones sent in one statement; one the broker
-  did not confirm loses its lease, with its error, and is claimed again. If those statements
-  fail, it keeps the rows and publishes them again.
-- **Claimed**: rows with no lease, or whose lease has ended (their relay died, or kept them
-  past it), at its start, when woken, and at every poll.
+- **Taken**: the rows its own process commits while it is connected come to it at the commit,
+  leased to it (`outbox.Outbox.add`). It publishes them at once, with no claim, then marks the
+  confirmed ones sent in one statement; one the broker did not confirm loses its lease, with
+  its error, and is claimed again.
+- **Claimed**: rows with no lease, or whose lease has ended (their relay died or lost the
+  broker or the database before marking them), at its start, when woken, and at every poll.
   Each batch is claimed and marked sent in one statement (`UPDATE ... WHERE seq IN (SELECT ...
   FOR UPDATE SKIP LOCKED) RETURNING`) inside one transaction that stays open until the broker
   has confirmed every message, so several replicas never publish the same claimed row; a row
@@ -37,9 +36,6 @@ from skileez_events.topology import Names, declare_exchanges
 
 log = logging.getLogger(__name__)
 
-TAKEN_AT_MOST = 5_000
-"""Rows waiting in a relay's memory past which its process's commits are left to the claims."""
-
 
 class OutboxRelay:
     def __init__(
@@ -67,11 +63,10 @@ class OutboxRelay:
             f"UPDATE {table} SET sent_at = now()"
             " WHERE event_id = ANY($1::varchar[]) AND sent_at IS NULL"
         )
-        failed = "lease = NULL, attempts = attempts + 1, last_error = $2 WHERE event_id = $1"
-        # A claimed row: marked sent by the claim, in the transaction still open.
-        self._mark_failed = f"UPDATE {table} SET sent_at = NULL, {failed}"
-        # A taken row: unless a replica has published it meanwhile (its lease ran out).
-        self._release = f"UPDATE {table} SET {failed} AND sent_at IS NULL"
+        self._mark_failed = (
+            f"UPDATE {table} SET sent_at = NULL, lease = NULL, attempts = attempts + 1,"
+            " last_error = $2 WHERE event_id = $1"
+        )
         self._amqp_url = amqp_url
         self._names = names
         self._batch_size = batch_size
@@ -85,14 +80,11 @@ class OutboxRelay:
 
     @property
     def lease(self) -> timedelta | None:
-        """How long the rows handed to it are its own; None while it cannot publish them
-        (not connected, or too many waiting: a blocked broker, a long backoff)."""
-        if not self.connected or len(self._taken) >= TAKEN_AT_MOST:
-            return None
-        return self._lease
+        """How long the rows handed to it are its own; None while it cannot publish them."""
+        return self._lease if self.connected else None
 
     def take(self, rows: list[OutboxRow]) -> None:
-        """Publish these rows, committed with its lease, as soon as it can."""
+        """Publish these rows, committed with its lease, at once."""
         self._taken += rows
         self._wake.set()
 
@@ -148,15 +140,13 @@ class OutboxRelay:
         while self.connected:
             failed = 0
             if self._taken:
-                rows = self._taken[: self._batch_size]
-                del self._taken[: self._batch_size]
+                rows, self._taken = self._taken, []
                 failed += await self.relay_taken(exchanges, rows)
             if self._claim_due:
                 self._claim_due = False
                 sent, failed_claimed = await self.relay_batch(exchanges)
                 failed += failed_claimed
-                # A full batch: more may be waiting. (Or woken meanwhile: keep that.)
-                self._claim_due = self._claim_due or sent == self._batch_size
+                self._claim_due = sent == self._batch_size  # more may be waiting
             if failed:
                 self._claim_due = True
                 await asyncio.sleep(backoff.next_delay())
@@ -185,21 +175,15 @@ class OutboxRelay:
         self, exchanges: dict[str, AbstractExchange], rows: list[OutboxRow]
     ) -> int:
         """Publish rows handed over at their commit; mark the confirmed ones sent in one
-        statement, and take the lease off the others; return how many failed. If those
-        statements fail, the rows go back to be published again (a copy the inboxes absorb)
-        rather than wait for their lease."""
+        statement, and take the lease off the others; return how many failed."""
         failures = await self._publish_all(exchanges, rows)
         failed = {event_id for event_id, _ in failures}
         confirmed = [row.event_id for row in rows if row.event_id not in failed]
-        try:
-            async with connection(self._engine) as conn:
-                if confirmed:
-                    await conn.execute(self._mark_sent, confirmed)
-                for event_id, error in failures:
-                    await conn.execute(self._release, event_id, repr(error)[:1000])
-        except Exception:
-            self._taken[:0] = rows
-            raise
+        async with connection(self._engine) as conn:
+            if confirmed:
+                await conn.execute(self._mark_sent, confirmed)
+            for event_id, error in failures:
+                await conn.execute(self._mark_failed, event_id, repr(error)[:1000])
         self._raise_unless_refused(failures, len(rows))
         return len(failures)
 
