@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -85,19 +85,9 @@ class MiniService:
                 (await conn.execute(query.where(outbox.table.c.sent_at.is_(None)))).scalar_one()
             )
 
-    def start_relay(
-        self,
-        amqp_url: str | None = None,
-        poll_interval: float = 0.2,
-        lease: timedelta = timedelta(seconds=10),
-    ) -> OutboxRelay:
+    def start_relay(self, amqp_url: str | None = None, poll_interval: float = 0.2) -> OutboxRelay:
         relay = OutboxRelay(
-            self.engine,
-            outbox,
-            amqp_url or self.amqp_url,
-            self.names,
-            poll_interval=poll_interval,
-            lease=lease,
+            self.engine, outbox, amqp_url or self.amqp_url, self.names, poll_interval=poll_interval
         )
         self.tasks.append(asyncio.create_task(relay.run()))
         return relay

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 import aio_pika
@@ -97,9 +96,11 @@ async def test_event_committed_while_broker_is_down_is_published_once_it_is_back
     await proxy.cut()
 
 
-async def refuse_marking_sent(service: Any) -> None:
-    """Every commit that would keep rows marked sent fails (a deferred trigger), after the
-    publish: exactly as if the relay died after the confirm."""
+async def test_relay_killed_between_confirm_and_commit_redelivers_and_inbox_absorbs_it(
+    service: Any, contract_created: Any
+) -> None:
+    # The commit that would keep rows marked sent fails (a deferred trigger), exactly as if the
+    # relay died after the confirm.
     async with service.engine.begin() as conn:
         await conn.execute(
             text(
@@ -113,30 +114,14 @@ async def refuse_marking_sent(service: Any) -> None:
                 " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_sent()"
             )
         )
-
-
-async def allow_marking_sent(service: Any) -> None:
-    async with service.engine.begin() as conn:
-        await conn.execute(text("DROP TRIGGER refuse_sent ON outbox"))
-
-
-async def outbox_row(service: Any) -> Any:
-    async with service.engine.connect() as conn:
-        query = text("SELECT sent_at, lease, attempts, last_error FROM outbox")
-        return (await conn.execute(query)).one()
-
-
-async def test_relay_killed_between_confirm_and_commit_redelivers_and_inbox_absorbs_it(
-    service: Any, contract_created: Any
-) -> None:
-    await refuse_marking_sent(service)
     event = contract_created()
     service.start_consumer()
     async with tap(service.amqp_url, service.names) as received:
         await service.commit_event(event)
         service.start_relay()
         await wait_until(arrived(received, 2), timeout=30)  # published, not marked, published again
-        await allow_marking_sent(service)
+        async with service.engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER refuse_sent ON outbox"))
         await wait_until(lambda: unsent_is_zero(service))
     assert {message.message_id for message in received} == {event.id}
     await wait_until(lambda: service.effect_count(event.id))
@@ -249,22 +234,6 @@ async def test_a_staged_value_too_long_for_its_column_is_refused_not_cut(
     assert await service.unsent() == 0
 
 
-async def refusing_queue(service: Any, channel: Any, event: Any) -> Any:
-    """A queue bound to the event's routing key that refuses every message (reject-publish)."""
-    exchanges = await declare_exchanges(channel, service.names)
-    queue = await channel.declare_queue(
-        f"{service.names.exchange('test')}refusing",
-        arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
-    )
-    await queue.bind(exchanges[producer_of(event.type)], routing_key=event.type)
-    return queue
-
-
-async def refused(service: Any) -> bool:
-    row = await outbox_row(service)
-    return row.sent_at is None and row.attempts >= 1 and row.last_error is not None
-
-
 async def test_an_event_the_broker_refuses_stays_unsent_with_its_error_then_goes_out(
     service: Any, contract_created: Any
 ) -> None:
@@ -272,73 +241,26 @@ async def test_an_event_the_broker_refuses_stays_unsent_with_its_error_then_goes
     is marked unsent again, with its error, before the commit, and published on a retry."""
     event = contract_created()
     async with await aio_pika.connect(service.amqp_url) as broker:
-        refusing = await refusing_queue(service, await broker.channel(), event)
+        channel = await broker.channel()
+        exchanges = await declare_exchanges(channel, service.names)
+        refusing = await channel.declare_queue(
+            f"{service.names.exchange('test')}refusing",
+            arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+        )
+        await refusing.bind(exchanges[producer_of(event.type)], routing_key=event.type)
         await service.commit_event(event)
         service.start_relay()
-        await wait_until(lambda: refused(service), timeout=30)
+
+        async def refused_once() -> bool:
+            async with service.engine.connect() as conn:
+                row = (
+                    await conn.execute(text("SELECT sent_at, attempts, last_error FROM outbox"))
+                ).one()
+            return row.sent_at is None and row.attempts >= 1 and row.last_error is not None
+
+        await wait_until(refused_once, timeout=30)
         async with tap(service.amqp_url, service.names) as received:
             await refusing.delete(if_unused=False, if_empty=False)
             await wait_until(arrived(received), timeout=30)
-        await wait_until(lambda: unsent_is_zero(service))
-    assert [message.message_id for message in received] == [event.id]
-
-
-async def test_a_row_committed_while_the_relay_is_connected_goes_out_at_once_unclaimed(
-    service: Any, contract_created: Any
-) -> None:
-    """It is handed to this process's relay at the commit, leased to it, published at once and
-    marked sent after the confirm; no claim could have taken it (its lease is running)."""
-    relay = service.start_relay(poll_interval=120, lease=timedelta(seconds=60))
-    await wait_until(lambda: relay.connected)
-    await relay.drain()  # idle: only what the commit hands it can make it publish
-    event = contract_created()
-    async with tap(service.amqp_url, service.names) as received:
-        await service.commit_event(event)
-        await wait_until(arrived(received), timeout=5)
-    await wait_until(lambda: unsent_is_zero(service))
-    row = await outbox_row(service)
-    assert (row.lease, row.attempts) == (timedelta(seconds=60), 0)
-    assert [message.message_id for message in received] == [event.id]
-
-
-async def test_a_taken_row_left_unmarked_is_claimed_by_no_relay_until_its_lease_ends(
-    service: Any, contract_created: Any
-) -> None:
-    """Its relay published it and could not mark it sent (as if it died after the confirm):
-    the replicas' polls leave it alone while the lease runs, then one publishes it again."""
-    await refuse_marking_sent(service)
-    service.start_consumer()
-    relay = service.start_relay(lease=timedelta(seconds=2))
-    await wait_until(lambda: relay.connected)
-    service.start_relay(poll_interval=0.05)  # another replica, polling
-    event = contract_created()
-    async with tap(service.amqp_url, service.names) as received:
-        await service.commit_event(event)
-        await wait_until(arrived(received), timeout=5)
-        await asyncio.sleep(1)  # within the lease
-        assert len(received) == 1
-        await allow_marking_sent(service)
-        await wait_until(arrived(received, 2), timeout=30)
-        await wait_until(lambda: unsent_is_zero(service))
-    assert {message.message_id for message in received} == {event.id}
-    await wait_until(lambda: service.effect_count(event.id))
-    await asyncio.sleep(0.3)
-    assert await service.effect_count(event.id) == 1
-
-
-async def test_a_taken_row_the_broker_refuses_loses_its_lease_and_goes_out_on_a_claim(
-    service: Any, contract_created: Any
-) -> None:
-    event = contract_created()
-    relay = service.start_relay(lease=timedelta(seconds=60))
-    await wait_until(lambda: relay.connected)
-    async with await aio_pika.connect(service.amqp_url) as broker:
-        refusing = await refusing_queue(service, await broker.channel(), event)
-        await service.commit_event(event)
-        await wait_until(lambda: refused(service), timeout=30)
-        assert (await outbox_row(service)).lease is None
-        async with tap(service.amqp_url, service.names) as received:
-            await refusing.delete(if_unused=False, if_empty=False)
-            await wait_until(arrived(received), timeout=30)  # long before the 60 s lease
         await wait_until(lambda: unsent_is_zero(service))
     assert [message.message_id for message in received] == [event.id]

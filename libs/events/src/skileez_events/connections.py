@@ -72,14 +72,13 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
 async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """An asyncpg connection borrowed from `engine`'s pool, with no transaction of its own.
 
-    Alone, for statements each of which may be its own transaction (a read, or the relay
-    marking rows sent): the BEGIN and COMMIT round trips of `transaction` are saved. A
-    connection that broke, that the block left inside a transaction, or whose protocol an
-    error or a cancellation interrupted mid-operation, is invalidated so the pool never hands
-    it out again; after an error the server reported (a constraint, a lock timeout...) it is
-    returned and reused. A connection the server closed also retires the rest of the pool
-    (they were most likely closed by the same restart), as SQLAlchemy does for its own
-    disconnects.
+    Alone, for a single statement that only reads: it is its own transaction, so the BEGIN
+    and COMMIT round trips of `transaction` are saved. A connection that broke, that the
+    block left inside a transaction, or whose protocol an error or a cancellation interrupted
+    mid-operation, is invalidated so the pool never hands it out again; after an error the
+    server reported (a constraint, a lock timeout...) it is returned and reused. A connection
+    the server closed also retires the rest of the pool (they were most likely closed by the
+    same restart), as SQLAlchemy does for its own disconnects.
     """
     # The pool's connection record, not an engine Connection: a checkout and return cost about
     # half as much (31 against 57 us here). It goes back through SQLAlchemy's greenlet, as an

@@ -9,7 +9,6 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
-    Interval,
     LargeBinary,
     MetaData,
     String,
@@ -20,15 +19,8 @@ from sqlalchemy import (
 )
 
 
-def outbox_table(metadata: MetaData, *, leases: bool = True) -> Table:
-    """Events committed with the state change that caused them, waiting for the relay.
-
-    `lease`: how long after `created_at` the row belongs to the relay of the process that
-    committed it (`outbox.Outbox.add`); NULL, or once that time has passed, any relay may claim
-    it. (`leases=False`: the table as the services' first migrations created it, before
-    `migrations.add_outbox_leases`.)
-    """
-    lease = [Column("lease", Interval)] if leases else []
+def outbox_table(metadata: MetaData) -> Table:
+    """Events committed with the state change that caused them, waiting for the relay."""
     return Table(
         "outbox",
         metadata,
@@ -42,7 +34,6 @@ def outbox_table(metadata: MetaData, *, leases: bool = True) -> Table:
         Column("sent_at", DateTime(timezone=True)),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
         Column("last_error", Text),
-        *lease,
         Index("outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
     )
 
