@@ -9,8 +9,12 @@ broker connection), on one database and the broker:
 - `last`: consumes that, commits a transaction (stage 3: the flow is done), acks.
 
 Both queues are quorum queues, consumed with prefetch 50 as the services do. Left out: the
-signature check, parsing and validation, the outbox and inbox, locks and lookups, batching.
-Started as `python -m bench.bare_pipeline ROLE PORT DSN AMQP_URL PREFIX`; ready at `GET /ready`.
+signature check, parsing and validation, the outbox and inbox, locks and lookups. `batched`:
+each process commits whatever has arrived while its previous transaction ran in one transaction
+(an UPDATE of their rows and an INSERT of their bodies), as the services' group commit and
+consumer batches do; otherwise every flow has transactions of its own.
+Started as `python -m bench.bare_pipeline ROLE PORT DSN AMQP_URL PREFIX batched|unbatched`;
+ready at `GET /ready`.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ STAGES = {"front": 1, "middle": 2, "last": 3}
 
 
 async def create_schema(connection: asyncpg.Connection) -> None:
-    """Called by the bench before it starts the processes."""
+    """Called by the bench before it starts the processes (anew for each run)."""
     await connection.execute(
+        "DROP TABLE IF EXISTS bare_rows, bare_log;"
         "CREATE TABLE bare_rows (id int PRIMARY KEY, n bigint NOT NULL);"
         "CREATE TABLE bare_log (seq bigserial PRIMARY KEY, stage int NOT NULL,"
         " body bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
@@ -42,12 +47,15 @@ async def create_schema(connection: asyncpg.Connection) -> None:
 
 
 class Stage:
-    def __init__(self, role: str, dsn: str, amqp_url: str, prefix: str) -> None:
+    def __init__(self, role: str, dsn: str, amqp_url: str, prefix: str, batched: bool) -> None:
         self.number = STAGES[role]
         self.dsn, self.amqp_url = dsn, amqp_url
         self.first, self.second = f"{prefix}bare.first", f"{prefix}bare.second"
+        self.batched = batched
         self._rows = itertools.count(self.number * 3_331)
-        self._publishing: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._waiting: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._committing = False
 
     async def start(self, _app: web.Application) -> None:
         self.pool = await asyncpg.create_pool(self.dsn, min_size=10, max_size=10)
@@ -67,11 +75,44 @@ class Stage:
         await self.pool.close()
 
     async def commit(self, body: bytes) -> None:
-        row = next(self._rows) % ROWS + 1
+        """`body` committed: in a transaction of its own, or in the next batch."""
+        if not self.batched:
+            await self._commit([body])
+            return
+        committed = asyncio.get_running_loop().create_future()
+        self._waiting.append((body, committed))
+        if not self._committing:
+            self._committing = True
+            task = asyncio.create_task(self._commit_waiting())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        await committed
+
+    async def _commit_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    await self._commit([body for body, _ in batch])
+                except Exception as error:
+                    for _, committed in batch:
+                        committed.set_exception(error)
+                    continue
+                for _, committed in batch:
+                    committed.set_result(None)
+        finally:
+            self._committing = False
+
+    async def _commit(self, bodies: list[bytes]) -> None:
+        rows = [next(self._rows) % ROWS + 1 for _ in bodies]
         async with self.pool.acquire() as connection, connection.transaction():
-            await connection.execute("UPDATE bare_rows SET n = n + 1 WHERE id = $1", row)
             await connection.execute(
-                "INSERT INTO bare_log (stage, body) VALUES ($1, $2)", self.number, body
+                "UPDATE bare_rows SET n = n + 1 WHERE id = ANY($1::int[])", rows
+            )
+            await connection.execute(
+                "INSERT INTO bare_log (stage, body) SELECT $1, unnest($2::bytea[])",
+                self.number,
+                bodies,
             )
 
     async def publish(self, body: bytes, queue: str) -> None:
@@ -82,8 +123,8 @@ class Stage:
         body = await request.read()
         await self.commit(body)
         task = asyncio.create_task(self.publish(body, self.first))
-        self._publishing.add(task)
-        task.add_done_callback(self._publishing.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         return web.json_response({"received": True})
 
     async def on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
@@ -98,8 +139,8 @@ async def ready(_request: web.Request) -> web.Response:
 
 
 def main() -> None:
-    role, port, dsn, amqp_url, prefix = sys.argv[1:]
-    stage = Stage(role, dsn, amqp_url, prefix)
+    role, port, dsn, amqp_url, prefix, batching = sys.argv[1:]
+    stage = Stage(role, dsn, amqp_url, prefix, batching == "batched")
     app = web.Application()
     app.on_startup.append(stage.start)
     app.on_cleanup.append(stage.stop)

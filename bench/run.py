@@ -245,6 +245,13 @@ class Bench:
                 ceiling["bare_pipeline_flows_per_s"],
                 "same durable steps, unbatched, no logic",
             ),
+            _row(
+                "activation against it batched",
+                saturation["activations_per_s"],
+                "/s",
+                ceiling["bare_pipeline_batched_flows_per_s"],
+                "same durable steps, batched, no logic",
+            ),
             *[
                 _row(
                     f"activation {q} at {phase['offered']:.0f}/s offered",
@@ -289,6 +296,13 @@ class Bench:
             _row(
                 "bare pipeline (bench.bare_pipeline)",
                 ceiling["bare_pipeline_flows_per_s"],
+                "flows/s",
+                None,
+                "ceiling",
+            ),
+            _row(
+                "bare pipeline, batched",
+                ceiling["bare_pipeline_batched_flows_per_s"],
                 "flows/s",
                 None,
                 "ceiling",
@@ -373,7 +387,8 @@ class Bench:
             f"bench{self.tag}.",
             options.ceiling_messages,
         )
-        flows = await self._bare_pipeline(body)
+        flows = await self._bare_pipeline(body, batched=False)
+        batched_flows = await self._bare_pipeline(body, batched=True)
         return {
             "http_get_per_s": _rate(get),
             "http_get_p99_ms": _ms(get.latency, 99),
@@ -384,9 +399,10 @@ class Bench:
             "publish_confirm_per_s": publish,
             "consume_ack_per_s": consume,
             "bare_pipeline_flows_per_s": flows,
+            "bare_pipeline_batched_flows_per_s": batched_flows,
         }
 
-    async def _bare_pipeline(self, body: bytes) -> float:
+    async def _bare_pipeline(self, body: bytes, *, batched: bool) -> float:
         """Flows per second through `bare_pipeline` driven at saturation by the load generator:
         from the first request sent to the last flow's final commit."""
         dsn = self._dsn_of(self._ceiling_db)
@@ -399,7 +415,14 @@ class Bench:
                 ProcessSpec(
                     f"bare-{role}",
                     "bench.bare_pipeline",
-                    (role, str(port), dsn, self.options.amqp_url, prefix),
+                    (
+                        role,
+                        str(port),
+                        dsn,
+                        self.options.amqp_url,
+                        prefix,
+                        "batched" if batched else "unbatched",
+                    ),
                     {"PYTHONPATH": str(ROOT)},
                     ready_url=f"http://127.0.0.1:{port}/ready",
                 ),
@@ -415,7 +438,8 @@ class Bench:
             url = f"{stages['front'].spec.ready_url.removesuffix('/ready')}/pay"
             request = loadgen.Request("POST", url, {"Content-Type": "application/json"}, body)
             pids = {f"bare-{role}": stage.pid for role, stage in stages.items() if stage.pid}
-            result = await self._load("ceiling pipeline", [request] * count, None, pids)
+            phase = "ceiling pipeline, batched" if batched else "ceiling pipeline"
+            result = await self._load(phase, [request] * count, None, pids)
             # The last flow's final commit began at max(created_at), once all are done.
             finished = (
                 "SELECT extract(epoch FROM max(created_at)) FROM bare_log WHERE stage = 3"

@@ -58,3 +58,4 @@ def test_bench_runs_with_a_tiny_load_and_writes_its_table_and_json(
     assert phases["read"]["ok"] == phases["read"]["requests"]
     assert set(results["memory"]) == {"contracts", "payments", "scheduling"}
     assert results["ceilings"]["bare_pipeline_flows_per_s"] > 0
+    assert results["ceilings"]["bare_pipeline_batched_flows_per_s"] > 0
