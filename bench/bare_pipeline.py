@@ -11,8 +11,11 @@ broker connection), on one database and the broker:
 Both queues are quorum queues, consumed with prefetch 50 as the services do. Left out: the
 signature check, parsing and validation, the outbox and inbox, locks and lookups. `batched`:
 each process commits whatever has arrived while its previous transaction ran in one transaction
-(an UPDATE of their rows and an INSERT of their bodies), as the services' group commit and
-consumer batches do; otherwise every flow has transactions of its own.
+(an UPDATE of their rows and an INSERT of their bodies), one transaction at a time and of any
+size; otherwise every flow has transactions of its own. Either way every message is published,
+confirmed and acked on its own (the services ack a consumer batch in one frame where they can,
+and run up to four batch transactions at once), so against the services it errs on the slow
+side.
 Started as `python -m bench.bare_pipeline ROLE PORT DSN AMQP_URL PREFIX batched|unbatched`;
 ready at `GET /ready`.
 """
@@ -96,10 +99,16 @@ class Stage:
                     await self._commit([body for body, _ in batch])
                 except Exception as error:
                     for _, committed in batch:
-                        committed.set_exception(error)
+                        if not committed.done():
+                            committed.set_exception(error)
                     continue
+                except BaseException:
+                    for _, committed in batch:
+                        committed.cancel()
+                    raise
                 for _, committed in batch:
-                    committed.set_result(None)
+                    if not committed.done():
+                        committed.set_result(None)
         finally:
             self._committing = False
 
