@@ -404,12 +404,12 @@ class Bench:
 
     async def _bare_pipeline(self, body: bytes, *, batched: bool) -> float:
         """Flows per second through `bare_pipeline` driven at saturation by the load generator:
-        from the first request sent to the last flow's final commit."""
+        from the first request sent to the poll that sees the last accepted flow done."""
         dsn = self._dsn_of(self._ceiling_db)
         prefix = f"bench{self.tag}."
+        ports = {role: free_port() for role in bare_pipeline.STAGES}
         stages = {}
-        for role in bare_pipeline.STAGES:
-            port = free_port()
+        for role, port in ports.items():
             stages[role] = ManagedProcess(
                 ProcessSpec(
                     f"bare-{role}",
@@ -435,7 +435,7 @@ class Bench:
             for stage in stages.values():
                 await stage.wait_ready()
             count = self.options.ceiling_flows
-            url = f"{stages['front'].spec.ready_url.removesuffix('/ready')}/pay"
+            url = f"http://127.0.0.1:{ports['front']}/pay"
             request = loadgen.Request("POST", url, {"Content-Type": "application/json"}, body)
             pids = {f"bare-{role}": stage.pid for role, stage in stages.items() if stage.pid}
             phase = "ceiling pipeline, batched" if batched else "ceiling pipeline"
