@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -86,9 +88,7 @@ class Stage:
         self._waiting.append((body, committed))
         if not self._committing:
             self._committing = True
-            task = asyncio.create_task(self._commit_waiting())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._commit_waiting())
         await committed
 
     async def _commit_waiting(self) -> None:
@@ -124,6 +124,11 @@ class Stage:
                 bodies,
             )
 
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)  # kept until done, so it is not collected mid-way
+        task.add_done_callback(self._background.discard)
+
     async def publish(self, body: bytes, queue: str) -> None:
         message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         await self.channel.default_exchange.publish(message, routing_key=queue, mandatory=True)
@@ -131,9 +136,7 @@ class Stage:
     async def pay(self, request: web.Request) -> web.Response:
         body = await request.read()
         await self.commit(body)
-        task = asyncio.create_task(self.publish(body, self.first))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_background(self.publish(body, self.first))
         return web.json_response({"received": True})
 
     async def on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
