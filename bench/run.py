@@ -5,6 +5,9 @@ Phases, each over its own contracts (a contract is paid once):
              and the bare pipeline (bench.bare_pipeline: the same durable steps, no logic)
   saturation signed webhooks as fast as 64 connections go: ingestion rate, p50/p99, and the
              sustained activation rate (count / first webhook sent -> last contract visible)
+  payments alone  the same with contracts and scheduling stopped (SIGSTOP), so one payments
+             process has the machine (with PostgreSQL and RabbitMQ) to itself; then they are
+             resumed and the rate at which they clear the backlog is measured
   rate 100/s and rate 500/s  open-loop webhooks at a fixed rate: activation p50/p95/p99
   read path  GET /contracts/{id} as the contract's student
 Memory (RSS) of each service is sampled throughout; CPU of each service and of the load
@@ -183,18 +186,17 @@ class Bench:
         await asyncio.sleep(1.0)  # let the setup's events settle
         rest = {name: max(rest[name], value) for name, value in memory.now().items()}
 
-        n100 = max(1, round(len(contracts) * 0.2))
-        n500 = max(1, round(len(contracts) * 0.3))
-        saturation_set = contracts[n100 + n500 :]
+        fifth = max(1, round(len(contracts) * 0.2))
+        at100_set, at500_set = contracts[:fifth], contracts[fifth : 2 * fifth]
+        alone_set, saturation_set = contracts[2 * fifth : 3 * fifth], contracts[3 * fifth :]
         observer = ActivationObserver(self._dsn("scheduling"))
         await observer.start()
         memory.reset_peak()
         try:
             saturation = await self._webhooks("saturation", saturation_set, observer, None)
-            at100 = await self._webhooks("rate 100/s", contracts[:n100], observer, 100.0)
-            at500 = await self._webhooks(
-                "rate 500/s", contracts[n100 : n100 + n500], observer, 500.0
-            )
+            alone = await self._payments_alone(alone_set, observer)
+            at100 = await self._webhooks("rate 100/s", at100_set, observer, 100.0)
+            at500 = await self._webhooks("rate 500/s", at500_set, observer, 500.0)
         finally:
             await observer.close()
         read = await self._read_path(contracts)
@@ -232,11 +234,32 @@ class Bench:
                 "bare aiohttp POST p99",
             ),
             _row(
+                "webhook ingestion, payments alone",
+                alone["webhook_per_s"],
+                "/s",
+                ceiling["http_post_per_s"],
+                "bare aiohttp POST (contracts, scheduling stopped)",
+            ),
+            _row(
+                "webhook p99, payments alone",
+                alone["webhook_p99_ms"],
+                "ms",
+                ceiling["http_post_p99_ms"],
+                "bare aiohttp POST p99",
+            ),
+            _row(
                 "activation sustained at saturation",
                 saturation["activations_per_s"],
                 "/s",
                 flows_ceiling,
                 "min(asyncpg tx/3, confirm/2, consume/2)",
+            ),
+            _row(
+                "activation clearing a backlog",
+                alone["backlog_activations_per_s"],
+                "/s",
+                ceiling["bare_pipeline_batched_flows_per_s"],
+                "bare pipeline batched (payments idle here)",
             ),
             _row(
                 "activation against the bare pipeline",
@@ -318,6 +341,7 @@ class Bench:
             "ceilings": ceiling,
             "phases": {
                 "saturation": saturation,
+                "payments_alone": alone,
                 "rate_100": at100,
                 "rate_500": at500,
                 "read": read,
@@ -537,17 +561,9 @@ class Bench:
         rate: float | None,
     ) -> dict[str, Any]:
         log(f"{phase}: {len(contracts)} signed checkout.session.completed")
-        url = self.system.webhook_url
-        secret = WEBHOOK_SECRET.encode()
-        requests = [
-            loadgen.Request(
-                "POST", url, {"Content-Type": "application/json"}, completed_event(c), secret
-            )
-            for c in contracts
-        ]
         ids = [c.contract_id for c in contracts]
         watch = asyncio.create_task(observer.watch(ids, timeout=120 + len(ids) / 50))
-        result = await self._load(phase, requests, rate)
+        result = await self._load(phase, self._signed_webhooks(contracts), rate)
         await watch
         seen = [observer.seen_at.get(i) for i in ids]
         latencies = [
@@ -576,6 +592,51 @@ class Bench:
             f"{outcome['activations_per_s']:.0f}/s, p99 {outcome['activation_p99_ms']:.1f} ms"
         )
         return outcome
+
+    async def _payments_alone(
+        self, contracts: list[PayableContract], observer: ActivationObserver
+    ) -> dict[str, Any]:
+        """Webhooks at saturation with contracts and scheduling stopped (SIGSTOP): one
+        payments process, PostgreSQL and RabbitMQ have the machine (PaymentSucceeded waits in
+        its queue). Then both resume and the rate at which they clear that backlog is taken,
+        from the resume to the last contract visible in scheduling."""
+        phase = "payments alone"
+        log(f"{phase}: {len(contracts)} signed checkout.session.completed")
+        stopped = [self.pids[name] for name in ("contracts", "scheduling")]
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            result = await self._load(phase, self._signed_webhooks(contracts), None)
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+        resumed = time.time()
+        ids = [c.contract_id for c in contracts]
+        await observer.watch(ids, timeout=120 + len(ids) / 50)
+        visible = [observer.seen_at[i] for i in ids if i in observer.seen_at]
+        outcome = {
+            "contracts": len(contracts),
+            "webhook_per_s": _rate(result),
+            "webhook_ok": sum(1 for s in result.status if s == 200),
+            "webhook_p50_ms": _ms(result.latency, 50),
+            "webhook_p99_ms": _ms(result.latency, 99),
+            "activated": len(visible),
+            "backlog_activations_per_s": (
+                len(visible) / (max(visible) - resumed) if visible else 0.0
+            ),
+        }
+        log(
+            f"  webhooks {outcome['webhook_per_s']:.0f}/s; after the resume activated "
+            f"{len(visible)}, {outcome['backlog_activations_per_s']:.0f}/s"
+        )
+        return outcome
+
+    def _signed_webhooks(self, contracts: list[PayableContract]) -> list[loadgen.Request]:
+        url, secret = self.system.webhook_url, WEBHOOK_SECRET.encode()
+        headers = {"Content-Type": "application/json"}
+        return [
+            loadgen.Request("POST", url, headers, completed_event(c), secret) for c in contracts
+        ]
 
     async def _read_path(self, contracts: list[PayableContract]) -> dict[str, Any]:
         count = self.options.read_requests

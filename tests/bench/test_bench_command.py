@@ -53,8 +53,9 @@ def test_bench_runs_with_a_tiny_load_and_writes_its_table_and_json(
     assert results["contracts"] == 20
     phases = results["phases"]
     assert phases["saturation"]["webhook_ok"] == phases["saturation"]["contracts"]
-    activated = sum(phases[p]["activated"] for p in ("saturation", "rate_100", "rate_500"))
-    assert activated == 20
+    assert phases["payments_alone"]["webhook_ok"] == phases["payments_alone"]["contracts"]
+    webhook_phases = ("saturation", "payments_alone", "rate_100", "rate_500")
+    assert sum(phases[p]["activated"] for p in webhook_phases) == 20
     assert phases["read"]["ok"] == phases["read"]["requests"]
     assert set(results["memory"]) == {"contracts", "payments", "scheduling"}
     assert results["ceilings"]["bare_pipeline_flows_per_s"] > 0
