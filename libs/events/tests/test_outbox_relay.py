@@ -159,6 +159,34 @@ async def test_drain_on_shutdown_publishes_what_is_committed_before_the_relay_st
     assert await service.unsent() == 0
 
 
+async def test_drain_also_waits_for_a_commit_made_while_a_batch_was_being_published(
+    service: Any, contract_created: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relay = service.start_relay(poll_interval=120)
+    await wait_until(lambda: relay.connected)
+    await relay.drain()  # idle: from now on only a wake-up can make it publish
+    publish, held, release = relay._publish, asyncio.Event(), asyncio.Event()
+    published: list[str] = []
+
+    async def first_publish_held(exchanges: Any, row: asyncpg.Record) -> None:
+        if not held.is_set():
+            held.set()
+            await release.wait()
+        await publish(exchanges, row)
+        published.append(row["event_id"])
+
+    monkeypatch.setattr(relay, "_publish", first_publish_held)
+    first, second = contract_created(), contract_created()
+    await service.commit_event(first)
+    await asyncio.wait_for(held.wait(), timeout=5)  # first's batch is claimed and publishing
+    await service.commit_event(second)  # after that claim's snapshot
+    draining = asyncio.create_task(relay.drain(timeout=30))
+    await asyncio.sleep(0)  # the drain has asked
+    release.set()
+    await draining
+    assert published == [first.id, second.id]
+
+
 async def test_a_commit_wakes_the_relay_at_once_not_at_its_next_poll(
     service: Any, contract_created: Any
 ) -> None:

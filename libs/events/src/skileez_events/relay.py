@@ -115,7 +115,10 @@ class OutboxRelay:
                 continue
             backoff.reset()
             if sent < self._batch_size:
-                self._caught_up.set()
+                # A wake-up during the batch may be a commit its claim did not see (or a
+                # drain asking for it): caught up only after a claim that began after it.
+                if not self._wake.is_set():
+                    self._caught_up.set()
                 await self._wait_for_work()
         raise ConnectionError("connection to the broker lost")
 
