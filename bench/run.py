@@ -105,6 +105,38 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True)
+class CpuReading:
+    """CPU-seconds used so far by the bench's own process (the activation observer and the
+    memory sampler run there), by each of `pids`, by the servers and by the whole machine."""
+
+    at: float
+    own: float
+    pids: dict[str, float]
+    servers: dict[str, float]
+    machine: float
+
+    @classmethod
+    def now(cls, pids: dict[str, int]) -> CpuReading:
+        return cls(
+            time.perf_counter(),
+            time.process_time(),
+            {name: _cpu_seconds(pid) for name, pid in pids.items()},
+            _servers_cpu(),
+            _machine_cpu(),
+        )
+
+    def shares_since(self, before: CpuReading) -> dict[str, float]:
+        """CPU-seconds per wall second of each, from `before` to this reading."""
+        wall = self.at - before.at
+        return {
+            "bench (observer, memory sampler)": (self.own - before.own) / wall,
+            **{name: (v - before.pids[name]) / wall for name, v in self.pids.items()},
+            **{name: (v - before.servers[name]) / wall for name, v in self.servers.items()},
+            "whole machine": (self.machine - before.machine) / wall,
+        }
+
+
 class Bench:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -492,24 +524,11 @@ class Bench:
         pids = self.pids if pids is None else pids
         spec = loadgen.LoadSpec(requests, concurrency=self.options.concurrency, rate=rate)
         profilers = await self._start_profilers(phase, pids)
-        before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
-        servers_before, machine_before = _servers_cpu(), _machine_cpu()
-        own_before = time.process_time()
-        started = time.perf_counter()
+        before = CpuReading.now(pids)
         result: loadgen.LoadResult = await self.in_own_process(loadgen.run, spec)
-        wall = time.perf_counter() - started
-        servers = {k: (v - servers_before[k]) / wall for k, v in _servers_cpu().items()}
-        machine = (_machine_cpu() - machine_before) / wall
-        own = (time.process_time() - own_before) / wall
+        shares = CpuReading.now(pids).shares_since(before)
         await self._stop_profilers(profilers)
-        shares = {name: (_cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()}
-        self.cpu[phase] = {
-            "load generator": result.cpu_share,
-            "bench (observer, memory sampler)": own,
-            **shares,
-            **servers,
-            "whole machine": machine,
-        }
+        self.cpu[phase] = {"load generator": result.cpu_share, **shares}
         failures = sum(1 for status in result.status if status != 200)
         if failures:
             log(f"  {phase}: {failures} of {len(requests)} requests not answered 200")
@@ -599,7 +618,7 @@ class Bench:
         """Webhooks at saturation with contracts and scheduling stopped (SIGSTOP): one
         payments process, PostgreSQL and RabbitMQ have the machine (PaymentSucceeded waits in
         its queue). Then both resume and the rate at which they clear that backlog is taken,
-        from the resume to the last contract visible in scheduling."""
+        from the resume to the last contract visible in scheduling, with the CPU it took."""
         phase = "payments alone"
         log(f"{phase}: {len(contracts)} signed checkout.session.completed")
         stopped = [self.pids[name] for name in ("contracts", "scheduling")]
@@ -610,9 +629,10 @@ class Bench:
         finally:
             for pid in stopped:
                 os.kill(pid, signal.SIGCONT)
-        resumed = time.time()
+        resumed, before = time.time(), CpuReading.now(self.pids)
         ids = [c.contract_id for c in contracts]
         await observer.watch(ids, timeout=120 + len(ids) / 50)
+        self.cpu["backlog after payments alone"] = CpuReading.now(self.pids).shares_since(before)
         visible = [observer.seen_at[i] for i in ids if i in observer.seen_at]
         outcome = {
             "contracts": len(contracts),
