@@ -56,7 +56,7 @@ def table(results: dict[str, Any]) -> str:
     lines.append("load generator and service CPU (CPU-seconds per wall second; 1.0 = one core):")
     for phase, cpu in results["cpu"].items():
         parts = ", ".join(f"{name} {share:.2f}" for name, share in cpu.items())
-        lines.append(f"  {phase:<22} {parts}")
+        lines.append(f"  {phase:<28} {parts}")
     lines.append("")
     lines.append("machine: " + ", ".join(f"{k} {v}" for k, v in results["machine"].items()))
     return "\n".join(lines)
