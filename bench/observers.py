@@ -42,9 +42,10 @@ class ActivationObserver:
         if self._connection is not None:
             await self._connection.close()
 
-    async def watch(self, contract_ids: list[str], timeout: float) -> None:
-        """Poll until every id is active in scheduling, or `timeout` s have passed."""
+    async def watch(self, contract_ids: list[str]) -> None:
+        """Poll until every id is active in scheduling, or for 120 s plus 20 ms per id."""
         assert self._connection is not None
+        timeout = 120 + len(contract_ids) / 50
         self._awaited = dict.fromkeys(i for i in contract_ids if i not in self.seen_at)
         statement = await self._connection.prepare(
             "SELECT id::text FROM contracts WHERE status = 'active' AND id = ANY($1::uuid[])"

@@ -105,6 +105,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _stopped(pid: int) -> bool:
+    """Whether the process is stopped (state T in /proc/<pid>/stat)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
 @dataclass(frozen=True)
 class CpuReading:
     """CPU-seconds used so far by the bench's own process (the activation observer and the
@@ -290,8 +295,8 @@ class Bench:
                 "activation clearing a backlog",
                 alone["backlog_activations_per_s"],
                 "/s",
-                ceiling["bare_pipeline_batched_flows_per_s"],
-                "bare pipeline batched (payments idle here)",
+                None,
+                "contracts and scheduling only (no ceiling of this shape)",
             ),
             _row(
                 "activation against the bare pipeline",
@@ -545,6 +550,8 @@ class Bench:
         slug = phase.replace(" ", "-").replace("/", "")
         started = []
         for name, pid in pids.items():
+            if _stopped(pid):
+                continue
             for fmt, suffix in (("raw", "txt"), ("flamegraph", "svg")):
                 started.append(
                     await asyncio.create_subprocess_exec(
@@ -581,7 +588,7 @@ class Bench:
     ) -> dict[str, Any]:
         log(f"{phase}: {len(contracts)} signed checkout.session.completed")
         ids = [c.contract_id for c in contracts]
-        watch = asyncio.create_task(observer.watch(ids, timeout=120 + len(ids) / 50))
+        watch = asyncio.create_task(observer.watch(ids))
         result = await self._load(phase, self._signed_webhooks(contracts), rate)
         await watch
         seen = [observer.seen_at.get(i) for i in ids]
@@ -595,10 +602,7 @@ class Bench:
         outcome = {
             "contracts": len(contracts),
             "offered": rate,
-            "webhook_per_s": _rate(result),
-            "webhook_ok": sum(1 for s in result.status if s == 200),
-            "webhook_p50_ms": _ms(result.latency, 50),
-            "webhook_p99_ms": _ms(result.latency, 99),
+            **_ingestion(result),
             "activated": len(visible),
             "activations_per_s": len(visible) / window if visible else 0.0,
             "activation_p50_ms": _ms(latencies, 50),
@@ -617,29 +621,30 @@ class Bench:
     ) -> dict[str, Any]:
         """Webhooks at saturation with contracts and scheduling stopped (SIGSTOP): one
         payments process, PostgreSQL and RabbitMQ have the machine (PaymentSucceeded waits in
-        its queue). Then both resume and the rate at which they clear that backlog is taken,
-        from the resume to the last contract visible in scheduling, with the CPU it took."""
+        contracts' queue). Then both resume and the rate at which they clear that backlog is
+        taken, from the resume to the last contract visible in scheduling, with the CPU it
+        took. Stopped processes are not profiled (`--profile`); the backlog is."""
         phase = "payments alone"
         log(f"{phase}: {len(contracts)} signed checkout.session.completed")
         stopped = [self.pids[name] for name in ("contracts", "scheduling")]
-        for pid in stopped:
-            os.kill(pid, signal.SIGSTOP)
         try:
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
             result = await self._load(phase, self._signed_webhooks(contracts), None)
         finally:
             for pid in stopped:
                 os.kill(pid, signal.SIGCONT)
+        backlog = "backlog after payments alone"
         resumed, before = time.time(), CpuReading.now(self.pids)
+        profilers = await self._start_profilers(backlog, self.pids)
         ids = [c.contract_id for c in contracts]
-        await observer.watch(ids, timeout=120 + len(ids) / 50)
-        self.cpu["backlog after payments alone"] = CpuReading.now(self.pids).shares_since(before)
+        await observer.watch(ids)
+        self.cpu[backlog] = CpuReading.now(self.pids).shares_since(before)
+        await self._stop_profilers(profilers)
         visible = [observer.seen_at[i] for i in ids if i in observer.seen_at]
         outcome = {
             "contracts": len(contracts),
-            "webhook_per_s": _rate(result),
-            "webhook_ok": sum(1 for s in result.status if s == 200),
-            "webhook_p50_ms": _ms(result.latency, 50),
-            "webhook_p99_ms": _ms(result.latency, 99),
+            **_ingestion(result),
             "activated": len(visible),
             "backlog_activations_per_s": (
                 len(visible) / (max(visible) - resumed) if visible else 0.0
@@ -763,6 +768,16 @@ def _row(
 def _rate(result: loadgen.LoadResult) -> float:
     ok = sum(1 for status in result.status if status == 200)
     return ok / result.wall_seconds if result.wall_seconds else 0.0
+
+
+def _ingestion(result: loadgen.LoadResult) -> dict[str, float | int]:
+    """A webhook phase's ingestion figures: rate, answers 200, p50 and p99."""
+    return {
+        "webhook_per_s": _rate(result),
+        "webhook_ok": sum(1 for status in result.status if status == 200),
+        "webhook_p50_ms": _ms(result.latency, 50),
+        "webhook_p99_ms": _ms(result.latency, 99),
+    }
 
 
 def _ms(values: list[float], p: float) -> float:
