@@ -630,6 +630,7 @@ class Bench:
         try:
             for pid in stopped:
                 os.kill(pid, signal.SIGSTOP)
+            await wait_until(lambda: all(_stopped(pid) for pid in stopped), interval=0.001)
             result = await self._load(phase, self._signed_webhooks(contracts), None)
         finally:
             for pid in stopped:
