@@ -100,14 +100,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nwritten to {options.output}")
 
 
+def _stat_fields(text: str) -> list[str]:
+    """The fields of a `/proc/<pid>/stat` line after the command's name: the state first."""
+    return text.rsplit(")", 1)[1].split()
+
+
+def _cpu_seconds_of(fields: list[str]) -> float:
+    """User plus system CPU-seconds, from `_stat_fields`."""
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds_of(_stat_fields(Path(f"/proc/{pid}/stat").read_text()))
 
 
 def _stopped(pid: int) -> bool:
-    """Whether the process is stopped (state T in /proc/<pid>/stat)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    """Whether the process is stopped (state T)."""
+    return _stat_fields(Path(f"/proc/{pid}/stat").read_text())[0] == "T"
 
 
 @dataclass(frozen=True)
@@ -729,8 +738,7 @@ def _servers_cpu() -> dict[str, float]:
             continue
         name = text[text.index("(") + 1 : text.rindex(")")]
         if name in SERVERS:
-            fields = text.rsplit(")", 1)[1].split()
-            totals[SERVERS[name]] += (int(fields[11]) + int(fields[12])) / _TICKS
+            totals[SERVERS[name]] += _cpu_seconds_of(_stat_fields(text))
     return totals
 
 
