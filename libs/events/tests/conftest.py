@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from skileez_db.connections import transaction
 from skileez_events import (
     CloudEvent,
     ContractCreated,
@@ -26,7 +27,6 @@ from skileez_events import (
     Subscription,
     new_event,
 )
-from skileez_events.connections import transaction
 from skileez_events.consumer import LockAhead
 
 metadata = MetaData()

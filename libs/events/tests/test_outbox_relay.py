@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from yarl import URL
 
+from skileez_db.connections import connection, transaction
 from skileez_events import CloudEvent
-from skileez_events.connections import connection, transaction
 from skileez_events.envelope import CONTENT_TYPE
 from skileez_events.schemas import producer_of
 from skileez_events.testing import TcpProxy, tap, wait_until

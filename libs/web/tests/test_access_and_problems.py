@@ -45,7 +45,9 @@ async def ready() -> bool:
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    async with TestClient(TestServer(service_app(api, {"always": ready}, SECRET))) as test_client:
+    async with TestClient(
+        TestServer(service_app(api, {"always": ready}, SECRET, refusals={}))
+    ) as test_client:
         yield test_client
 
 

@@ -20,7 +20,8 @@ from skileez_contracts.domain.errors import (
 from skileez_contracts.domain.money import total_amount
 from skileez_contracts.domain.notifications import NotificationKind, coach_notification
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
-from skileez_events.money import MAX_AMOUNT, format_amount
+from skileez_events.schemas import MAX_AMOUNT
+from skileez_web.money import format_amount
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PAYMENT = uuid.uuid4()

@@ -13,7 +13,7 @@ from skileez_contracts.adapters.repositories import NotificationRepository
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.entrypoints.context import ENGINE
 from skileez_contracts.service_layer.unit_of_work import single_read
-from skileez_events.connections import transaction
+from skileez_db.connections import transaction
 
 
 def notifications_of(contract_id: str, count: int) -> list[Notification]:

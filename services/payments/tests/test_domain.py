@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from skileez_events.money import format_amount
 from skileez_payments.domain.payment import (
     Charge,
     Failed,
@@ -17,6 +16,7 @@ from skileez_payments.domain.payment import (
     Refunded,
     Succeeded,
 )
+from skileez_web.money import format_amount
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 RIGHT = Charge(amount=5_000, currency="eur", livemode=False)

@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skileez_db.connections import connection, transaction
 from skileez_events import CloudEvent
-from skileez_events.connections import connection, transaction
 from skileez_events.testing import tap, wait_until
 from skileez_payments.adapters import stripe_objects as so
 from skileez_payments.adapters.repository import PaymentRepository

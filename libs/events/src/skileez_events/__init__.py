@@ -6,6 +6,7 @@ from skileez_events.consumer import (
     Incoming,
     Subscription,
     UnprocessableEvent,
+    in_unit_of_work,
 )
 from skileez_events.envelope import CloudEvent, caused_by, new_event
 from skileez_events.outbox import Outbox
@@ -45,5 +46,6 @@ __all__ = [
     "UnprocessableEvent",
     "caused_by",
     "event_type_of",
+    "in_unit_of_work",
     "new_event",
 ]

@@ -47,11 +47,11 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from skileez_db.connections import transaction
+from skileez_db.group_commit import take_batch
 from skileez_events.acks import ChannelAcks
 from skileez_events.backoff import Backoff
-from skileez_events.connections import transaction
 from skileez_events.envelope import CloudEvent
-from skileez_events.group_commit import take_batch
 from skileez_events.schemas import EventData, event_type_of
 from skileez_events.tables import inbox_table
 from skileez_events.topology import SUBSCRIPTIONS, Names, declare_exchanges, declare_subscription
@@ -77,8 +77,32 @@ Handler = Callable[[Incoming[Any], asyncpg.Connection], Awaitable[None]]
 """Called with the event and the connection whose transaction recorded it in the inbox."""
 LockAhead = Callable[[asyncpg.Connection, list[Incoming[Any]]], Awaitable[None]]
 """Called in each transaction with its new events before their handlers: locks (and keeps in
-`connections.locked`), in as few statements as it can and in one order, the rows the handlers
-would each lock."""
+the transaction's identity map), in as few statements as it can and in one order, the rows the
+handlers would each lock."""
+
+U = TypeVar("U")
+UnitOfWorkFor = Callable[[asyncpg.Connection, CloudEvent], U]
+"""A service's unit of work on the inbox transaction's connection, for the event it handles."""
+EventHandler = Callable[[Any, U], Awaitable[None]]
+"""A service's handler: (the event's data, a unit of work)."""
+
+
+def in_unit_of_work(
+    unit_of_work: UnitOfWorkFor[U], *, unprocessable: tuple[type[Exception], ...] = ()
+) -> Callable[[EventHandler[U]], Handler]:
+    """Run handlers of (event data, unit of work) in the transaction that records the event in
+    the inbox; an error of an `unprocessable` kind dead-letters the event at once."""
+
+    def inbox_handler(handler: EventHandler[U]) -> Handler:
+        async def handle(event: Incoming[Any], connection: asyncpg.Connection) -> None:
+            try:
+                await handler(event.data, unit_of_work(connection, event.envelope))
+            except unprocessable as error:
+                raise UnprocessableEvent(str(error)) from error
+
+        return handle
+
+    return inbox_handler
 
 
 @dataclass(frozen=True)

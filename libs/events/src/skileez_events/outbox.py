@@ -17,9 +17,9 @@ from collections.abc import Callable
 import asyncpg
 from sqlalchemy import MetaData, Table
 
-from skileez_events.connections import after_commit
+from skileez_db.connections import after_commit
+from skileez_db.statements import StagedInsert
 from skileez_events.envelope import CloudEvent
-from skileez_events.statements import StagedInsert
 from skileez_events.tables import outbox_table
 
 

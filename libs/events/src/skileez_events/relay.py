@@ -19,8 +19,8 @@ import asyncpg
 from aio_pika.abc import AbstractExchange
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from skileez_db.connections import transaction
 from skileez_events.backoff import Backoff
-from skileez_events.connections import transaction
 from skileez_events.envelope import CONTENT_TYPE
 from skileez_events.outbox import Outbox
 from skileez_events.schemas import producer_of

@@ -11,11 +11,11 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from skileez_events.money import MAX_AMOUNT
-
 Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
 """Lowercase ISO 4217 code, e.g. `eur`, `jpy`."""
 
+MAX_AMOUNT = 99_999_999_999
+"""The largest amount an event may carry."""
 MinorUnits = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 """Money in the currency's minor unit as Stripe counts it (none for zero-decimal currencies)."""
 

@@ -22,19 +22,25 @@ from skileez_web.observability import (
     standard_api,
 )
 from skileez_web.openapi import Api
-from skileez_web.problems import problem_middleware
+from skileez_web.problems import REFUSALS, Refusals, problem_middleware
 from skileez_web.settings import ServiceSettings
 from skileez_web.shutdown import within
 
 log = logging.getLogger(__name__)
 
 
-def service_app(api: Api, readiness: dict[str, ReadinessCheck], jwt_secret: str) -> web.Application:
-    """An application with problem+json errors, metrics, health, readiness, the sign-in link
-    and an `/openapi.json` that describes every route it serves."""
+def service_app(
+    api: Api,
+    readiness: dict[str, ReadinessCheck],
+    jwt_secret: str,
+    refusals: Refusals,
+) -> web.Application:
+    """An application with problem+json errors (the domain's `refusals` among them), metrics,
+    health, readiness, the sign-in link and an `/openapi.json` that describes every route."""
     app = web.Application(
         middlewares=[correlation_middleware, metrics_middleware, problem_middleware]
     )
+    app[REFUSALS] = refusals
     app[READINESS] = readiness
     app[JWT_SECRET] = jwt_secret
     app.add_routes(standard_api.routes)
@@ -54,7 +60,7 @@ def database(
     """A cleanup context: the service's engine under its key, disposed at exit.
 
     The engine is its connection pool: queries run on asyncpg connections borrowed from it
-    (`skileez_events.connections`); Alembic and the few cold queries use it directly.
+    (`skileez_db.connections`); Alembic and the few cold queries use it directly.
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:

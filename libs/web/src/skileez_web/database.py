@@ -12,7 +12,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from skileez_events.connections import server_dsn
+from skileez_db.connections import server_dsn
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -22,7 +22,7 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     prepared statement parsed again) for nearly every transaction.
 
     No `pool_pre_ping`: it cost a round trip per checkout (per transaction). A connection
-    the server dropped fails its first statement; `skileez_events.connections` invalidates
+    the server dropped fails its first statement; `skileez_db.connections` invalidates
     it, the transaction fails (a webhook answers 5xx and Stripe retries; a consumer holds the
     delivery and retries it once the database answers), and the next checkout connects
     afresh.

@@ -17,8 +17,8 @@ from skileez_contracts.adapters.tables import contracts, notifications, proposal
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
-from skileez_events.connections import locked
-from skileez_events.statements import (
+from skileez_db.connections import locked
+from skileez_db.statements import (
     StagedInsert,
     StagedUpdate,
     entity_of,

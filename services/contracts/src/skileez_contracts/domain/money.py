@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from skileez_contracts.domain.errors import AmountTooLarge
-from skileez_events.money import MAX_AMOUNT
+from skileez_events.schemas import MAX_AMOUNT
 
 
 def total_amount(session_count: int, price_per_session: int) -> int:

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from skileez_contracts.domain import events
 from skileez_contracts.domain.contract import Contract
-from skileez_events.money import format_amount
+from skileez_web.money import format_amount
 
 
 class NotificationKind(StrEnum):

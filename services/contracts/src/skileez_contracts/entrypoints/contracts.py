@@ -18,8 +18,8 @@ from skileez_contracts.entrypoints.context import (
 )
 from skileez_contracts.entrypoints.schemas import ContractIn, ContractList, ContractOut, Page
 from skileez_contracts.service_layer import contracts
-from skileez_events.money import format_amount
 from skileez_web.auth import Role, require_role
+from skileez_web.money import format_amount
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import REDIRECT
 from skileez_web.problems import parse_form, parse_json, parse_query

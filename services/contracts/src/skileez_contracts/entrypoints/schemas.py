@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
-from skileez_events.money import MAX_AMOUNT
+from skileez_events.schemas import MAX_AMOUNT
 
 NO_NUL = r"^[^\x00]*$"
 UserId = Annotated[

@@ -2,7 +2,7 @@
 
 The transaction belongs to the caller (an HTTP request, or the inbox consumer that records
 the incoming event in it), so state, outbox rows and notifications commit together or not at all.
-It is asyncpg's own (`skileez_events.connections.transaction`): the payment consumer and the
+It is asyncpg's own (`skileez_db.connections.transaction`): the payment consumer and the
 contract page are this service's hot paths.
 """
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncpg
 
-from skileez_events.connections import locked
-from skileez_events.statements import StagedUpdate, entity_of, insert_sql, select_sql, values_of
+from skileez_db.connections import locked
+from skileez_db.statements import StagedUpdate, entity_of, insert_sql, select_sql, values_of
 from skileez_payments.adapters.tables import contracts, payments
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.payment import PAID_STATUSES, Payment, PaymentStatus

@@ -11,7 +11,6 @@ import jinja2
 from aiohttp import web
 
 from skileez_events import EventConsumer, OutboxRelay, Subscription
-from skileez_events.money import format_amount
 from skileez_events.schemas import ContractCreated
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
 from skileez_payments.adapters.tables import inbox, outbox
@@ -29,6 +28,7 @@ from skileez_payments.service_layer.reconciliation import Reconciler
 from skileez_payments.settings import PaymentsSettings
 from skileez_web.app import background, consuming, database, relaying, service_app
 from skileez_web.database import database_is_reachable
+from skileez_web.money import format_amount
 
 RELAY = web.AppKey("relay", OutboxRelay)
 CONSUMER = web.AppKey("consumer", EventConsumer)

@@ -1,6 +1,6 @@
 """`POST /webhooks/stripe`: verify the raw body's signature, then the fulfil-once code path.
 
-Verified events are applied in group commits (`skileez_events.group_commit`): under load, the
+Verified events are applied in group commits (`skileez_db.group_commit`): under load, the
 events arriving together share one transaction, each applied as if alone (it sees the changes
 of those before it, and row locks are held to the commit), and each is answered only after
 that commit. An event that fails is applied again alone and gets its own answer. A group
@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skileez_events.group_commit import GroupCommit
+from skileez_db.group_commit import GroupCommit
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects as so
 from skileez_payments.adapters.webhook_signature import InvalidSignature, verify_signature

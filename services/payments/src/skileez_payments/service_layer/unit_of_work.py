@@ -3,7 +3,7 @@
 Saving a payment also maps the domain events it recorded to integration events
 (`PaymentSucceeded`, `PaymentFailed`, `PaymentRefunded`) and writes them to the outbox, so a
 state change and the event it causes commit together. The transaction is asyncpg's own
-(`skileez_events.connections.transaction`): the webhook is this service's hot path. The
+(`skileez_db.connections.transaction`): the webhook is this service's hot path. The
 status changes are counted in the metrics once the transaction has committed.
 """
 
@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from skileez_db.connections import after_commit, locked, transaction
+from skileez_db.statements import insert_rows_sql
 from skileez_events import EventData, PaymentFailed, PaymentRefunded, PaymentSucceeded, new_event
-from skileez_events.connections import after_commit, locked, transaction
-from skileez_events.statements import insert_rows_sql
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.adapters.repository import ContractRepository, PaymentRepository

@@ -14,8 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
-from skileez_events.connections import locked
-from skileez_events.statements import (
+from skileez_db.connections import locked
+from skileez_db.statements import (
     StagedUpdate,
     entity_of,
     insert_sql,

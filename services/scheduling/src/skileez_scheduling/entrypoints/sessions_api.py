@@ -7,7 +7,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from skileez_events.connections import transaction
+from skileez_db.connections import transaction
 from skileez_scheduling.domain.contracts import ContractView
 from skileez_scheduling.domain.errors import (
     ContractClosed,

@@ -1,5 +1,5 @@
 """Booking, listing and cancelling sessions: each call runs inside the caller's transaction
-(`skileez_events.connections.transaction`)."""
+(`skileez_db.connections.transaction`)."""
 
 from __future__ import annotations
 

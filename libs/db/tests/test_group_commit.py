@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from skileez_events.connections import connection
-from skileez_events.group_commit import GroupCommit
+from skileez_db.connections import connection
+from skileez_db.group_commit import GroupCommit
 
 
 @pytest.fixture

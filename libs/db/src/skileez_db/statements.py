@@ -16,7 +16,7 @@ import asyncpg
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
-from skileez_events.connections import Statement, stage
+from skileez_db.connections import Statement, stage
 
 _POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # its constructor is not annotated
 E = TypeVar("E")

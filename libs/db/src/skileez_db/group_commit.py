@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skileez_events.connections import transaction
+from skileez_db.connections import transaction
 
 log = logging.getLogger(__name__)
 

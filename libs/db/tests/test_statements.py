@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from skileez_events.connections import connection, transaction
-from skileez_events.statements import StagedInsert, StagedUpdate
+from skileez_db.connections import connection, transaction
+from skileez_db.statements import StagedInsert, StagedUpdate
 
 counters = Table(
     "counters",

@@ -9,7 +9,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,10 +17,39 @@ from sqlalchemy.util import greenlet_spawn
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 Statement = tuple[str, list[object]]
 """SQL with `$1`... placeholders, and the values for them."""
 Flush = Callable[[list[Any]], Statement]
 """The statement that writes the items staged for it in one transaction, before the commit."""
+
+
+class IdentityMap:
+    """What one transaction has locked or read, one object per (kind, key): a repository that
+    locks a row keeps its entity here and hands that same object back when the row is asked
+    for again, so a batch can lock the rows of all its events in one statement ahead of their
+    handlers, and each handler finds its row already locked, with the changes of those before.
+    A repository may file one entity under several unique keys, and keep small records of its
+    own (a lock taken, rows read that cannot move while it holds others) as their own kinds.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[type[Any], Hashable], Any] = {}
+
+    def get(self, kind: type[T], key: Hashable) -> T | None:
+        """The `kind` kept under `key`, or None."""
+        found: T | None = self._kept.get((kind, key))
+        return found
+
+    def add(self, key: Hashable, entity: object) -> None:
+        """Keep `entity` under `key`, as its own class, for the rest of the transaction."""
+        self._kept[(type(entity), key)] = entity
+
+    def pop(self, kind: type[T], key: Hashable) -> T | None:
+        """The `kind` kept under `key`, forgotten; None if there was none."""
+        found: T | None = self._kept.pop((kind, key), None)
+        return found
 
 
 @dataclass
@@ -31,6 +60,7 @@ class _Hooks:
     staged: dict[Flush, list[Any]] = field(default_factory=dict)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     locked: dict[tuple[str, Hashable], Any] = field(default_factory=dict)
+    identity_map: IdentityMap = field(default_factory=IdentityMap)
 
 
 _hooks: weakref.WeakKeyDictionary[asyncpg.Connection, _Hooks] = weakref.WeakKeyDictionary()
@@ -40,13 +70,10 @@ _hooks: weakref.WeakKeyDictionary[asyncpg.Connection, _Hooks] = weakref.WeakKeyD
 async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """A transaction driven by asyncpg itself, on a connection borrowed from `engine`'s pool.
 
-    For the hot paths (the webhook, the consumers, the outbox relay): SQLAlchemy's execution
-    layer cost ~0.5 ms of CPU per statement there, asyncpg's prepared statements a tenth of
-    that. When the block ends normally the `stage`d writes run, inside the transaction, and it
-    commits; then the `after_commit` callbacks run. If anything raises, it is rolled back and
-    neither runs. The staged writes of all tables go in one statement (`_together`): one round
-    trip, however many tables the transaction staged rows for. The connection is invalidated as
-    `connection` says.
+    When the block ends normally, the `stage`d writes run in one statement and it commits; then
+    the `after_commit` callbacks run. If anything raises, it rolls back and neither runs. Used
+    on the hot paths, where SQLAlchemy's execution layer costs several times asyncpg's own
+    (bench/README.md).
     """
     async with connection(engine) as borrowed:
         hooks = _hooks[borrowed] = _Hooks()
@@ -80,9 +107,9 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     the server closed also retires the rest of the pool (they were most likely closed by the
     same restart), as SQLAlchemy does for its own disconnects.
     """
-    # The pool's connection record, not an engine Connection: a checkout and return cost about
-    # half as much (31 against 57 us here). It goes back through SQLAlchemy's greenlet, as an
-    # engine Connection would, so a pool that closes it (an overflow one) can await the close.
+    # The pool's connection record, not an engine Connection, which costs more per checkout
+    # (bench/README.md). It goes back through SQLAlchemy's greenlet, as an engine Connection
+    # would, so a pool that closes it (an overflow one) can await the close.
     pooled = await engine.raw_connection()
     driver: asyncpg.Connection = pooled.driver_connection
     try:
@@ -173,6 +200,12 @@ def locked(connection: asyncpg.Connection) -> dict[tuple[str, Hashable], Any]:
     Every change to a kept entity must be saved through it before the next handler runs.
     """
     return _hooks_of(connection).locked
+
+
+def identity_map(connection: asyncpg.Connection) -> IdentityMap:
+    """The identity map of the `transaction` open on `connection`; every change to an entity kept
+    there must be saved through its repository before the next handler runs."""
+    return _hooks_of(connection).identity_map
 
 
 def _hooks_of(connection: asyncpg.Connection) -> _Hooks:

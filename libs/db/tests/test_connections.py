@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from skileez_events.connections import after_commit, connection, server_dsn, transaction
+from skileez_db.connections import after_commit, connection, server_dsn, transaction
 
 
 @pytest.fixture

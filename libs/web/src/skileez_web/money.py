@@ -1,14 +1,9 @@
-"""Money as the events carry it: an integer in the currency's minor unit, as Stripe counts it.
-
-Shared by every service so that an amount reads the same on every page and in every message.
-"""
+"""Money as people read it: an integer in the currency's minor unit (as Stripe counts it and
+the events carry it) shown with its symbol, the same on every page and in every message."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-
-MAX_AMOUNT = 99_999_999_999
-"""The largest amount an event may carry (`MinorUnits` in the event catalogue)."""
 
 ZERO_DECIMAL = frozenset(
     "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905
