@@ -96,7 +96,7 @@ async def test_a_failing_item_gets_its_error_and_the_rest_commit_once(
 async def test_a_caller_that_gave_up_before_its_turn_is_not_applied(engine: AsyncEngine) -> None:
     group = GroupCommit(engine, insert, by_name)
     abandoned = asyncio.create_task(group.submit("abandoned"))
-    await asyncio.sleep(0)  # it is waiting in the group
+    await asyncio.sleep(0)  # one turn of the loop, not a wait: its submit is now queued
     abandoned.cancel()
     runner = asyncio.create_task(group.run())
     try:
@@ -112,7 +112,7 @@ async def test_stopping_cancels_the_callers_still_waiting(engine: AsyncEngine) -
     group = GroupCommit(engine, insert, by_name)
     waiting = asyncio.create_task(group.submit("never"))
     runner = asyncio.create_task(group.run())
-    await asyncio.sleep(0)  # running
+    await asyncio.sleep(0)  # one turn of the loop, not a wait: submit and run have started
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
 
@@ -126,7 +126,8 @@ async def test_two_batches_lock_shared_rows_in_one_order_and_never_deadlock(
 ) -> None:
     async def count(connection: asyncpg.Connection, name: str) -> None:
         await connection.execute("UPDATE counters SET n = n + 1 WHERE name = $1", name)
-        await asyncio.sleep(0.05)  # the other batch takes its first lock meanwhile
+        # Not a wait: holding the lock a while gives the other batch time to take its first.
+        await asyncio.sleep(0.05)
 
     group = GroupCommit(engine, count, by_name, workers=2, batch_size=2)
     runner = asyncio.create_task(group.run())

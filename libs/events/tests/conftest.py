@@ -27,7 +27,7 @@ from skileez_events import (
     Subscription,
     new_event,
 )
-from skileez_events.consumer import LockAhead
+from skileez_events.consumer import SETTLED, LockAhead
 
 metadata = MetaData()
 outbox = Outbox(metadata)
@@ -130,6 +130,24 @@ async def service(
     yield mini
     await mini.stop()
     await engine.dispose()
+
+
+@pytest.fixture
+def settled() -> Callable[[], int]:
+    """How many deliveries the consumers have settled (acked, dead-lettered or redelivered)
+    since the test began, from the consumer's own metric: a test waits for "this many are
+    settled", never sleeps and hopes."""
+
+    def count() -> int:
+        return sum(
+            sample.value
+            for metric in SETTLED.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        )
+
+    before = count()
+    return lambda: int(count() - before)
 
 
 @pytest.fixture

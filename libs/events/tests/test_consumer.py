@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import aio_pika
@@ -49,16 +50,13 @@ async def queue_depth(service: Any, queue: str) -> int:
 
 
 async def test_two_hundred_concurrent_deliveries_of_one_event_have_one_effect(
-    service: Any, contract_created: Any
+    service: Any, contract_created: Any, settled: Callable[[], int]
 ) -> None:
     consumer = service.start_consumer(prefetch=100)
     await wait_until(lambda: consumer.ready)
     event = contract_created()
     await publish_raw(service, event.to_json(), event.id, copies=200)
-    queue = service.names.queue("payments", QUEUE_TYPE)
-    await wait_until(lambda: service.effect_count(event.id))
-    await wait_until(lambda: _is_zero(queue_depth(service, queue)))
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: settled() == 200)
     assert await service.effect_count(event.id) == 1
     async with service.engine.connect() as conn:
         inbox = service.outbox.table.metadata.tables["inbox"]
@@ -86,7 +84,7 @@ async def test_poison_message_is_dead_lettered_and_the_consumer_goes_on(
 
 
 async def test_handler_that_fails_twice_then_succeeds_applies_its_effect_once(
-    service: Any, contract_created: Any
+    service: Any, contract_created: Any, settled: Callable[[], int]
 ) -> None:
     attempts: list[str] = []
 
@@ -100,8 +98,7 @@ async def test_handler_that_fails_twice_then_succeeds_applies_its_effect_once(
     await wait_until(lambda: consumer.ready)
     event = contract_created()
     await publish_raw(service, event.to_json(), event.id)
-    await wait_until(lambda: service.effect_count(event.id))
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: settled() == 3)  # nacked, nacked, acked: nothing can follow
     assert len(attempts) == 3
     assert await service.effect_count(event.id) == 1
 
@@ -166,7 +163,7 @@ async def test_consumer_reconnects_by_itself_after_the_broker_connection_is_cut(
     await wait_until(lambda: not consumer.ready)
     during = contract_created()
     await publish_raw(service, during.to_json(), during.id)  # waits in the queue
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # not a wait: proves nothing is applied while the broker is away
     assert await service.effect_count() == 0
     await proxy.start()
     await wait_until(lambda: consumer.ready, timeout=30)
@@ -190,7 +187,8 @@ async def test_a_database_outage_longer_than_the_delivery_limit_dead_letters_not
         events = [contract_created() for _ in range(10)]
         for event in events:
             await publish_raw(service, event.to_json(), event.id)
-        # Six failed deliveries a message would take well under this (pauses of 0.05 s doubling).
+        # Not a wait: the outage must outlast six failed deliveries of a message (pauses of
+        # 0.05 s doubling) for the test to prove that none is dead-lettered.
         await asyncio.sleep(4)
         assert await list_dead_letters(service.amqp_url, service.names) == []
         assert await service.effect_count() == 0
@@ -236,10 +234,6 @@ async def _equals(value: Any, expected: int) -> bool:
 async def _at_least(letters: Any, count: int) -> Any:
     found = await letters
     return found if len(found) >= count else None
-
-
-async def _is_zero(value: Any) -> bool:
-    return bool(await value == 0)
 
 
 async def test_an_event_the_handler_finds_unprocessable_is_dead_lettered_at_once(
@@ -441,7 +435,7 @@ class SecondInATransaction:
 
 
 async def test_an_unprocessable_event_in_a_batch_is_dead_lettered_and_the_rest_applied_once(
-    service: Any, contract_created: Any
+    service: Any, contract_created: Any, settled: Callable[[], int]
 ) -> None:
     events = [contract_created() for _ in range(80)]
     poison = SecondInATransaction()
@@ -456,8 +450,7 @@ async def test_an_unprocessable_event_in_a_batch_is_dead_lettered_and_the_rest_a
         lambda: _at_least(list_dead_letters(service.amqp_url, service.names), 1)
     )
     assert (letter.message_id, letter.reason) == (poison.picked, "rejected")
-    await wait_until(lambda: _equals(service.effect_count(), 79))
-    await consumer_idle(service)
+    await wait_until(lambda: settled() == len(events))  # 79 acked, 1 rejected
 
     assert await applied_per_event(service) == {e.id: 1 for e in events if e.id != poison.picked}
     assert poison.attempts_of_picked() == 2  # in the batch, then in a transaction of its own
@@ -465,7 +458,7 @@ async def test_an_unprocessable_event_in_a_batch_is_dead_lettered_and_the_rest_a
 
 
 async def test_a_transient_failure_inside_a_batch_ends_with_every_event_applied_once(
-    service: Any, contract_created: Any
+    service: Any, contract_created: Any, settled: Callable[[], int]
 ) -> None:
     events = [contract_created() for _ in range(80)]
     flaky = SecondInATransaction()
@@ -476,23 +469,15 @@ async def test_a_transient_failure_inside_a_batch_ends_with_every_event_applied_
             raise RuntimeError("deadlock detected, say")
 
     await burst_into_a_held_consumer(service, events, fail_once)
-    await wait_until(lambda: _equals(service.effect_count(), 80))
-    await consumer_idle(service)
+    await wait_until(lambda: settled() == len(events))  # every one acked, none nacked
 
     assert await applied_per_event(service) == {event.id: 1 for event in events}
     assert flaky.attempts_of_picked() == 2  # failed in the batch, then applied on its own
     assert await list_dead_letters(service.amqp_url, service.names) == []
 
 
-async def consumer_idle(service: Any) -> None:
-    """Wait until the queue is empty, then a little for any stray redelivery to land."""
-    queue = service.names.queue("payments", QUEUE_TYPE)
-    await wait_until(lambda: _is_zero(queue_depth(service, queue)))
-    await asyncio.sleep(0.3)
-
-
 async def test_deliveries_buffered_when_the_broker_connection_is_cut_are_applied_once_after(
-    service: Any, contract_created: Any
+    service: Any, contract_created: Any, settled: Callable[[], int]
 ) -> None:
     url = URL(service.amqp_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5672)
@@ -516,7 +501,6 @@ async def test_deliveries_buffered_when_the_broker_connection_is_cut_are_applied
     assert await service.effect_count() == 0
 
     await proxy.start()
-    await wait_until(lambda: _equals(service.effect_count(), 80), timeout=30)
-    await consumer_idle(service)
+    await wait_until(lambda: settled() == len(events), timeout=30)  # each acked once
     assert await applied_per_event(service) == {event.id: 1 for event in events}
     await proxy.cut()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import aio_pika
@@ -30,6 +31,23 @@ def arrived(received: list[Any], count: int = 1) -> Any:
         return list(received) if len(received) >= count else None
 
     return probe
+
+
+async def everything_published_has_arrived(
+    service: Any, relays: list[Any], received: list[Any]
+) -> None:
+    """Wait until `relays` have published (and the broker confirmed) every committed event and
+    the tap has received all of it: a marker published after those confirms arrives after them."""
+    await wait_until(lambda: all(relay.connected for relay in relays))
+    for relay in relays:
+        await relay.drain(timeout=30)
+    marker = "everything-published"
+    async with await aio_pika.connect(service.amqp_url) as broker:
+        channel = await broker.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(service.names.exchange("contracts"))
+        await exchange.publish(aio_pika.Message(b"", message_id=marker), routing_key=marker)
+    await wait_until(lambda: any(message.message_id == marker for message in received))
+    received[:] = [message for message in received if message.message_id != marker]
 
 
 async def test_envelope_round_trips_through_amqp_with_every_attribute(
@@ -60,14 +78,13 @@ async def test_rolled_back_transaction_publishes_nothing(
 ) -> None:
     rolled_back, committed = contract_created(), contract_created()
     async with tap(service.amqp_url, service.names) as received:
-        service.start_relay()
+        relay = service.start_relay()
         with contextlib.suppress(RuntimeError):
             async with transaction(service.engine) as connection:
                 service.outbox.add(connection, rolled_back)
                 raise RuntimeError("roll back")
         await service.commit_event(committed)
-        await wait_until(arrived(received))
-        await asyncio.sleep(0.3)  # give a wrongly published event time to show up
+        await everything_published_has_arrived(service, [relay], received)
     assert [message.message_id for message in received] == [committed.id]
 
 
@@ -85,7 +102,7 @@ async def test_event_committed_while_broker_is_down_is_published_once_it_is_back
     event = contract_created()
     await service.commit_event(event)
     async with tap(service.amqp_url, service.names) as received:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # not a wait: proves nothing goes out while the broker is away
         assert received == []
         assert await service.unsent() == 1
         await proxy.start()
@@ -97,7 +114,7 @@ async def test_event_committed_while_broker_is_down_is_published_once_it_is_back
 
 
 async def test_relay_killed_between_confirm_and_commit_redelivers_and_inbox_absorbs_it(
-    service: Any, contract_created: Any
+    service: Any, contract_created: Any, settled: Callable[[], int]
 ) -> None:
     # The commit that would keep rows marked sent fails (a deferred trigger), exactly as if the
     # relay died after the confirm.
@@ -124,8 +141,7 @@ async def test_relay_killed_between_confirm_and_commit_redelivers_and_inbox_abso
             await conn.execute(text("DROP TRIGGER refuse_sent ON outbox"))
         await wait_until(lambda: unsent_is_zero(service))
     assert {message.message_id for message in received} == {event.id}
-    await wait_until(lambda: service.effect_count(event.id))
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: settled() >= 2)  # the consumer has handled both copies
     assert await service.effect_count(event.id) == 1
 
 
@@ -137,11 +153,10 @@ async def test_two_relays_never_publish_the_same_row_and_together_publish_all(
         for event in events:
             service.outbox.add(connection, event)
     async with tap(service.amqp_url, service.names) as received:
-        service.start_relay()
-        service.start_relay()
+        relays = [service.start_relay(), service.start_relay()]
         await wait_until(arrived(received, len(events)), timeout=60)
         await wait_until(lambda: unsent_is_zero(service))
-        await asyncio.sleep(0.3)
+        await everything_published_has_arrived(service, relays, received)
     counts = Counter(message.message_id for message in received)
     assert set(counts) == {event.id for event in events}
     assert max(counts.values()) == 1
@@ -181,7 +196,7 @@ async def test_drain_also_waits_for_a_commit_made_while_a_batch_was_being_publis
     await asyncio.wait_for(held.wait(), timeout=5)  # first's batch is claimed and publishing
     await service.commit_event(second)  # after that claim's snapshot
     draining = asyncio.create_task(relay.drain(timeout=30))
-    await asyncio.sleep(0)  # the drain has asked
+    await asyncio.sleep(0)  # one turn of the loop, not a wait: the drain task asks and waits
     release.set()
     await draining
     assert published == [first.id, second.id]

@@ -89,17 +89,25 @@ async def test_a_step_that_ends_in_time_raises_its_error() -> None:
 
 
 async def test_a_cancelled_step_has_ended() -> None:
-    task = asyncio.create_task(asyncio.sleep(60))
+    task = asyncio.create_task(asyncio.Event().wait())  # a step that never ends by itself
     task.cancel()
     assert await within("stopping", task, timeout=1)
 
 
 async def test_cancelling_the_wait_cancels_the_step() -> None:
-    step = asyncio.create_task(asyncio.sleep(60))
-    waiting = asyncio.create_task(within("closing", step, timeout=30))
-    await asyncio.sleep(0.05)
+    running, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def step() -> None:
+        running.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    waiting = asyncio.create_task(within("closing", step(), timeout=30))
+    await asyncio.wait_for(running.wait(), timeout=5)  # `within` is waiting for it
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    await asyncio.sleep(0)
-    assert step.cancelled()
+    await asyncio.wait_for(cancelled.wait(), timeout=5)

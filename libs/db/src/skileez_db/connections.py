@@ -26,13 +26,10 @@ Flush = Callable[[list[Any]], Statement]
 
 
 class IdentityMap:
-    """What one transaction has locked or read, one object per (kind, key): a repository that
-    locks a row keeps its entity here and hands that same object back when the row is asked
-    for again, so a batch can lock the rows of all its events in one statement ahead of their
-    handlers, and each handler finds its row already locked, with the changes of those before.
-    A repository may file one entity under several unique keys, and keep small records of its
-    own (a lock taken, rows read that cannot move while it holds others) as their own kinds.
-    """
+    """What one transaction has locked or read, one object per (kind, key): the object a
+    repository hands back for a row it kept, so rows locked ahead for a whole batch reach each
+    handler locked and with the changes of the handlers before it. Small records of a
+    repository's own (a lock taken) are kinds of their own."""
 
     def __init__(self) -> None:
         self._kept: dict[tuple[type[Any], Hashable], Any] = {}
@@ -55,7 +52,7 @@ class IdentityMap:
 @dataclass
 class _Hooks:
     """What one `transaction` keeps: staged writes, run before its commit; callbacks, run after
-    it; and its identity map (`locked`)."""
+    it; and its identity map (with `locked`, the untyped one it replaces)."""
 
     staged: dict[Flush, list[Any]] = field(default_factory=dict)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -170,12 +167,10 @@ def _renumbered(sql: str, offset: int) -> str:
 
 
 def stage(connection: asyncpg.Connection, flush: Flush, item: object) -> None:
-    """Have `flush` write `item` just before the `transaction` open on `connection` commits,
-    with every other item staged for that `flush` in it, in the order staged: one statement
-    for a batch instead of one per item (and for every table, `_together`: so a table has one
-    `flush` at most). Nothing is written if the transaction rolls back.
-    Savepoints are not tracked: what is staged inside a nested transaction that rolls back is
-    still written (nothing here stages inside one)."""
+    """Have `flush` write `item`, with the other items staged for it in the order staged, just
+    before the `transaction` open on `connection` commits, in one statement with every other
+    table's (`_together`: so a table has one `flush` at most); nothing on a rollback. Savepoints
+    are not tracked: what a rolled-back nested transaction staged is still written."""
     _hooks_of(connection).staged.setdefault(flush, []).append(item)
 
 

@@ -39,7 +39,7 @@ Order = Callable[[T], tuple[bool | str, ...]]
 first, so every batch takes them in one order, unless `lock_ahead` takes them all before."""
 LockAhead = Callable[[asyncpg.Connection, list[T]], Awaitable[None]]
 """Runs first in each transaction, with the items about to be applied in it: locks (and keeps
-in `connections.locked`), in as few statements as it can and in one order, the rows they would
+in the transaction's identity map), in few statements and in one order, the rows they would
 each lock."""
 
 

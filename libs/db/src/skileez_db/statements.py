@@ -109,7 +109,7 @@ class StagedUpdate:
     order they are written in does not matter), in the statement that writes everything the
     transaction staged; a row saved twice is written once, with its last values. Only for
     rows that the transaction reads back through the one object it keeps for each
-    (`connections.locked`), never with SQL: SQL would not see the staged values.
+    (`connections.identity_map`), never with SQL: SQL would not see the staged values.
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:

@@ -10,8 +10,7 @@ batch, so at low load a batch is one delivery and at high load one connection, B
 A batch runs in one database transaction: record (consumer, event id) of all its deliveries in
 the inbox in one statement, let the service lock ahead the rows its new events will lock (one
 statement, `lock_ahead`), then run the handler of each new one, whose effects and outbox rows
-commit with that record; every delivery of the batch is acked only after the commit, in one
-frame where the channel's lower delivery tags are all settled (`acks.ChannelAcks`). A
+commit with that record; every delivery of the batch is acked only after the commit. A
 duplicate (even a second copy in the same batch) is not recorded again and is acked without
 effect. The handlers of a batch share its connection: each sees the changes of those before it
 (with SQL, or through the object kept for a row whose writes are staged to the commit), and row
@@ -44,12 +43,12 @@ import aio_pika
 import asyncpg
 import sqlalchemy.exc
 from aio_pika.abc import AbstractIncomingMessage
+from prometheus_client import Counter
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_db.connections import transaction
 from skileez_db.group_commit import take_batch
-from skileez_events.acks import ChannelAcks
 from skileez_events.backoff import Backoff
 from skileez_events.envelope import CloudEvent
 from skileez_events.schemas import EventData, event_type_of
@@ -57,6 +56,13 @@ from skileez_events.tables import inbox_table
 from skileez_events.topology import SUBSCRIPTIONS, Names, declare_exchanges, declare_subscription
 
 log = logging.getLogger(__name__)
+
+SETTLED = Counter(
+    "skileez_events_settled_total",
+    "Deliveries an inbox consumer settled: acked (applied or a duplicate), dead_lettered, or"
+    " redelivered (nacked after a failure).",
+    ["consumer", "outcome"],
+)
 
 D = TypeVar("D", bound=EventData)
 
@@ -226,8 +232,7 @@ class EventConsumer:
             # The buffer and its workers live and die with this connection: what they still
             # hold is unacked, so the broker redelivers it and the inbox absorbs any repeat.
             buffer: asyncio.Queue[_Delivery] = asyncio.Queue()
-            acks = ChannelAcks()  # the consumer's one channel
-            workers = [asyncio.create_task(self._work(buffer, acks)) for _ in range(self._workers)]
+            workers = [asyncio.create_task(self._work(buffer)) for _ in range(self._workers)]
             try:
                 channel = await connection.channel()
                 channel.close_callbacks.add(lambda *_: lost.set())
@@ -237,7 +242,7 @@ class EventConsumer:
                     queue = await declare_subscription(
                         channel, self._names, self._consumer, subscription.model
                     )
-                    await queue.consume(partial(self._on_message, buffer, acks, subscription))
+                    await queue.consume(partial(self._on_message, buffer, subscription))
                 self.ready = True
                 backoff.reset()
                 log.info("%s consumer ready", self._consumer)
@@ -253,7 +258,6 @@ class EventConsumer:
     async def _on_message(
         self,
         buffer: asyncio.Queue[_Delivery],
-        acks: ChannelAcks,
         subscription: Subscription,
         message: AbstractIncomingMessage,
     ) -> None:
@@ -276,7 +280,7 @@ class EventConsumer:
             )
             try:
                 await message.reject(requeue=False)
-                acks.settled(message)
+                SETTLED.labels(self._consumer, "dead_lettered").inc()
             except Exception:
                 log.exception("%s could not settle message %s", self._consumer, message.message_id)
             return
@@ -284,7 +288,7 @@ class EventConsumer:
         buffer.put_nowait(delivery)
         await delivery.settled
 
-    async def _work(self, buffer: asyncio.Queue[_Delivery], acks: ChannelAcks) -> None:
+    async def _work(self, buffer: asyncio.Queue[_Delivery]) -> None:
         """Settle batches: one delivery, waited for, and whatever else is buffered already."""
         while True:
             batch = await take_batch(buffer, self._batch_size)
@@ -292,8 +296,8 @@ class EventConsumer:
             # subject's own order), so two batches never wait on each other in a cycle.
             batch.sort(key=lambda delivery: delivery.event.envelope.subject or "")
             try:
-                if len(batch) == 1 or not await self._apply_together(batch, acks):
-                    await self._apply_one_by_one(batch, acks)
+                if len(batch) == 1 or not await self._apply_together(batch):
+                    await self._apply_one_by_one(batch)
             except Exception:
                 # The channel went away mid-settlement: the broker redelivers; the inbox absorbs it.
                 log.exception("%s could not settle %d messages", self._consumer, len(batch))
@@ -301,7 +305,7 @@ class EventConsumer:
                 for delivery in batch:
                     delivery.settle()
 
-    async def _apply_together(self, batch: list[_Delivery], acks: ChannelAcks) -> bool:
+    async def _apply_together(self, batch: list[_Delivery]) -> bool:
         """Apply the batch in one transaction and ack it after the commit; False if anything
         in it raised (the transaction is then rolled back and nothing is acked)."""
         try:
@@ -315,10 +319,12 @@ class EventConsumer:
                 error,
             )
             return False
-        await acks.ack([delivery.message for delivery in batch])
+        for delivery in batch:
+            await delivery.message.ack()
+        SETTLED.labels(self._consumer, "acked").inc(len(batch))
         return True
 
-    async def _apply_one_by_one(self, batch: list[_Delivery], acks: ChannelAcks) -> None:
+    async def _apply_one_by_one(self, batch: list[_Delivery]) -> None:
         """Apply each delivery in a transaction of its own; ack, dead-letter or (after one
         pause for all the failed ones) nack it for redelivery."""
         failed: list[AbstractIncomingMessage] = []
@@ -331,17 +337,18 @@ class EventConsumer:
                     "%s dead-letters %s %s: %s", self._consumer, envelope.type, envelope.id, error
                 )
                 await delivery.message.reject(requeue=False)
-                acks.settled(delivery.message)
+                SETTLED.labels(self._consumer, "dead_lettered").inc()
             except Exception:
                 log.exception("%s failed on %s %s", self._consumer, envelope.type, envelope.id)
                 failed.append(delivery.message)
             else:
-                await acks.ack([delivery.message])
+                await delivery.message.ack()
+                SETTLED.labels(self._consumer, "acked").inc()
         if failed:
             await asyncio.sleep(max(_redelivery_pause(message) for message in failed))
             for message in failed:
                 await message.nack(requeue=True)
-                acks.settled(message)
+                SETTLED.labels(self._consumer, "redelivered").inc()
 
     async def _apply_once_the_database_answers(self, delivery: _Delivery) -> None:
         """Apply the delivery in a transaction of its own, retrying while the database is

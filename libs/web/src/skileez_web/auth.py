@@ -48,9 +48,9 @@ def decode_token(token: str, secret: str) -> Principal:
 def _verified(token: str, secret: str) -> tuple[Principal, float]:
     """The caller a token names and when it expires, once its signature and claims are checked.
 
-    Cached: each request of a session carries the same token, and verifying it again cost ~5%
-    of a contract read. Only a token that verified is cached (a refusal raises); its expiry is
-    still checked on every use, by `decode_token`.
+    Cached: each request of a session carries the same token, and verifying it again was a
+    visible share of a contract read (bench/README.md, pass 4). Only a token that verified is
+    cached (a refusal raises); its expiry is still checked on every use, by `decode_token`.
     """
     try:
         claims = jwt.decode(

@@ -16,25 +16,17 @@ from skileez_db.connections import server_dsn
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    """A fixed pool of `pool_size` connections; past that, a checkout waits for a free one.
-    No overflow: overflow connections are closed as soon as they are returned, so a load just
-    above the pool size opened and closed a server connection (a backend process, with every
-    prepared statement parsed again) for nearly every transaction.
+    """A fixed pool of `pool_size` connections (past that, a checkout waits for a free one),
+    without pre-ping, every statement planned for its own parameters.
 
-    No `pool_pre_ping`: it cost a round trip per checkout (per transaction). A connection
-    the server dropped fails its first statement; `skileez_db.connections` invalidates
-    it, the transaction fails (a webhook answers 5xx and Stripe retries; a consumer holds the
-    delivery and retries it once the database answers), and the next checkout connects
-    afresh.
-
-    Every statement is planned for its own parameters (`plan_cache_mode`), never run on a
-    cached generic plan. From a prepared statement's sixth run on, PostgreSQL may switch to a
-    generic plan (it does when that plan looks no dearer than the custom ones, as on nearly
-    empty tables) and keeps it until the tables are analysed again: one made while the tables
-    were nearly empty scanned them sequentially once they had grown (payments' lock statement:
-    0.8 ms against 0.2 ms for one key at 5,000 rows, 3-4 ms for a group's keys in the bench;
-    bench/README.md). A generic plan also cannot know how many keys an `= ANY($1)` array holds.
-    (The readiness probe's own connection and Alembic's engine do not need it.)"""
+    No overflow: an overflow connection is closed as soon as it is returned, so a load just
+    above the pool size opened a backend, and parsed every prepared statement again, for
+    nearly every transaction. No `pool_pre_ping`: it cost a round trip per transaction; a
+    connection the server dropped fails its first statement, `skileez_db.connections`
+    invalidates it and the next checkout connects afresh. Custom plans
+    (`plan_cache_mode`): PostgreSQL keeps a generic plan made on nearly empty tables, which
+    scans them sequentially once they have grown, and which cannot know how many keys an
+    `= ANY($1)` array holds. Each measured in bench/README.md, "Before / after"."""
     return create_async_engine(
         url,
         pool_size=pool_size,

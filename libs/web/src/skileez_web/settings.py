@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
-    """Read once from the environment at start-up (DESIGN.md "Running")."""
+    """Read once from the environment at start-up (README.md, "Configuration")."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
