@@ -20,7 +20,7 @@ from sqlalchemy import Table, func, select
 
 from skileez_contracts.adapters.tables import contracts, inbox, notifications, outbox
 from skileez_contracts.entrypoints.app import create_app
-from skileez_contracts.entrypoints.context import CONSUMER, ENGINE
+from skileez_contracts.entrypoints.resources import CONSUMER, ENGINE
 from skileez_contracts.settings import ContractsSettings
 from skileez_events import (
     CloudEvent,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,13 +13,14 @@ from skileez_contracts.domain import events
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.errors import (
     AmountTooLarge,
+    InvalidTerms,
     NotAParty,
     PaymentMismatch,
     ProposalNotAccepted,
     ProposalNotOpen,
     SelfProposal,
 )
-from skileez_contracts.domain.money import total_amount
+from skileez_contracts.domain.money import MAX_PAYABLE_AMOUNT, total_amount
 from skileez_contracts.domain.notifications import NotificationKind, coach_notification
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
 from skileez_events.schemas import MAX_AMOUNT
@@ -78,7 +81,7 @@ def refund(contract: Contract, amount: int, total: int, fully: bool) -> None:
 
 def test_the_amount_is_session_count_times_the_coachs_price() -> None:
     contract = pending_contract()
-    assert contract.get_payment_amount() == 50_000
+    assert contract.amount == 50_000
     assert (contract.status, contract.payment_status) == ("pending", "pending")
     assert not contract.can_schedule_sessions()
 
@@ -89,6 +92,37 @@ def test_an_amount_past_the_payable_maximum_is_refused() -> None:
         total_amount(2, MAX_AMOUNT)
     with pytest.raises(AmountTooLarge):
         proposal(session_count=1000, price_per_session=MAX_AMOUNT)
+
+
+def test_the_largest_payable_amount_is_the_largest_an_event_carries() -> None:
+    assert MAX_PAYABLE_AMOUNT == MAX_AMOUNT
+
+
+def test_no_session_or_a_negative_price_is_not_a_sale() -> None:
+    assert total_amount(1, 0) == 0
+    with pytest.raises(InvalidTerms) as refused:
+        total_amount(0, 5_000)
+    assert refused.value.code == "invalid_terms"
+    with pytest.raises(InvalidTerms):
+        proposal(price_per_session=-1)
+
+
+def test_the_domain_loads_no_web_database_or_messaging_library() -> None:
+    script = (
+        "import sys, pkgutil, importlib, skileez_contracts.domain as domain\n"
+        "for module in pkgutil.iter_modules(domain.__path__):\n"
+        "    importlib.import_module(f'skileez_contracts.domain.{module.name}')\n"
+        "print(' '.join(sorted(module for module in sys.modules)))"
+    )
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", script], check=True, capture_output=True, text=True
+        ).stdout.split()
+    )
+    assert "skileez_contracts.domain.contract" in loaded
+    assert "skileez_contracts.domain.notifications" in loaded
+    for heavy in ("aio_pika", "asyncpg", "sqlalchemy", "aiohttp", "skileez_events"):
+        assert heavy not in loaded
 
 
 def test_a_coach_cannot_propose_to_themselves() -> None:

@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from skileez_contracts.adapters.repositories import NotificationRepository
+from skileez_contracts.adapters.unit_of_work import single_read
 from skileez_contracts.domain.notifications import Notification, NotificationKind
-from skileez_contracts.entrypoints.context import ENGINE
-from skileez_contracts.service_layer.unit_of_work import single_read
+from skileez_contracts.entrypoints.resources import ENGINE
 from skileez_db.connections import transaction
 
 

@@ -1,9 +1,9 @@
 """Repositories: load and store the aggregates with asyncpg, inside the caller's transaction.
 
 Plain SQL on asyncpg's prepared statements (cached per connection): the payment consumer and
-the contract page run these on every event and view, and SQLAlchemy's execution layer cost
-five times their CPU there. Column names come from `adapters.tables`, the schema Alembic
-migrates: no value is ever formatted into SQL, only those names.
+the contract page run these on every event and view, where SQLAlchemy's execution layer cost
+several times their CPU (bench/README.md). Column names come from `adapters.tables`, the
+schema Alembic migrates: no value is ever formatted into SQL, only those names.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from skileez_contracts.adapters.tables import contracts, notifications, proposal
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
-from skileez_db.connections import locked
+from skileez_db.connections import identity_map
 from skileez_db.statements import (
     StagedInsert,
     StagedUpdate,
@@ -108,22 +108,23 @@ class ContractRepository:
 
     async def get(self, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract | None:
         """The contract; `for_update` locks it so concurrent payment events apply one at a time
-        (the transaction's one object for it, `connections.locked`)."""
+        (the transaction's one object for it, kept in its identity map)."""
         if not for_update:
             row = await self._connection.fetchrow(_SELECT_CONTRACT, contract_id)
             return None if row is None else _contract(row)
-        kept = locked(self._connection)
-        if ("contracts", contract_id) not in kept:
+        kept = identity_map(self._connection)
+        if (contract := kept.get(Contract, contract_id)) is None:
             await self.lock([contract_id])
-        contract: Contract | None = kept.get(("contracts", contract_id))
+            contract = kept.get(Contract, contract_id)
         return contract
 
     async def lock(self, contract_ids: Collection[uuid.UUID]) -> None:
         """Lock these contracts in one statement, in the order of their ids; `get(...,
         for_update=True)` then finds them kept."""
-        kept = locked(self._connection)
+        kept = identity_map(self._connection)
         for row in await self._connection.fetch(_LOCK_CONTRACTS, list(contract_ids)):
-            kept.setdefault(("contracts", row["id"]), _contract(row))
+            if kept.get(Contract, row["id"]) is None:
+                kept.add(row["id"], _contract(row))
 
     async def id_for_proposal(self, proposal_id: uuid.UUID) -> uuid.UUID | None:
         found: uuid.UUID | None = await self._connection.fetchval(

@@ -86,10 +86,6 @@ class Contract:
     def is_party(self, user_id: str) -> bool:
         return user_id in (self.coach_id, self.student_id)
 
-    def get_payment_amount(self) -> int:
-        """What the student pays, in the currency's minor unit."""
-        return self.amount
-
     def can_schedule_sessions(self) -> bool:
         return self.status is ContractStatus.ACTIVE and self.payment_status is PaymentStatus.PAID
 

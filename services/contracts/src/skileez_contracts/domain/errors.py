@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
 
@@ -36,13 +37,29 @@ class ContractExists(DomainError):
 
     code = "contract_exists"
 
-    def __init__(self, contract_id: object) -> None:
+    def __init__(self, contract_id: uuid.UUID) -> None:
         super().__init__(f"Proposal already has contract {contract_id}.")
         self.contract_id = contract_id
 
+    @property
+    def fields(self) -> dict[str, str]:
+        """Added to the refusal's body: the contract the proposal already has."""
+        return {
+            "contract_id": str(self.contract_id),
+            "contract_url": f"/contracts/{self.contract_id}",
+        }
+
 
 class AmountTooLarge(DomainError):
+    """A total past the largest amount a payment (and an event) can carry."""
+
     code = "amount_too_large"
+
+
+class InvalidTerms(DomainError):
+    """No session, or a negative price: there is nothing to sell."""
+
+    code = "invalid_terms"
 
 
 class SelfProposal(DomainError):

@@ -30,6 +30,17 @@ class Notification:
     created_at: datetime
 
 
+def coach_notifications(
+    contract: Contract, recorded: list[events.DomainEvent], now: datetime
+) -> list[Notification]:
+    """What the coach is told about the events the contract just recorded."""
+    return [
+        notification
+        for event in recorded
+        if (notification := coach_notification(contract, event, now)) is not None
+    ]
+
+
 def coach_notification(
     contract: Contract, event: events.DomainEvent, now: datetime
 ) -> Notification | None:

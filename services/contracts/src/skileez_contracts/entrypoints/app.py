@@ -8,9 +8,8 @@ from aiohttp import web
 
 from skileez_contracts.adapters.tables import inbox, outbox
 from skileez_contracts.entrypoints import contracts, notifications, proposals
-from skileez_contracts.entrypoints.api import api
-from skileez_contracts.entrypoints.context import CONSUMER, ENGINE, RELAY, SETTINGS
-from skileez_contracts.entrypoints.errors import domain_errors
+from skileez_contracts.entrypoints.errors import REFUSALS
+from skileez_contracts.entrypoints.resources import CONSUMER, ENGINE, RELAY, SETTINGS, api
 from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS, lock_contracts
 from skileez_contracts.settings import ContractsSettings
 from skileez_web.app import consuming, database, relaying, service_app
@@ -31,8 +30,8 @@ def create_app(settings: ContractsSettings) -> web.Application:
         api,
         readiness={"database": database_ready, "consumer": consumer_ready},
         jwt_secret=settings.jwt_secret.get_secret_value(),
+        refusals=REFUSALS,
     )
-    app.middlewares.append(domain_errors)
     app[SETTINGS] = settings
     aiohttp_jinja2.setup(
         app,

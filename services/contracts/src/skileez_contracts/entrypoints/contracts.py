@@ -5,24 +5,16 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from skileez_contracts.domain.commands import CreateContract
 from skileez_contracts.domain.errors import ContractNotFound
-from skileez_contracts.entrypoints.api import api
-from skileez_contracts.entrypoints.context import (
-    SETTINGS,
-    caller,
-    contract_path,
-    path_id,
-    payment_url,
-    reading,
-    transaction,
-)
+from skileez_contracts.entrypoints.resources import SETTINGS, api, caller, reading, transaction
 from skileez_contracts.entrypoints.schemas import ContractIn, ContractList, ContractOut, Page
 from skileez_contracts.service_layer import contracts
 from skileez_web.auth import Role, require_role
 from skileez_web.money import format_amount
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import REDIRECT
-from skileez_web.problems import parse_form, parse_json, parse_query
+from skileez_web.problems import parse_form, parse_json, parse_query, path_id
 
 
 @api.operation(
@@ -47,15 +39,16 @@ async def create_contract(request: web.Request) -> web.Response:
     require_role(principal, Role.STUDENT)
     form = is_form(request)
     taken = await (parse_form if form else parse_json)(request, ContractIn)
+    command = CreateContract(taken.proposal_id, principal.user_id)
     async with transaction(request) as uow:
-        contract = await contracts.create_contract(uow, taken.proposal_id, principal.user_id)
-    pay = payment_url(request.app[SETTINGS], contract.id)
+        contract = await contracts.create_contract(command, uow)
+    pay = request.app[SETTINGS].links.pay(contract.id)
     if form:
         raise web.HTTPSeeOther(pay)
     return web.json_response(
         ContractOut.of(contract, pay).model_dump(mode="json"),
         status=201,
-        headers={"Location": contract_path(contract.id)},
+        headers={"Location": f"/contracts/{contract.id}"},
     )
 
 
@@ -71,10 +64,10 @@ async def list_contracts(request: web.Request) -> web.Response:
     page = parse_query(request, Page)
     async with reading(request) as uow:
         found = await contracts.contracts_of(
-            uow, principal.user_id, limit=page.limit, offset=page.offset
+            principal.user_id, uow, limit=page.limit, offset=page.offset
         )
-    settings = request.app[SETTINGS]
-    listing = ContractList(items=[ContractOut.of(c, payment_url(settings, c.id)) for c in found])
+    links = request.app[SETTINGS].links
+    listing = ContractList(items=[ContractOut.of(c, links.pay(c.id)) for c in found])
     return web.json_response(listing.model_dump(mode="json"))
 
 
@@ -88,9 +81,9 @@ async def get_contract(request: web.Request) -> web.Response:
     principal = caller(request)
     contract_id = path_id(request, ContractNotFound)
     async with reading(request) as uow:
-        contract = await contracts.show_contract(uow, contract_id, principal.user_id)
-    settings = request.app[SETTINGS]
-    pay = payment_url(settings, contract.id)
+        contract = await contracts.show_contract(contract_id, uow, viewer=principal.user_id)
+    links = request.app[SETTINGS].links
+    pay = links.pay(contract.id)
     if not wants_html(request):
         return web.json_response(ContractOut.of(contract, pay).model_dump(mode="json"))
     page = {
@@ -98,7 +91,7 @@ async def get_contract(request: web.Request) -> web.Response:
         "amount": format_amount(contract.amount, contract.currency),
         "is_student": principal.user_id == contract.student_id,
         "payment_url": pay,
-        "sessions_url": f"{settings.scheduling_url.rstrip('/')}/contracts/{contract.id}/schedule",
+        "sessions_url": links.schedule(contract.id),
     }
     response: web.Response = aiohttp_jinja2.render_template("contract.html", request, page)
     return response

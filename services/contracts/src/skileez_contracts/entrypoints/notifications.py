@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from skileez_contracts.entrypoints.api import api
-from skileez_contracts.entrypoints.context import caller, reading
+from skileez_contracts.entrypoints.resources import api, caller, reading
 from skileez_contracts.entrypoints.schemas import NotificationList, NotificationOut, Page
 from skileez_contracts.service_layer.notifications import notifications_of
 from skileez_web.problems import parse_query
@@ -22,6 +21,6 @@ async def list_notifications(request: web.Request) -> web.Response:
     principal = caller(request)
     page = parse_query(request, Page)
     async with reading(request) as uow:
-        found = await notifications_of(uow, principal.user_id, limit=page.limit, offset=page.offset)
+        found = await notifications_of(principal.user_id, uow, limit=page.limit, offset=page.offset)
     listing = NotificationList(items=[NotificationOut.of(n) for n in found])
     return web.json_response(listing.model_dump(mode="json"))

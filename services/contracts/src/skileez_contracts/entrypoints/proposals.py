@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from skileez_contracts.domain.commands import AnswerProposal, MakeProposal
 from skileez_contracts.domain.errors import ProposalNotFound
-from skileez_contracts.entrypoints.api import api
-from skileez_contracts.entrypoints.context import caller, path_id, reading, transaction
+from skileez_contracts.entrypoints.resources import api, caller, reading, transaction
 from skileez_contracts.entrypoints.schemas import Page, ProposalIn, ProposalList, ProposalOut
 from skileez_contracts.service_layer import proposals
 from skileez_web.auth import Role, require_role
 from skileez_web.negotiation import is_form
 from skileez_web.openapi import REDIRECT, ResponseSpec
-from skileez_web.problems import parse_json, parse_query
+from skileez_web.problems import parse_json, parse_query, path_id
 
 ANSWER_RESPONSES: dict[int, ResponseSpec] = {
     200: ProposalOut,
@@ -35,17 +35,17 @@ async def create_proposal(request: web.Request) -> web.Response:
     principal = caller(request)
     require_role(principal, Role.COACH)
     offer = await parse_json(request, ProposalIn)
+    command = MakeProposal(
+        coach_id=principal.user_id,
+        student_id=offer.student_id,
+        title=offer.title,
+        description=offer.description or "",
+        session_count=offer.session_count,
+        price_per_session=offer.price_per_session,
+        currency=offer.currency,
+    )
     async with transaction(request) as uow:
-        proposal = await proposals.propose(
-            uow,
-            coach_id=principal.user_id,
-            student_id=offer.student_id,
-            title=offer.title,
-            description=offer.description or "",
-            session_count=offer.session_count,
-            price_per_session=offer.price_per_session,
-            currency=offer.currency,
-        )
+        proposal = await proposals.propose(command, uow)
     return web.json_response(
         ProposalOut.of(proposal).model_dump(mode="json"),
         status=201,
@@ -65,7 +65,7 @@ async def list_proposals(request: web.Request) -> web.Response:
     page = parse_query(request, Page)
     async with reading(request) as uow:
         found = await proposals.proposals_of(
-            uow, principal.user_id, limit=page.limit, offset=page.offset
+            principal.user_id, uow, limit=page.limit, offset=page.offset
         )
     listing = ProposalList(items=[ProposalOut.of(p) for p in found])
     return web.json_response(listing.model_dump(mode="json"))
@@ -81,7 +81,7 @@ async def get_proposal(request: web.Request) -> web.Response:
     principal = caller(request)
     proposal_id = path_id(request, ProposalNotFound)
     async with reading(request) as uow:
-        proposal = await proposals.show_proposal(uow, proposal_id, principal.user_id)
+        proposal = await proposals.show_proposal(proposal_id, uow, viewer=principal.user_id)
     return web.json_response(ProposalOut.of(proposal).model_dump(mode="json"))
 
 
@@ -108,9 +108,9 @@ async def decline_proposal(request: web.Request) -> web.Response:
 async def _answer(request: web.Request, decide: proposals.Decision) -> web.Response:
     principal = caller(request)
     require_role(principal, Role.STUDENT)
-    proposal_id = path_id(request, ProposalNotFound)
+    answer = AnswerProposal(path_id(request, ProposalNotFound), principal.user_id)
     async with transaction(request) as uow:
-        proposal = await decide(uow, proposal_id, principal.user_id)
+        proposal = await decide(answer, uow)
     if is_form(request):
         raise web.HTTPSeeOther(f"/proposals/{proposal.id}")
     return web.json_response(ProposalOut.of(proposal).model_dump(mode="json"))

@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
+from skileez_contracts.domain.money import MAX_PAYABLE_AMOUNT
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
-from skileez_events.schemas import MAX_AMOUNT
 
 NO_NUL = r"^[^\x00]*$"
 UserId = Annotated[
@@ -39,7 +39,7 @@ class ProposalIn(BaseModel):
     title: Title
     description: Description | None = None
     session_count: Annotated[int, Field(strict=True, ge=1, le=1000)]
-    price_per_session: Annotated[int, Field(strict=True, ge=1, le=MAX_AMOUNT)]
+    price_per_session: Annotated[int, Field(strict=True, ge=1, le=MAX_PAYABLE_AMOUNT)]
     currency: Currency
 
 
@@ -113,7 +113,7 @@ class ContractOut(BaseModel):
             coach_id=contract.coach_id,
             title=contract.title,
             session_count=contract.session_count,
-            amount=contract.get_payment_amount(),
+            amount=contract.amount,
             currency=contract.currency,
             status=contract.status,
             payment_status=contract.payment_status,

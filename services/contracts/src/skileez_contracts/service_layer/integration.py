@@ -13,6 +13,11 @@ from skileez_events import (
 )
 
 
+def integration_events(contract: Contract, recorded: list[events.DomainEvent]) -> list[EventData]:
+    """The integration events the contract's recorded events are published as, in order."""
+    return [data for event in recorded if (data := integration_event(contract, event)) is not None]
+
+
 def integration_event(contract: Contract, event: events.DomainEvent) -> EventData | None:
     """The integration event `event` is published as; None for what stays inside the service."""
     match event:

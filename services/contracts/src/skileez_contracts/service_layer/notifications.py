@@ -7,7 +7,7 @@ from skileez_contracts.service_layer.unit_of_work import UnitOfWork
 
 
 async def notifications_of(
-    uow: UnitOfWork, user_id: str, *, limit: int, offset: int
+    user_id: str, uow: UnitOfWork, *, limit: int, offset: int
 ) -> list[Notification]:
     """The user's notifications, newest first."""
     return await uow.notifications.for_recipient(user_id, limit=limit, offset=offset)

@@ -16,8 +16,8 @@ from skileez_contracts.service_layer.unit_of_work import UnitOfWork
 from skileez_events import PaymentFailed, PaymentRefunded, PaymentSucceeded
 
 
-async def record_payment_succeeded(uow: UnitOfWork, payment: PaymentSucceeded) -> None:
-    contract = await _locked_contract(uow, payment.contract_id)
+async def record_payment_succeeded(payment: PaymentSucceeded, uow: UnitOfWork) -> None:
+    contract = await _locked_contract(payment.contract_id, uow)
     contract.mark_payment_paid(
         payment_id=payment.payment_id,
         stripe_payment_intent_id=payment.stripe_payment_intent_id,
@@ -29,16 +29,16 @@ async def record_payment_succeeded(uow: UnitOfWork, payment: PaymentSucceeded) -
     await uow.save(contract)
 
 
-async def record_payment_failed(uow: UnitOfWork, failure: PaymentFailed) -> None:
-    contract = await _locked_contract(uow, failure.contract_id)
+async def record_payment_failed(failure: PaymentFailed, uow: UnitOfWork) -> None:
+    contract = await _locked_contract(failure.contract_id, uow)
     contract.mark_payment_failed(
         payment_id=failure.payment_id, reason=failure.reason, failed_at=failure.failed_at
     )
     await uow.save(contract)
 
 
-async def record_payment_refunded(uow: UnitOfWork, refund: PaymentRefunded) -> None:
-    contract = await _locked_contract(uow, refund.contract_id)
+async def record_payment_refunded(refund: PaymentRefunded, uow: UnitOfWork) -> None:
+    contract = await _locked_contract(refund.contract_id, uow)
     contract.mark_payment_refunded(
         payment_id=refund.payment_id,
         refund_amount=refund.refund_amount,
@@ -50,7 +50,7 @@ async def record_payment_refunded(uow: UnitOfWork, refund: PaymentRefunded) -> N
     await uow.save(contract)
 
 
-async def _locked_contract(uow: UnitOfWork, contract_id: uuid.UUID) -> Contract:
+async def _locked_contract(contract_id: uuid.UUID, uow: UnitOfWork) -> Contract:
     # An unknown contract is an error, not a no-op: the message is dead-lettered, not dropped.
     contract = await uow.contracts.get(contract_id, for_update=True)
     if contract is None:

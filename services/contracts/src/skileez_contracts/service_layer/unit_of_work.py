@@ -1,84 +1,64 @@
-"""The unit of work: repositories over one transaction, and where a contract's events go.
+"""The unit of work the handlers run in: the repositories over one transaction, and how a
+contract is stored with what its events cause, committed together or not at all.
 
-The transaction belongs to the caller (an HTTP request, or the inbox consumer that records
-the incoming event in it), so state, outbox rows and notifications commit together or not at all.
-It is asyncpg's own (`skileez_db.connections.transaction`): the payment consumer and the
-contract page are this service's hot paths.
+The transaction belongs to the caller (an HTTP request, or the inbox consumer that records the
+incoming event in it). `adapters.unit_of_work.PostgresUnitOfWork` is the one the service runs;
+the tests' `FakeUnitOfWork` keeps everything in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+import uuid
+from typing import Protocol
 
-import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from skileez_contracts.adapters.repositories import (
-    ContractRepository,
-    NotificationRepository,
-    ProposalRepository,
-)
-from skileez_contracts.adapters.tables import outbox
 from skileez_contracts.domain.contract import Contract
-from skileez_contracts.domain.notifications import coach_notification
-from skileez_contracts.service_layer.integration import integration_event
-from skileez_events import CloudEvent, EventData, caused_by, connections, new_event
+from skileez_contracts.domain.notifications import Notification
+from skileez_contracts.domain.proposal import Proposal
 
 
-class UnitOfWork:
-    def __init__(
-        self,
-        connection: asyncpg.Connection,
-        *,
-        cause: CloudEvent | None = None,
-        correlation_id: str | None = None,
-    ) -> None:
-        """`cause`: the incoming event being handled; else `correlation_id`: the request's."""
-        self.connection = connection
-        self.cause = cause
-        self.correlation_id = correlation_id
-        self.proposals = ProposalRepository(connection)
-        self.contracts = ContractRepository(connection)
-        self.notifications = NotificationRepository(connection)
+class ProposalRepository(Protocol):
+    async def add(self, proposal: Proposal) -> None: ...
 
-    async def save(self, contract: Contract, *, new: bool = False) -> None:
-        """Store the contract if it changed, its public events in the outbox, its coach messages."""
-        recorded = contract.pull_events()
-        if new:
-            await self.contracts.add(contract)
-        elif recorded:
-            self.contracts.update(contract)
-        now = datetime.now(UTC)
-        for event in recorded:
-            if (data := integration_event(contract, event)) is not None:
-                outbox.add(self.connection, self._envelope(data, contract))
-            if (notification := coach_notification(contract, event, now)) is not None:
-                if self.cause is None:
-                    raise RuntimeError("a coach notification needs the event that caused it")
-                self.notifications.add(notification, source_event_id=self.cause.id)
+    async def get(self, proposal_id: uuid.UUID, *, for_update: bool = False) -> Proposal | None:
+        """The proposal; `for_update` locks it until the transaction ends."""
 
-    def _envelope(self, data: EventData, contract: Contract) -> CloudEvent:
-        subject = str(contract.id)
-        if self.cause is None:
-            return new_event(data, subject=subject, correlation_id=self.correlation_id)
-        return caused_by(self.cause, data, subject=subject)
+    async def of_party(self, user_id: str, *, limit: int, offset: int) -> list[Proposal]:
+        """The proposals `user_id` made (as coach) or received (as student), newest first."""
+
+    async def update(self, proposal: Proposal) -> None: ...
 
 
-@asynccontextmanager
-async def unit_of_work(engine: AsyncEngine, correlation_id: str) -> AsyncIterator[UnitOfWork]:
-    """A unit of work in a transaction of its own, committed when the block ends without error."""
-    async with connections.transaction(engine) as connection:
-        yield UnitOfWork(connection, correlation_id=correlation_id)
+class ContractRepository(Protocol):
+    async def get(self, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract | None:
+        """The contract; `for_update` locks it, so the events about it apply one at a time."""
+
+    async def id_for_proposal(self, proposal_id: uuid.UUID) -> uuid.UUID | None: ...
+
+    async def of_party(self, user_id: str, *, limit: int, offset: int) -> list[Contract]:
+        """The contracts where `user_id` is the student or the coach, newest first."""
 
 
-@asynccontextmanager
-async def single_read(engine: AsyncEngine) -> AsyncIterator[UnitOfWork]:
-    """Repositories for one statement that only reads, which is then its own transaction.
+class NotificationRepository(Protocol):
+    async def for_recipient(self, user_id: str, *, limit: int, offset: int) -> list[Notification]:
+        """The notifications of `user_id`, newest first."""
 
-    No BEGIN and COMMIT: a page that shows one row costs one round trip. Nothing may be
-    saved through it (two statements would not be atomic).
-    """
-    async with connections.connection(engine) as connection:
-        yield UnitOfWork(connection)
+
+class UnitOfWork(Protocol):
+    """Proposals record no events and are written through their repository; a contract goes
+    through `add` or `save`, which also store its public events in the outbox and the coach's
+    notifications about its payments."""
+
+    @property
+    def proposals(self) -> ProposalRepository: ...
+
+    @property
+    def contracts(self) -> ContractRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    async def add(self, contract: Contract) -> None:
+        """Store a new contract and what its events cause."""
+
+    async def save(self, contract: Contract) -> None:
+        """Store a contract got `for_update`, if its events say it changed, and what they cause."""
