@@ -23,8 +23,8 @@ from skileez_events import ContractCreated, Names, new_event
 from skileez_events.testing import wait_until
 from skileez_events.topology import declare_exchanges
 from skileez_payments.adapters.tables import contracts
-from skileez_payments.entrypoints.app import CONSUMER, create_app
-from skileez_payments.entrypoints.resources import ENGINE
+from skileez_payments.entrypoints.app import create_app
+from skileez_payments.entrypoints.resources import CONSUMER, ENGINE
 from skileez_payments.settings import PaymentsSettings
 from skileez_web.auth import Role, mint_token
 from skileez_web.database import migrate

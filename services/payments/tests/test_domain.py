@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from skileez_payments.domain.errors import PaymentNotReady
 from skileez_payments.domain.payment import (
     Charge,
     Failed,
     Payment,
-    PaymentNotReady,
     PaymentStatus,
     Refunded,
     Succeeded,

@@ -13,9 +13,8 @@ from skileez_events import CloudEvent
 from skileez_events.testing import tap, wait_until
 from skileez_payments.adapters.tables import outbox, reconciliation_cursor, stripe_events
 from skileez_payments.adapters.tables import payments as payments_table
-from skileez_payments.entrypoints.app import ENGINE, RECONCILER
-from skileez_payments.entrypoints.resources import STRIPE
-from skileez_payments.service_layer.reconciliation import ADVISORY_LOCK
+from skileez_payments.adapters.unit_of_work import ADVISORY_LOCK
+from skileez_payments.entrypoints.resources import ENGINE, RECONCILER, STRIPE
 from skileez_web.auth import Role
 
 from .conftest import Payments

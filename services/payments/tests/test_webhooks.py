@@ -17,14 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skileez_db.connections import connection, transaction
 from skileez_events import CloudEvent
 from skileez_events.testing import tap, wait_until
-from skileez_payments.adapters import stripe_objects as so
-from skileez_payments.adapters.repository import PaymentRepository
+from skileez_payments.adapters import stripe_objects
+from skileez_payments.adapters.repositories import PaymentRepository
 from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.adapters.tables import payments as payments_table
-from skileez_payments.entrypoints.resources import ENGINE, utc_now
-from skileez_payments.entrypoints.webhook import WEBHOOKS
+from skileez_payments.adapters.unit_of_work import PostgresUnitOfWork
+from skileez_payments.entrypoints.resources import ENGINE, WEBHOOKS, utc_now
 from skileez_payments.service_layer.stripe_events import lock_payments_ahead, process_stripe_event
-from skileez_payments.service_layer.unit_of_work import UnitOfWork
 
 from . import stripe_payloads as sp
 from .conftest import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, Payments
@@ -337,9 +336,9 @@ async def test_a_refund_racing_its_completion_in_another_transaction_is_never_lo
     async def apply(name: str) -> str:
         async with transaction(engine) as group:
             outcome = await process_stripe_event(
-                UnitOfWork(group),
-                so.Event.model_validate(events[name]),
-                json.dumps(events[name]).encode(),
+                stripe_objects.Event.model_validate(events[name]),
+                PostgresUnitOfWork(group),
+                payload=json.dumps(events[name]).encode(),
                 source="webhook",
                 livemode=False,
                 clock=utc_now,
@@ -376,7 +375,9 @@ async def test_a_refund_grouped_with_its_completion_is_applied_after_it(
     webhooks = payments.app[WEBHOOKS]
     outcomes = await asyncio.gather(
         *(
-            webhooks.submit((so.Event.model_validate(event), json.dumps(event).encode()))
+            webhooks.submit(
+                (stripe_objects.Event.model_validate(event), json.dumps(event).encode())
+            )
             for event in (refund, checkout.completed())
         )
     )
@@ -554,7 +555,7 @@ async def test_a_group_locks_every_payment_its_events_look_up_then_reads_the_pai
     await paid_twin.deliver(paid_twin.completed())
     await by_intent.deliver(by_intent.completed())  # links its PaymentIntent
     events = [
-        so.Event.model_validate(event)
+        stripe_objects.Event.model_validate(event)
         for event in (
             by_session.completed(),
             sp.event("charge.refunded", by_intent.charge(100, ["re_1"])),
@@ -572,7 +573,7 @@ async def test_a_group_locks_every_payment_its_events_look_up_then_reads_the_pai
     async with transaction(engine) as group, connection(engine) as other:
         queries: list[str] = []
         group.add_query_logger(lambda record: queries.append(record.query))
-        await lock_payments_ahead(UnitOfWork(group), events)
+        await lock_payments_ahead(events, PostgresUnitOfWork(group))
         for checkout in (by_session, by_intent, by_id):
             # Locked: another transaction can take neither the payment nor its contract.
             for query, row_id in (
@@ -650,9 +651,9 @@ async def test_a_dispute_finds_the_payment_its_intent_was_linked_to_earlier_in_t
     async with transaction(payments.app[ENGINE]) as group:
         outcomes = [
             await process_stripe_event(
-                UnitOfWork(group),
-                so.Event.model_validate(event),
-                json.dumps(event).encode(),
+                stripe_objects.Event.model_validate(event),
+                PostgresUnitOfWork(group),
+                payload=json.dumps(event).encode(),
                 source="webhook",
                 livemode=False,
                 clock=utc_now,

@@ -10,34 +10,32 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from skileez_events import EventConsumer, OutboxRelay, Subscription
-from skileez_events.schemas import ContractCreated
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
 from skileez_payments.adapters.tables import inbox, outbox
+from skileez_payments.adapters.unit_of_work import reconciliation_lock
 from skileez_payments.entrypoints import checkout_routes, payment_routes, webhook
+from skileez_payments.entrypoints.errors import REFUSALS
 from skileez_payments.entrypoints.resources import (
+    CONSUMER,
     ENGINE,
+    RECONCILER,
+    RELAY,
     SETTINGS,
     STRIPE,
+    WEBHOOKS,
     api,
+    units_of_work,
     utc_now,
 )
-from skileez_payments.entrypoints.webhook import WEBHOOKS, webhook_group_commit
-from skileez_payments.service_layer.contracts import learn_contract
-from skileez_payments.service_layer.reconciliation import Reconciler
+from skileez_payments.entrypoints.subscriptions import SUBSCRIPTIONS
+from skileez_payments.entrypoints.webhook import webhook_group_commit
+from skileez_payments.service_layer.reconciliation import Reconciler, ReconciliationPolicy
 from skileez_payments.settings import PaymentsSettings
 from skileez_web.app import background, consuming, database, relaying, service_app
 from skileez_web.database import database_is_reachable
 from skileez_web.money import format_amount
 
-RELAY = web.AppKey("relay", OutboxRelay)
-CONSUMER = web.AppKey("consumer", EventConsumer)
-RECONCILER = web.AppKey("reconciler", Reconciler)
-
 _ROUTE_MODULES = (checkout_routes, payment_routes, webhook)  # imported for their routes
-
-SUBSCRIPTIONS = [Subscription(ContractCreated, learn_contract)]
-"""The payments consumer's routing table."""
 
 
 def create_app(settings: PaymentsSettings) -> web.Application:
@@ -51,6 +49,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
         api,
         readiness={"database": database_ready, "consumer": consumer_ready},
         jwt_secret=settings.jwt_secret.get_secret_value(),
+        refusals=REFUSALS,
     )
     app[SETTINGS] = settings
     environment = aiohttp_jinja2.setup(
@@ -103,11 +102,14 @@ async def _stripe(app: web.Application) -> AsyncIterator[None]:
 async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[RECONCILER] = Reconciler(
-        app[ENGINE],
         app[STRIPE],
-        livemode=settings.stripe_livemode,
+        units_of_work(app),
+        lambda: reconciliation_lock(app[ENGINE]),
+        ReconciliationPolicy(
+            livemode=settings.stripe_livemode,
+            lookback=timedelta(seconds=settings.reconcile_lookback_seconds),
+            clock=utc_now,
+        ),
         interval=settings.reconcile_interval_seconds,
-        lookback=timedelta(seconds=settings.reconcile_lookback_seconds),
-        clock=utc_now,
     )
     yield

@@ -9,75 +9,45 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from skileez_payments.adapters import stripe_objects as so
-from skileez_payments.adapters.stripe_gateway import StripeRefused, StripeUnavailable
+from skileez_payments.domain.commands import ConfirmCheckout, StartCheckout, Viewer
 from skileez_payments.domain.contract import PayableContract
-from skileez_payments.domain.payment import PAID_STATUSES, Payment
+from skileez_payments.domain.contract_payments import Attempt, ContractPayments
+from skileez_payments.domain.errors import ContractNotFound
 from skileez_payments.entrypoints.resources import (
-    ENGINE,
     SETTINGS,
     STRIPE,
     api,
-    page,
+    caller,
+    request_unit_of_work,
+    units_of_work,
     utc_now,
+    viewer,
 )
 from skileez_payments.entrypoints.schemas import CheckoutOut, PaymentSuccessQuery
 from skileez_payments.service_layer.checkout import (
-    AlreadyPaid,
     CheckoutPolicy,
-    ContractUnknown,
-    NotTheStudent,
-    PaymentInProgress,
+    confirm_checkout,
+    contract_payments,
     start_checkout,
 )
-from skileez_payments.service_layer.stripe_events import settle_checkout_session
-from skileez_payments.service_layer.unit_of_work import unit_of_work
-from skileez_web.auth import Principal, Role, authenticate
 from skileez_web.correlation import correlation_id
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import HTML, REDIRECT
-from skileez_web.problems import Problem, parse_query
+from skileez_web.problems import page, parse_query, path_id
 
 
 def contract_id_of(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["id"])
-    except ValueError:
-        raise Problem(404, "contract_not_found", "There is no such contract.") from None
+    return path_id(request, lambda _: ContractNotFound())
 
 
-def not_found(contract_id: uuid.UUID) -> Problem:
-    return Problem(
-        404,
-        "contract_not_found",
-        f"We do not know contract {contract_id} yet. If it was created a moment ago, "
-        "please try again in a few seconds.",
-    )
-
-
-async def contract_and_payments(
-    request: web.Request, principal: Principal
-) -> tuple[PayableContract, list[Payment]]:
-    """The contract (404 if unknown) and its attempts, for its student, coach or an admin."""
-    contract_id = contract_id_of(request)
-    async with unit_of_work(request.app[ENGINE]) as uow:
-        contract = await uow.contracts.get(contract_id)
-        attempts = await uow.payments.of_contract(contract_id) if contract else []
-    if contract is None:
-        raise not_found(contract_id)
-    if principal.role is not Role.ADMIN and not contract.is_party(principal.user_id):
-        raise Problem(403, "forbidden", "This contract is not yours.")
-    return contract, attempts
+async def payments_of(request: web.Request, asker: Viewer) -> ContractPayments:
+    """The contract of the path and its attempts, for its student, coach or an admin."""
+    async with request_unit_of_work(request) as uow:
+        return await contract_payments(contract_id_of(request), asker, uow)
 
 
 def page_context(request: web.Request, contract: PayableContract, **extra: Any) -> dict[str, Any]:
-    settings = request.app[SETTINGS]
-    return {
-        "contract": contract,
-        "contracts_url": settings.contracts_url.rstrip("/"),
-        "scheduling_url": settings.scheduling_url.rstrip("/"),
-        **extra,
-    }
+    return {"contract": contract, "links": request.app[SETTINGS].links, **extra}
 
 
 @api.operation(
@@ -88,18 +58,17 @@ def page_context(request: web.Request, contract: PayableContract, **extra: Any) 
 )
 @page
 async def payment_page(request: web.Request) -> web.StreamResponse:
-    principal = authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
-    contract, attempts = await contract_and_payments(request, principal)
-    paid = next((a for a in attempts if a.status in PAID_STATUSES), None)
+    asker = viewer(request)
+    payments = await payments_of(request, asker)
     return aiohttp_jinja2.render_template(
         "pay.html",
         request,
         page_context(
             request,
-            contract,
-            paid=paid,
-            settling=next((a for a in attempts if a.status.value == "processing"), None),
-            can_pay=principal.user_id == contract.student_id,
+            payments.contract,
+            paid=payments.paid,
+            settling=payments.processing,
+            can_pay=payments.may_pay(asker.user_id),
         ),
     )
 
@@ -123,48 +92,17 @@ async def payment_page(request: web.Request) -> web.StreamResponse:
 @page
 async def pay(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    principal = authenticate(request, settings.jwt_secret.get_secret_value())
-    contract_id = contract_id_of(request)
+    principal = caller(request)
+    command = StartCheckout(contract_id_of(request), principal.user_id, correlation_id(request))
     policy = CheckoutPolicy(
-        payments_url=settings.payments_url,
         expiry=timedelta(minutes=settings.checkout_expiry_minutes),
+        success_url=settings.links.payment_success,
+        cancel_url=settings.links.payment_cancel,
         clock=utc_now,
     )
-    try:
-        checkout = await start_checkout(
-            request.app[ENGINE],
-            request.app[STRIPE],
-            policy,
-            contract_id,
-            principal.user_id,
-            correlation_id(request),
-        )
-    except ContractUnknown:
-        raise not_found(contract_id) from None
-    except NotTheStudent:
-        raise Problem(403, "forbidden", "Only the contract's student can pay it.") from None
-    except AlreadyPaid as paid:
-        raise Problem(
-            409,
-            "already_paid",
-            "This contract is already paid.",
-            payment_id=str(paid.payment.id),
-        ) from None
-    except PaymentInProgress as settling:
-        raise Problem(
-            409,
-            "payment_in_progress",
-            "A payment for this contract is being confirmed; no new payment is needed.",
-            payment_id=str(settling.payment.id),
-        ) from None
-    except StripeUnavailable:
-        raise Problem(
-            503, "payment_provider_unavailable", "Stripe cannot be reached; please retry."
-        ) from None
-    except StripeRefused as refused:
-        raise Problem(
-            502, "payment_provider_refused", f"Stripe refused the payment: {refused}"
-        ) from None
+    checkout = await start_checkout(
+        command, units_of_work(request.app), request.app[STRIPE], policy
+    )
     payment = checkout.payment
     assert payment.checkout_session_id is not None
     assert payment.checkout_url is not None
@@ -178,7 +116,7 @@ async def pay(request: web.Request) -> web.StreamResponse:
     )
     return web.json_response(
         body.model_dump(mode="json"),
-        status=200 if checkout.reused else 201,
+        status=200 if checkout.attempt is Attempt.REUSED else 201,
         headers={"Location": f"/payments/{payment.id}"},
     )
 
@@ -193,27 +131,15 @@ async def pay(request: web.Request) -> web.StreamResponse:
 @page
 async def payment_success(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    principal = authenticate(request, settings.jwt_secret.get_secret_value())
+    asker = viewer(request)
     query = parse_query(request, PaymentSuccessQuery)
-    contract, _ = await contract_and_payments(request, principal)
-    try:
-        session = so.CheckoutSession.model_validate(
-            await request.app[STRIPE].retrieve_checkout_session(query.session_id)
-        )
-    except StripeUnavailable:
-        raise Problem(
-            503, "payment_provider_unavailable", "Stripe cannot be reached; please reload."
-        ) from None
-    except StripeRefused:
-        raise Problem(404, "session_not_found", "We found no such payment session.") from None
-    if session.client_reference_id != str(contract.id):
-        raise Problem(404, "session_not_found", "This payment session is for another contract.")
-    async with unit_of_work(request.app[ENGINE]) as uow:
-        payment = await settle_checkout_session(
-            uow, session, livemode=settings.stripe_livemode, clock=utc_now, causation_id=None
-        )
-    if payment is None or payment.contract_id != contract.id:
-        raise Problem(404, "session_not_found", "This payment session is not one of ours.")
+    contract, payment = await confirm_checkout(
+        ConfirmCheckout(contract_id_of(request), query.session_id, asker),
+        units_of_work(request.app),
+        request.app[STRIPE],
+        livemode=settings.stripe_livemode,
+        clock=utc_now,
+    )
     return aiohttp_jinja2.render_template(
         "success.html", request, page_context(request, contract, payment=payment)
     )
@@ -227,9 +153,7 @@ async def payment_success(request: web.Request) -> web.StreamResponse:
 )
 @page
 async def payment_cancel(request: web.Request) -> web.StreamResponse:
-    principal = authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
-    contract, attempts = await contract_and_payments(request, principal)
-    paid = next((a for a in attempts if a.status in PAID_STATUSES), None)
+    payments = await payments_of(request, viewer(request))
     return aiohttp_jinja2.render_template(
-        "cancel.html", request, page_context(request, contract, paid=paid)
+        "cancel.html", request, page_context(request, payments.contract, paid=payments.paid)
     )

@@ -1,47 +1,63 @@
-"""The application's typed state, and the one `Api` every route module declares its routes on."""
+"""The application's typed state, the one `Api` every route module declares its routes on,
+the caller of a request and its units of work."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from functools import wraps
 
-import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from skileez_db.group_commit import GroupCommit
+from skileez_events import EventConsumer, OutboxRelay
 from skileez_payments.adapters.stripe_gateway import StripeGateway
+from skileez_payments.adapters.unit_of_work import unit_of_work
+from skileez_payments.domain.commands import Viewer
+from skileez_payments.service_layer.reconciliation import Reconciler
+from skileez_payments.service_layer.stripe_events import VerifiedEvent
+from skileez_payments.service_layer.unit_of_work import UnitOfWork, UnitsOfWork
 from skileez_payments.settings import PaymentsSettings
-from skileez_web.negotiation import wants_html
+from skileez_web.auth import Principal, Role, authenticate
 from skileez_web.openapi import Api
-from skileez_web.problems import Problem
 
 api = Api(title="Skileez payments")
 
 SETTINGS = web.AppKey("settings", PaymentsSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 STRIPE = web.AppKey("stripe", StripeGateway)
+RELAY = web.AppKey("relay", OutboxRelay)
+CONSUMER = web.AppKey("consumer", EventConsumer)
+RECONCILER = web.AppKey("reconciler", Reconciler)
+WEBHOOKS = web.AppKey("webhooks", GroupCommit[VerifiedEvent, str])
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+def caller(request: web.Request) -> Principal:
+    """The signed-in caller (401 otherwise)."""
+    return authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
 
 
-def page(handler: Handler) -> Handler:
-    """A route browsers navigate to: its refusals are rendered as a page, not problem+json."""
+def viewer(request: web.Request) -> Viewer:
+    principal = caller(request)
+    return Viewer(principal.user_id, admin=principal.role is Role.ADMIN)
 
-    @wraps(handler)
-    async def render_refusals(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Problem as problem:
-            if not wants_html(request):
-                raise
-            return aiohttp_jinja2.render_template(
-                "problem.html", request, {"problem": problem}, status=problem.status
-            )
 
-    return render_refusals
+def units_of_work(app: web.Application) -> UnitsOfWork:
+    """Each call opens a unit of work in a transaction of its own on the app's database."""
+
+    @asynccontextmanager
+    async def open_unit_of_work() -> AsyncIterator[UnitOfWork]:
+        async with unit_of_work(app[ENGINE]) as uow:
+            yield uow
+
+    return open_unit_of_work
+
+
+def request_unit_of_work(request: web.Request) -> AbstractAsyncContextManager[UnitOfWork]:
+    """The request's unit of work: one transaction, committed when the block ends normally."""
+    return units_of_work(request.app)()

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import asyncpg
-
-from skileez_events import ContractCreated, Incoming
-from skileez_payments.adapters.repository import ContractRepository
+from skileez_events import ContractCreated
 from skileez_payments.domain.contract import PayableContract
+from skileez_payments.service_layer.unit_of_work import UnitOfWork
 
 
-async def learn_contract(event: Incoming[ContractCreated], connection: asyncpg.Connection) -> None:
+async def learn_contract(event: ContractCreated, uow: UnitOfWork) -> None:
     """Remember what the contract costs and who pays it; the amount never comes from a client."""
-    data = event.data
-    await ContractRepository(connection).learn(
+    await uow.contracts.learn(
         PayableContract(
-            id=data.contract_id,
-            student_id=data.student_id,
-            coach_id=data.coach_id,
-            title=data.title,
-            session_count=data.session_count,
-            amount=data.amount,
-            currency=data.currency,
-            created_at=data.created_at,
+            id=event.contract_id,
+            student_id=event.student_id,
+            coach_id=event.coach_id,
+            title=event.title,
+            session_count=event.session_count,
+            amount=event.amount,
+            currency=event.currency,
+            created_at=event.created_at,
         )
     )

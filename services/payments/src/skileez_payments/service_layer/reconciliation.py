@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_payments import metrics
-from skileez_payments.adapters import stripe_objects as so
+from skileez_payments.adapters import stripe_objects
 from skileez_payments.adapters.stripe_gateway import StripeGateway
-from skileez_payments.adapters.tables import reconciliation_cursor, stripe_events
-from skileez_payments.domain.payment import PaymentNotReady
+from skileez_payments.domain.errors import PaymentNotReady
 from skileez_payments.service_layer.stripe_events import (
     HANDLED_EVENTS,
     PAYMENT_INTENT_EVENTS,
@@ -31,14 +29,12 @@ from skileez_payments.service_layer.stripe_events import (
     process_stripe_event,
     retry_unmatched_stripe_event,
 )
-from skileez_payments.service_layer.unit_of_work import unit_of_work
+from skileez_payments.service_layer.unit_of_work import UnitsOfWork
 
 log = logging.getLogger(__name__)
 
-ADVISORY_LOCK = 0x5C11EE5_0001
-"""The key every replica's reconciliation pass takes (pg_try_advisory_lock)."""
-
-CURSOR = "stripe_events"
+ExclusivePass = Callable[[], AbstractAsyncContextManager[bool]]
+"""Whether this replica may run a pass now (one at a time across replicas), for the block."""
 
 
 @dataclass(frozen=True)
@@ -53,23 +49,88 @@ class PassResult:
     """Events the cursor waits for: not applicable yet, or still unmatched and recent."""
 
 
+@dataclass(frozen=True)
+class ReconciliationPolicy:
+    livemode: bool
+    lookback: timedelta
+    clock: Clock
+
+
+async def reconcile(
+    stripe: StripeGateway, uows: UnitsOfWork, policy: ReconciliationPolicy
+) -> PassResult:
+    """One pass over the events Stripe lists since the stored cursor."""
+    async with uows() as uow:
+        since = await uow.reconciliation_cursor()
+    since = since or policy.clock() - policy.lookback
+    listed = [event async for event in stripe.events_since(since, list(HANDLED_EVENTS))]
+    async with uows() as uow:
+        recorded = await uow.stripe_event_outcomes([event["id"] for event in listed])
+    retry_since = policy.clock() - policy.lookback
+    newest, deferred_from, recovered, deferred = since, None, 0, 0
+    # Stripe lists newest first: reversed, then sorted by the second they were created in,
+    # events of one second keep the order they happened in (a session's completion before
+    # the refund of its payment).
+    for raw in sorted(reversed(listed), key=lambda event: int(event["created"])):
+        event = stripe_objects.Event.model_validate(raw)
+        created = datetime.fromtimestamp(event.created, UTC)
+        newest = max(newest, created)
+        by_intent = event.type in PAYMENT_INTENT_EVENTS
+        if event.id in recorded and not (by_intent and recorded[event.id] == "unmatched"):
+            continue
+        try:
+            async with uows() as uow:
+                outcome, retried = "duplicate", False
+                if event.id not in recorded:
+                    outcome = await process_stripe_event(
+                        event,
+                        uow,
+                        payload=orjson.dumps(raw),
+                        source="reconciliation",
+                        livemode=policy.livemode,
+                        clock=policy.clock,
+                    )
+                if outcome == "duplicate" and by_intent:
+                    # Recorded unmatched before this pass, or by a webhook meanwhile.
+                    retried = True
+                    outcome = await retry_unmatched_stripe_event(
+                        event, uow, livemode=policy.livemode, clock=policy.clock
+                    )
+        except PaymentNotReady:
+            outcome = "not_ready"
+        if outcome == "not_ready" or (
+            outcome == "unmatched" and by_intent and created >= retry_since
+        ):
+            deferred += 1
+            deferred_from = deferred_from or created
+            continue
+        if outcome == "duplicate" or (retried and outcome == "unmatched"):
+            continue
+        recovered += 1
+        metrics.RECONCILED_EVENTS.inc()
+        log.warning("reconciliation: event %s (%s) %s", event.id, event.type, outcome)
+    async with uows() as uow:
+        await uow.store_reconciliation_cursor(deferred_from or newest)
+    return PassResult(ran=True, read=len(listed), recovered=recovered, deferred=deferred)
+
+
 class Reconciler:
+    """Runs `reconcile` every `interval` seconds, one pass at a time across replicas."""
+
     def __init__(
         self,
-        engine: AsyncEngine,
         stripe: StripeGateway,
+        uows: UnitsOfWork,
+        exclusive: ExclusivePass,
+        policy: ReconciliationPolicy,
         *,
-        livemode: bool,
         interval: float,
-        lookback: timedelta,
-        clock: Clock,
     ) -> None:
-        self._engine = engine
         self._stripe = stripe
-        self._livemode = livemode
+        self._uows = uows
+        self._exclusive = exclusive
+        self._policy = policy
         self._interval = interval
-        self._lookback = lookback
-        self._clock = clock
 
     async def run(self) -> None:
         """A pass every `interval` seconds until cancelled; a failed pass is retried next time."""
@@ -86,85 +147,7 @@ class Reconciler:
 
     async def reconcile(self) -> PassResult:
         """One pass, unless another replica is running one right now."""
-        async with self._engine.connect() as lock_holder:
-            taken = await lock_holder.scalar(select(func.pg_try_advisory_lock(ADVISORY_LOCK)))
-            await lock_holder.commit()
+        async with self._exclusive() as taken:
             if not taken:
                 return PassResult(ran=False)
-            try:
-                return await self._pass()
-            finally:
-                await lock_holder.scalar(select(func.pg_advisory_unlock(ADVISORY_LOCK)))
-                await lock_holder.commit()
-
-    async def _pass(self) -> PassResult:
-        async with self._engine.connect() as conn:
-            since = await conn.scalar(
-                select(reconciliation_cursor.c.created_since).where(
-                    reconciliation_cursor.c.name == CURSOR
-                )
-            )
-        since = since or self._clock() - self._lookback
-        listed = [event async for event in self._stripe.events_since(since, list(HANDLED_EVENTS))]
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                select(stripe_events.c.id, stripe_events.c.outcome).where(
-                    stripe_events.c.id.in_([event["id"] for event in listed])
-                )
-            )
-            recorded = {row.id: row.outcome for row in rows}
-        retry_since = self._clock() - self._lookback
-        newest, deferred_from, recovered, deferred = since, None, 0, 0
-        # Stripe lists newest first: reversed, then sorted by the second they were created in,
-        # events of one second keep the order they happened in (a session's completion before
-        # the refund of its payment).
-        for raw in sorted(reversed(listed), key=lambda event: int(event["created"])):
-            event = so.Event.model_validate(raw)
-            created = datetime.fromtimestamp(event.created, UTC)
-            newest = max(newest, created)
-            by_intent = event.type in PAYMENT_INTENT_EVENTS
-            if event.id in recorded and not (by_intent and recorded[event.id] == "unmatched"):
-                continue
-            try:
-                async with unit_of_work(self._engine) as uow:
-                    outcome, retried = "duplicate", False
-                    if event.id not in recorded:
-                        outcome = await process_stripe_event(
-                            uow,
-                            event,
-                            orjson.dumps(raw),
-                            source="reconciliation",
-                            livemode=self._livemode,
-                            clock=self._clock,
-                        )
-                    if outcome == "duplicate" and by_intent:
-                        # Recorded unmatched before this pass, or by a webhook meanwhile.
-                        retried = True
-                        outcome = await retry_unmatched_stripe_event(
-                            uow, event, livemode=self._livemode, clock=self._clock
-                        )
-            except PaymentNotReady:
-                outcome = "not_ready"
-            if outcome == "not_ready" or (
-                outcome == "unmatched" and by_intent and created >= retry_since
-            ):
-                deferred += 1
-                deferred_from = deferred_from or created
-                continue
-            if outcome == "duplicate" or (retried and outcome == "unmatched"):
-                continue
-            recovered += 1
-            metrics.RECONCILED_EVENTS.inc()
-            log.warning("reconciliation: event %s (%s) %s", event.id, event.type, outcome)
-        await self._store_cursor(deferred_from or newest)
-        return PassResult(ran=True, read=len(listed), recovered=recovered, deferred=deferred)
-
-    async def _store_cursor(self, since: datetime) -> None:
-        async with self._engine.begin() as conn:
-            statement = insert(reconciliation_cursor).values(name=CURSOR, created_since=since)
-            await conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[reconciliation_cursor.c.name],
-                    set_={"created_since": since, "updated_at": func.now()},
-                )
-            )
+            return await reconcile(self._stripe, self._uows, self._policy)

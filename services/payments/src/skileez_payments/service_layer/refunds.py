@@ -1,25 +1,25 @@
-"""Refunds asked by an admin: Stripe is asked once per request; the outcome arrives by webhook."""
+"""Refunds asked by an admin, and payments shown to those they concern."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from skileez_payments.adapters.stripe_gateway import StripeGateway, StripeJson
+from skileez_payments.adapters.stripe_gateway import (
+    StripeGateway,
+    StripeJson,
+    StripeRefused,
+    StripeUnavailable,
+)
+from skileez_payments.domain.commands import RequestRefund, Viewer
+from skileez_payments.domain.errors import (
+    Forbidden,
+    PaymentNotFound,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+)
 from skileez_payments.domain.payment import Payment
-from skileez_payments.service_layer.unit_of_work import unit_of_work
-
-
-class PaymentUnknown(Exception):
-    pass
-
-
-class NotRefundable(Exception):
-    def __init__(self, payment: Payment, detail: str) -> None:
-        super().__init__(detail)
-        self.payment = payment
+from skileez_payments.service_layer.unit_of_work import UnitOfWork, UnitsOfWork
 
 
 @dataclass(frozen=True)
@@ -28,36 +28,32 @@ class RefundAsked:
     refund: StripeJson
 
 
-async def request_refund(
-    engine: AsyncEngine,
-    stripe: StripeGateway,
-    payment_id: uuid.UUID,
-    amount: int | None,
-    reason: str | None,
-    client_key: str | None,
-) -> RefundAsked:
-    """Ask Stripe to refund `amount` (all that is left when None) of a paid payment.
+async def payment_for(payment_id: uuid.UUID, viewer: Viewer, uow: UnitOfWork) -> Payment:
+    """The payment, for its contract's student, its coach or an admin."""
+    found = await uow.payments.get(payment_id)
+    contract = await uow.contracts.get(found.contract_id) if found else None
+    if found is None or contract is None:
+        raise PaymentNotFound(payment_id)
+    if not viewer.admin and not contract.is_party(viewer.user_id):
+        raise Forbidden("This payment is not yours.")
+    return found
 
-    The idempotency key is the client's `Idempotency-Key` when given; otherwise it is derived
-    from what is already refunded and the amount asked, so a resubmitted form cannot refund
-    twice, while the next refund (after the webhook recorded this one) gets a fresh key.
-    """
-    async with unit_of_work(engine) as uow:
-        payment = await uow.payments.get(payment_id)
+
+async def request_refund(
+    command: RequestRefund, uows: UnitsOfWork, stripe: StripeGateway
+) -> RefundAsked:
+    """Ask Stripe once per request to refund a paid payment; the outcome arrives by webhook."""
+    async with uows() as uow:
+        payment = await uow.payments.get(command.payment_id)
     if payment is None:
-        raise PaymentUnknown(str(payment_id))
-    left = payment.refundable_amount
-    if payment.payment_intent_id is None or left == 0:
-        raise NotRefundable(payment, f"Payment {payment.id} is {payment.status}: none to refund.")
-    if amount is not None and amount > left:
-        raise NotRefundable(
-            payment, f"At most {left} can still be refunded on payment {payment.id}."
+        raise PaymentNotFound(command.payment_id)
+    asked = payment.refund_request(command.amount, command.client_key)
+    try:
+        refund = await stripe.create_refund(
+            asked.payment_intent_id, asked.amount, command.reason, asked.idempotency_key
         )
-    asked = left if amount is None else amount
-    key = (
-        f"skileez-refund-{payment.id}-{client_key}"
-        if client_key
-        else f"skileez-refund-{payment.id}-{payment.amount_refunded}-{asked}"
-    )
-    refund = await stripe.create_refund(payment.payment_intent_id, asked, reason, key)
+    except StripeUnavailable:
+        raise PaymentProviderUnavailable("Stripe cannot be reached.") from None
+    except StripeRefused as refused:
+        raise PaymentProviderRefused(f"Stripe refused: {refused}") from None
     return RefundAsked(payment, refund)

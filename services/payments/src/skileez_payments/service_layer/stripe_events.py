@@ -16,8 +16,9 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from skileez_payments.adapters import stripe_objects as so
-from skileez_payments.domain.payment import PAID_STATUSES, Charge, Payment, PaymentStatus
+from skileez_payments.adapters import stripe_objects
+from skileez_payments.domain.errors import RefundCurrencyMismatch
+from skileez_payments.domain.payment import Charge, Payment, PaymentStatus, SessionOutcome
 from skileez_payments.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -28,41 +29,38 @@ CHECKOUT_EVENTS = (
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
 )
-OBJECT_OF: dict[str, type[so.StripeModel]] = {
-    **dict.fromkeys(CHECKOUT_EVENTS, so.CheckoutSession),
-    "payment_intent.payment_failed": so.PaymentIntent,
-    "charge.refunded": so.Charge,
-    "charge.dispute.created": so.Dispute,
+OBJECT_OF: dict[str, type[stripe_objects.StripeModel]] = {
+    **dict.fromkeys(CHECKOUT_EVENTS, stripe_objects.CheckoutSession),
+    "payment_intent.payment_failed": stripe_objects.PaymentIntent,
+    "charge.refunded": stripe_objects.Charge,
+    "charge.dispute.created": stripe_objects.Dispute,
 }
 """The events payments acts on, and the object each carries."""
 HANDLED_EVENTS = tuple(OBJECT_OF)
 
 PAYMENT_INTENT_EVENTS = ("charge.refunded", "charge.dispute.created")
-"""Events that find their payment by its PaymentIntent alone. One that arrives before the event
-that links its intent to a payment (a refund made at Stripe while our webhook was failing,
-delivered before the payment's completion) finds none and is recorded "unmatched", waiting for
-that intent: the payment applies it in the transaction that makes it paid
-(`settle_checkout_session`), and reconciliation tries it again on each pass that reads it
-(`retry_unmatched_stripe_event`)."""
+"""Events that find their payment by its PaymentIntent alone. One that arrives before its
+payment is linked to that intent is recorded "unmatched": the payment applies it when it becomes
+paid, and reconciliation retries it."""
 
 Clock = Callable[[], datetime]
 
+VerifiedEvent = tuple[stripe_objects.Event, bytes]
+"""A Stripe event whose signature was checked, with the raw body it came in."""
+
 
 async def process_stripe_event(
+    event: stripe_objects.Event,
     uow: UnitOfWork,
-    event: so.Event,
-    payload: bytes,
     *,
+    payload: bytes,
     source: str,
     livemode: bool,
     clock: Clock,
 ) -> str:
     """Record the event once and apply it; the outcome is stored with it and returned.
-
-    Raises `PaymentNotReady` (the event must be retried later) and lets database errors
-    through: the caller's transaction then rolls back, the event record with it. The payment's
-    changes and its integration events are staged: an error writing them fails the commit.
-    """
+    Raises `PaymentNotReady` when it must be retried later (the caller's transaction rolls back,
+    the event record with it)."""
     if not await uow.record_stripe_event(event, payload, source):
         return "duplicate"
     outcome = await _outcome_of(uow, event, livemode, clock)
@@ -72,7 +70,7 @@ async def process_stripe_event(
 
 
 async def retry_unmatched_stripe_event(
-    uow: UnitOfWork, event: so.Event, *, livemode: bool, clock: Clock
+    event: stripe_objects.Event, uow: UnitOfWork, *, livemode: bool, clock: Clock
 ) -> str:
     """Apply again an event recorded "unmatched"; its new outcome is stored and returned
     ("unmatched" again if its payment is still unknown, "duplicate" if it is not unmatched any
@@ -86,7 +84,9 @@ async def retry_unmatched_stripe_event(
     return outcome
 
 
-async def _outcome_of(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock) -> str:
+async def _outcome_of(
+    uow: UnitOfWork, event: stripe_objects.Event, livemode: bool, clock: Clock
+) -> str:
     expected = OBJECT_OF.get(event.type)
     if expected is None:
         return "ignored"
@@ -101,28 +101,30 @@ async def _outcome_of(uow: UnitOfWork, event: so.Event, livemode: bool, clock: C
     return await _apply(uow, event, livemode, clock)
 
 
-async def _apply(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock) -> str:
+async def _apply(uow: UnitOfWork, event: stripe_objects.Event, livemode: bool, clock: Clock) -> str:
     """Apply an event whose object is the one its type carries (`OBJECT_OF`)."""
     obj = event.data.object
-    if isinstance(obj, so.CheckoutSession):
+    if isinstance(obj, stripe_objects.CheckoutSession):
         failed = event.type == "checkout.session.async_payment_failed"
         payment = await settle_checkout_session(
-            uow, obj, livemode=livemode, clock=clock, causation_id=event.id, failed=failed
+            obj, uow, livemode=livemode, clock=clock, causation_id=event.id, failed=failed
         )
         return _outcome(payment)
-    if isinstance(obj, so.PaymentIntent):
+    if isinstance(obj, stripe_objects.PaymentIntent):
         payment = await _by_intent(uow, obj.id, obj.metadata.get("payment_id"))
         if payment is not None:
             payment.link_payment_intent(obj.id)
             payment.mark_failed(obj.failure_reason, clock())
-    elif isinstance(obj, so.Charge):
+    elif isinstance(obj, stripe_objects.Charge):
         payment = await _by_intent(uow, obj.payment_intent, None)
         if payment is not None:
-            if obj.currency != payment.currency:
-                log.error("refund of %s in %s, not %s", payment.id, obj.currency, payment.currency)
-                return "currency_mismatch"
+            try:
+                payment.check_refund_currency(obj.currency)
+            except RefundCurrencyMismatch as mismatch:
+                log.error("%s", mismatch)
+                return mismatch.code
             payment.record_refunds(obj.amount_refunded, obj.latest_refund_id, clock())
-    elif isinstance(obj, so.Dispute):
+    elif isinstance(obj, stripe_objects.Dispute):
         payment = await _by_intent(uow, obj.payment_intent, None)
         if payment is not None:
             payment.mark_disputed(clock())
@@ -134,12 +136,10 @@ async def _apply(uow: UnitOfWork, event: so.Event, livemode: bool, clock: Clock)
     return _outcome(payment)
 
 
-async def lock_payments_ahead(uow: UnitOfWork, events: Sequence[so.Event]) -> None:
-    """Take, in one statement each, the locks that applying `events` takes one by one: their
-    PaymentIntents' locks, then the payments (with their contracts) it looks up by Checkout
-    Session, PaymentIntent, or the payment id in the metadata; then read the events waiting for
-    the intents of their Checkout Sessions. A group of events takes each kind of lock at once
-    and in one order, so two groups never wait on each other in a cycle."""
+async def lock_payments_ahead(events: Sequence[stripe_objects.Event], uow: UnitOfWork) -> None:
+    """Take at once, in one statement per kind, the locks that applying `events` takes one by
+    one (intents, then payments with their contracts), and read the events waiting for their
+    sessions' intents: two groups then never wait on each other in a cycle."""
     await uow.lock_payment_intents([_intent_of(event) for event in events])
     sessions: set[str] = set()
     intents: set[str] = set()
@@ -156,36 +156,39 @@ async def lock_payments_ahead(uow: UnitOfWork, events: Sequence[so.Event]) -> No
     settled_intents = {
         obj.payment_intent
         for event in events
-        if isinstance(obj := event.data.object, so.CheckoutSession) and obj.payment_intent
+        if isinstance(obj := event.data.object, stripe_objects.CheckoutSession)
+        and obj.payment_intent
     }
     await uow.read_waiting_stripe_events(settled_intents)
 
 
-def _payment_keys(event: so.Event) -> tuple[str | None, str | None, str | None]:
+def _payment_keys(event: stripe_objects.Event) -> tuple[str | None, str | None, str | None]:
     """(Checkout Session, PaymentIntent, payment id) by which `_apply` looks up the payment."""
     obj = event.data.object
     if not isinstance(obj, OBJECT_OF.get(event.type, ())):
         return None, None, None  # not applied
-    if isinstance(obj, so.CheckoutSession):
+    if isinstance(obj, stripe_objects.CheckoutSession):
         return obj.id, None, obj.metadata.get("payment_id")
-    if isinstance(obj, so.PaymentIntent):
+    if isinstance(obj, stripe_objects.PaymentIntent):
         return None, obj.id, obj.metadata.get("payment_id")
-    if isinstance(obj, so.Charge | so.Dispute):
+    if isinstance(obj, stripe_objects.Charge | stripe_objects.Dispute):
         return None, obj.payment_intent, None
     return None, None, None
 
 
-def _intent_of(event: so.Event) -> str | None:
+def _intent_of(event: stripe_objects.Event) -> str | None:
     """The PaymentIntent of the event's object (of a Checkout Session: the one it paid with)."""
     obj = event.data.object
-    if isinstance(obj, so.PaymentIntent):
+    if isinstance(obj, stripe_objects.PaymentIntent):
         return obj.id
-    if isinstance(obj, so.CheckoutSession | so.Charge | so.Dispute):
+    if isinstance(
+        obj, stripe_objects.CheckoutSession | stripe_objects.Charge | stripe_objects.Dispute
+    ):
         return obj.payment_intent
     return None
 
 
-def _waits_for(event: so.Event, outcome: str) -> str | None:
+def _waits_for(event: stripe_objects.Event, outcome: str) -> str | None:
     """The PaymentIntent an unmatched refund or dispute waits for."""
     if outcome == "unmatched" and event.type in PAYMENT_INTENT_EVENTS:
         return _intent_of(event)
@@ -199,8 +202,8 @@ def _outcome(payment: Payment | None) -> str:
 
 
 async def settle_checkout_session(
+    session: stripe_objects.CheckoutSession,
     uow: UnitOfWork,
-    session: so.CheckoutSession,
     *,
     livemode: bool,
     clock: Clock,
@@ -221,36 +224,26 @@ async def settle_checkout_session(
         payment = await _by_id(uow, session.metadata.get("payment_id"))
         if payment is None:
             return None
-        if payment.checkout_session_id is None:
-            payment.checkout_session_id = session.id
-            payment.changed = True
+        payment.link_checkout_session(session.id)
     payment.link_payment_intent(session.payment_intent)
-    was_paid = payment.status in PAID_STATUSES
-    now = clock()
+    was_paid = payment.is_paid
+    said = SessionOutcome.of(session.status, session.payment_status, failed=failed)
+    # The payment was locked with its contract's row: two attempts paid at once are judged one
+    # after the other, and the second sees the first's money.
+    paid_by = (
+        await uow.payments.paid_attempt_of(payment.contract_id, excluding=payment.id)
+        if said is SessionOutcome.PAID
+        else None
+    )
     charge = Charge(
         amount=session.amount_total, currency=session.currency, livemode=session.livemode
     )
-    if failed:
-        payment.mark_failed("async_payment_failed", now)
-    elif session.status == "expired":
-        payment.mark_expired(now)
-    elif session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
-        # The payment was locked with its contract's row, so two attempts paid at once decide
-        # one after the other: the contract's paid attempts were read once that lock was
-        # granted (and this transaction's own changes are in what it keeps), so the second
-        # sees the first's money and is held for review, never succeeded too.
-        other = await uow.payments.paid_attempt_of(payment.contract_id, excluding=payment.id)
-        if other is not None:
-            payment.hold_for_review(f"contract already paid by payment {other}", now)
-        else:
-            payment.mark_payment_paid(charge, livemode, now)
-    elif session.status == "complete":
-        payment.mark_processing(charge, livemode, now)
+    payment.settle(said, charge, livemode, clock(), contract_paid_by=paid_by)
     uow.save(payment, causation_id=causation_id)
-    if session.payment_intent and payment.status in PAID_STATUSES and not was_paid:
+    if session.payment_intent and payment.is_paid and not was_paid:
         for payload in await uow.waiting_stripe_events(session.payment_intent):
             try:
-                waiting = so.Event.model_validate_json(payload)
+                waiting = stripe_objects.Event.model_validate_json(payload)
             except ValidationError as error:  # stored by an older reading: never block the payment
                 log.error("a Stripe event waiting for %s is unreadable: %s", payment.id, error)
                 continue

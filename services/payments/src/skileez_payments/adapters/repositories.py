@@ -1,20 +1,19 @@
 """Loading and saving contracts and payments with asyncpg, inside the caller's transaction.
 
-Plain SQL on asyncpg's prepared statements (cached per connection): the webhook runs these
-on every Stripe event, and SQLAlchemy's execution layer cost five times their CPU there.
-Column names come from `adapters.tables`, the schema Alembic migrates: no value is ever
-formatted into SQL, only those names.
+Plain SQL on asyncpg's prepared statements (the webhook runs these on every Stripe event; see
+bench/README.md). Column names come from `adapters.tables`, the schema Alembic migrates: no
+value is ever formatted into SQL, only those names.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Hashable
+from dataclasses import dataclass
 
 import asyncpg
 
-from skileez_db.connections import locked
+from skileez_db.connections import IdentityMap, identity_map
 from skileez_db.statements import StagedUpdate, entity_of, insert_sql, select_sql, values_of
 from skileez_payments.adapters.tables import contracts, payments
 from skileez_payments.domain.contract import PayableContract
@@ -60,7 +59,29 @@ per call."""
 _PAID_ATTEMPTS = f"{_SELECT_PAYMENT} WHERE contract_id = ANY($1::uuid[]) AND status IN ({_PAID})"
 """Run once those contracts are locked: its snapshot, taken then, sees every attempt as
 committed, and no other transaction can move one until ours ends."""
-_UNREAD = ("payments", "contracts locked whose paid attempts are not read yet")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSessionKey:
+    """A locked payment filed under its Checkout Session."""
+
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntentKey:
+    """A locked payment filed under its PaymentIntent."""
+
+    payment_intent_id: str
+
+
+class ContractAttempts(dict[uuid.UUID, Payment]):
+    """The attempts of a contract this transaction holds: those it locked, and the paid ones
+    (read once the contract was locked, they cannot move while it is)."""
+
+
+class UnreadPaidAttempts(set[uuid.UUID]):
+    """Contracts locked here whose paid attempts are not read yet (one statement reads them)."""
 
 
 def _payment(row: asyncpg.Record) -> Payment:
@@ -85,6 +106,11 @@ class PaymentRepository:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
 
+    @property
+    def _kept(self) -> IdentityMap:
+        """What the transaction holds: its locked payments, filed under every key of theirs."""
+        return identity_map(self._connection)
+
     async def add(self, payment: Payment) -> None:
         await self._connection.execute(_INSERT_PAYMENT, *values_of(payment, _PAYMENT_COLUMNS))
 
@@ -93,7 +119,7 @@ class PaymentRepository:
         Only for a payment this repository locked: the transaction finds it again, by id, by a
         Checkout Session or PaymentIntent it has just gained, and among its contract's attempts,
         in what it keeps, never with SQL (which would not see the change)."""
-        if locked(self._connection).get(("payments", payment.id)) is not payment:
+        if self._kept.get(Payment, payment.id) is not payment:
             raise RuntimeError(f"payment {payment.id} is not locked here: it cannot be saved")
         if payment.changed:
             _PAYMENT_CHANGES.save(self._connection, payment.id, values_of(payment, _SAVED))
@@ -103,16 +129,16 @@ class PaymentRepository:
     async def get(self, payment_id: uuid.UUID, *, lock: bool = False) -> Payment | None:
         """The payment; `lock` locks it and its contract."""
         if lock:
-            return await self._kept(("payments", payment_id), ids=[payment_id])
+            return await self._locked(payment_id, ids=[payment_id])
         return await self._one(f"{_SELECT_PAYMENT} WHERE id = $1", payment_id)
 
     async def by_checkout_session(self, session_id: str) -> Payment | None:
         """The payment of a Checkout Session, locked with its contract."""
-        return await self._kept(("checkout_sessions", session_id), sessions=[session_id])
+        return await self._locked(CheckoutSessionKey(session_id), sessions=[session_id])
 
     async def by_payment_intent(self, payment_intent_id: str) -> Payment | None:
         """The payment of a PaymentIntent, locked with its contract."""
-        return await self._kept(("payment_intents", payment_intent_id), intents=[payment_intent_id])
+        return await self._locked(PaymentIntentKey(payment_intent_id), intents=[payment_intent_id])
 
     async def lock(
         self,
@@ -123,15 +149,17 @@ class PaymentRepository:
     ) -> None:
         """Lock the payments of these Checkout Sessions, PaymentIntents and ids with their
         contracts, in one statement and in the order of the contracts' ids, and keep them in
-        the transaction (`connections.locked`): `get(..., lock=True)`, `by_checkout_session`
-        and `by_payment_intent` then answer without a round trip."""
+        the transaction's identity map: `get(..., lock=True)`, `by_checkout_session` and
+        `by_payment_intent` then answer without a round trip."""
         if not (sessions or intents or ids):
             return
-        kept = locked(self._connection)
         keys = (list(sessions), list(intents), list(ids))
         for row in await self._connection.fetch(_LOCK_PAYMENTS, *keys):
-            if ("attempts_of", row["contract_id"]) not in kept:
-                kept.setdefault(_UNREAD, set()).add(row["contract_id"])
+            if self._kept.get(ContractAttempts, row["contract_id"]) is None:
+                unread = self._kept.get(UnreadPaidAttempts, None)
+                if unread is None:
+                    self._kept.add(None, unread := UnreadPaidAttempts())
+                unread.add(row["contract_id"])
             self._keep(row)
 
     async def of_contract(self, contract_id: uuid.UUID) -> list[Payment]:
@@ -152,11 +180,12 @@ class PaymentRepository:
         contract locked since the last call are read in one statement, whose snapshot is taken
         after those locks were granted, and none of them can move while the locks are held.
         """
-        kept = locked(self._connection)
-        if unread := kept.pop(_UNREAD, None):
+        if unread := self._kept.pop(UnreadPaidAttempts, None):
             for row in await self._connection.fetch(_PAID_ATTEMPTS, list(unread)):
-                kept[("attempts_of", row["contract_id"])].setdefault(row["id"], _payment(row))
-        attempts: dict[uuid.UUID, Payment] | None = kept.get(("attempts_of", contract_id))
+                attempts_of = self._kept.get(ContractAttempts, row["contract_id"])
+                assert attempts_of is not None  # filed when the contract was locked
+                attempts_of.setdefault(row["id"], _payment(row))
+        attempts = self._kept.get(ContractAttempts, contract_id)
         if attempts is None:
             raise RuntimeError(f"no payment of contract {contract_id} is locked here")
         paid = (p.id for p in attempts.values() if p.id != excluding and p.status in PAID_STATUSES)
@@ -166,26 +195,37 @@ class PaymentRepository:
         row = await self._connection.fetchrow(query, *args)
         return _payment(row) if row else None
 
-    async def _kept(self, key: tuple[str, object], **lock_by: Collection[Any]) -> Payment | None:
-        kept = locked(self._connection)
-        if key not in kept:
-            await self.lock(**lock_by)
-        payment: Payment | None = kept.get(key)
+    async def _locked(
+        self,
+        key: Hashable,
+        *,
+        sessions: Collection[str] = (),
+        intents: Collection[str] = (),
+        ids: Collection[uuid.UUID] = (),
+    ) -> Payment | None:
+        if (payment := self._kept.get(Payment, key)) is None:
+            await self.lock(sessions=sessions, intents=intents, ids=ids)
+            payment = self._kept.get(Payment, key)
         return payment
 
     def _keep(self, row: asyncpg.Record) -> Payment:
         """The transaction's one object for the locked payment."""
-        kept = locked(self._connection)
-        payment: Payment = kept.setdefault(("payments", row["id"]), _payment(row))
+        kept = self._kept
+        payment = kept.get(Payment, row["id"])
+        if payment is None:
+            kept.add(row["id"], payment := _payment(row))
         self._file(payment)
         return payment
 
     def _file(self, payment: Payment) -> None:
         """File a kept payment under its Checkout Session and PaymentIntent, and among its
         contract's attempts."""
-        kept = locked(self._connection)
+        kept = self._kept
         if payment.checkout_session_id is not None:
-            kept[("checkout_sessions", payment.checkout_session_id)] = payment
+            kept.add(CheckoutSessionKey(payment.checkout_session_id), payment)
         if payment.payment_intent_id is not None:
-            kept[("payment_intents", payment.payment_intent_id)] = payment
-        kept.setdefault(("attempts_of", payment.contract_id), {})[payment.id] = payment
+            kept.add(PaymentIntentKey(payment.payment_intent_id), payment)
+        attempts = kept.get(ContractAttempts, payment.contract_id)
+        if attempts is None:
+            kept.add(payment.contract_id, attempts := ContractAttempts())
+        attempts[payment.id] = payment

@@ -1,0 +1,28 @@
+"""How each domain refusal is answered over HTTP (the code and message come from the error)."""
+
+from __future__ import annotations
+
+from skileez_payments.domain.errors import (
+    AlreadyPaid,
+    ContractNotFound,
+    Forbidden,
+    NotRefundable,
+    PaymentInProgress,
+    PaymentNotFound,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+    SessionNotFound,
+)
+from skileez_web.problems import Refusals
+
+REFUSALS: Refusals = {
+    ContractNotFound: 404,
+    PaymentNotFound: 404,
+    SessionNotFound: 404,
+    Forbidden: 403,
+    AlreadyPaid: 409,
+    PaymentInProgress: 409,
+    NotRefundable: 409,
+    PaymentProviderRefused: 502,
+    PaymentProviderUnavailable: 503,
+}
