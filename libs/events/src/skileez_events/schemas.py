@@ -6,7 +6,7 @@ change is a new `.v2` type with its own model.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -76,6 +76,27 @@ class ContractCancelled(EventData):
     contract_id: UUID
     reason: str
     cancelled_at: AwareDatetime
+    cancelled_by: str = "system"
+    """A user id, or `system` when a payment's outcome (a full refund, a lost dispute) ended it."""
+    refund_amount: MinorUnits = 0
+    """What payments must refund; 0 when nothing is owed back."""
+
+
+class ContractSuspended(EventData):
+    producer = "contracts"
+    name = "ContractSuspended"
+
+    contract_id: UUID
+    reason: str
+    suspended_at: AwareDatetime
+
+
+class ContractReinstated(EventData):
+    producer = "contracts"
+    name = "ContractReinstated"
+
+    contract_id: UUID
+    reinstated_at: AwareDatetime
 
 
 class PaymentSucceeded(EventData):
@@ -116,6 +137,42 @@ class PaymentRefunded(EventData):
     refunded_at: AwareDatetime
 
 
+class PaymentHeld(EventData):
+    producer = "payments"
+    name = "PaymentHeld"
+
+    payment_id: UUID
+    contract_id: UUID
+    amount: MinorUnits
+    currency: Currency
+    reason: str
+    held_at: AwareDatetime
+
+
+class PaymentDisputed(EventData):
+    producer = "payments"
+    name = "PaymentDisputed"
+
+    payment_id: UUID
+    contract_id: UUID
+    stripe_dispute_id: str
+    amount: MinorUnits
+    currency: Currency
+    reason: str
+    disputed_at: AwareDatetime
+
+
+class PaymentDisputeClosed(EventData):
+    producer = "payments"
+    name = "PaymentDisputeClosed"
+
+    payment_id: UUID
+    contract_id: UUID
+    stripe_dispute_id: str
+    outcome: Literal["won", "lost"]
+    closed_at: AwareDatetime
+
+
 def event_type_of(model: type[EventData]) -> str:
     """`skileez.<producer>.<Name>.v<version>`, the CloudEvents `type` and the routing key."""
     return f"skileez.{model.producer}.{model.name}.v{model.version}"
@@ -132,9 +189,14 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         ContractActivated,
         ContractPaymentFailed,
         ContractCancelled,
+        ContractSuspended,
+        ContractReinstated,
         PaymentSucceeded,
         PaymentFailed,
         PaymentRefunded,
+        PaymentHeld,
+        PaymentDisputed,
+        PaymentDisputeClosed,
     )
 }
 """The registry: every event type this system knows, to its `data` model."""
