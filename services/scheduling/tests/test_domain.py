@@ -12,10 +12,10 @@ import pytest
 from skileez_scheduling.domain.contracts import ContractStatus, ContractView
 from skileez_scheduling.domain.errors import (
     ContractClosed,
+    DomainError,
     InvalidSessionTime,
     NotAParticipant,
     PaymentRequired,
-    SchedulingRefusal,
     SessionAlreadyCancelled,
     SessionAlreadyStarted,
     SessionLimitReached,
@@ -129,7 +129,7 @@ def closed() -> ContractView:
 def test_booking_refusals(
     contract: Callable[[], ContractView],
     kwargs: dict[str, object],
-    refusal: type[SchedulingRefusal],
+    refusal: type[DomainError],
 ) -> None:
     with pytest.raises(refusal):
         book(contract(), **kwargs)  # type: ignore[arg-type]

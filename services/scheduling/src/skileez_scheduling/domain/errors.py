@@ -1,45 +1,52 @@
-"""Why a booking or a cancellation is refused; each refusal carries a stable code."""
+"""Why a booking, a cancellation or a lookup is refused; each refusal carries a stable code."""
 
 from __future__ import annotations
 
 
-class SchedulingRefusal(Exception):
-    """A rule of the domain said no; nothing was changed."""
+class DomainError(Exception):
+    """A rule of the domain said no; nothing was changed. `fields` are extra facts for the
+    caller (the problem+json body carries them)."""
 
     code: str = "refused"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, **fields: object) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.fields = fields
 
 
-class NotAParticipant(SchedulingRefusal):
+class NotFound(DomainError):
+    """Nothing the caller may see has that id."""
+
+    code = "not_found"
+
+
+class NotAParticipant(DomainError):
     code = "forbidden"
 
 
-class PaymentRequired(SchedulingRefusal):
+class PaymentRequired(DomainError):
     code = "payment_required"
 
 
-class ContractClosed(SchedulingRefusal):
+class ContractClosed(DomainError):
     code = "contract_closed"
 
 
-class SessionLimitReached(SchedulingRefusal):
+class SessionLimitReached(DomainError):
     code = "session_limit_reached"
 
 
-class SessionOverlap(SchedulingRefusal):
+class SessionOverlap(DomainError):
     code = "overlap"
 
 
-class InvalidSessionTime(SchedulingRefusal):
+class InvalidSessionTime(DomainError):
     code = "invalid_session_time"
 
 
-class SessionAlreadyCancelled(SchedulingRefusal):
+class SessionAlreadyCancelled(DomainError):
     code = "session_already_cancelled"
 
 
-class SessionAlreadyStarted(SchedulingRefusal):
+class SessionAlreadyStarted(DomainError):
     code = "session_already_started"

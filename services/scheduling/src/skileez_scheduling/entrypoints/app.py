@@ -7,9 +7,12 @@ import jinja2
 from aiohttp import web
 
 from skileez_scheduling.adapters.tables import inbox
-from skileez_scheduling.entrypoints import schedule_page  # noqa: F401  (registers the page)
-from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, SETTINGS
-from skileez_scheduling.entrypoints.sessions_api import api
+from skileez_scheduling.entrypoints import (  # noqa: F401  (they register their routes on `api`)
+    schedule_page,
+    sessions_api,
+)
+from skileez_scheduling.entrypoints.errors import REFUSALS
+from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, SETTINGS, api
 from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS, lock_contracts
 from skileez_scheduling.settings import SchedulingSettings
 from skileez_web.app import consuming, database, service_app
@@ -27,6 +30,7 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         api,
         readiness={"database": database_ready, "consumer": consumer_ready},
         jwt_secret=settings.jwt_secret.get_secret_value(),
+        refusals=REFUSALS,
     )
     app[SETTINGS] = settings
     aiohttp_jinja2.setup(

@@ -1,13 +1,35 @@
-"""Typed keys of what the application holds for its lifetime."""
+"""What every route shares: the typed keys of what the application holds for its lifetime, the
+one `api`, who is calling, and the request's unit of work."""
 
 from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventConsumer
+from skileez_scheduling.adapters.unit_of_work import PostgresUnitOfWork, unit_of_work
 from skileez_scheduling.settings import SchedulingSettings
+from skileez_web.auth import authenticate
+from skileez_web.openapi import Api
 
 SETTINGS = web.AppKey("settings", SchedulingSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 CONSUMER = web.AppKey("consumer", EventConsumer)
+
+api = Api("Skileez scheduling")
+
+PROBLEMS = {401: None, 403: None, 404: None}
+"""The refusals every route of `api` may answer with (not signed in, not a party, unknown)."""
+
+
+def caller(request: web.Request) -> str:
+    """The signed-in user's id (401 otherwise)."""
+    secret = request.app[SETTINGS].jwt_secret.get_secret_value()
+    return authenticate(request, secret).user_id
+
+
+def request_unit_of_work(request: web.Request) -> AbstractAsyncContextManager[PostgresUnitOfWork]:
+    """The request's unit of work: one transaction, committed if the block ends without error."""
+    return unit_of_work(request.app[ENGINE])

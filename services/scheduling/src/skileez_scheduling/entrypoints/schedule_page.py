@@ -8,13 +8,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from skileez_scheduling.domain.sessions import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
-from skileez_scheduling.entrypoints.resources import SETTINGS
+from skileez_scheduling.entrypoints.resources import PROBLEMS, SETTINGS, api
 from skileez_scheduling.entrypoints.schemas import ContractSessions
-from skileez_scheduling.entrypoints.sessions_api import (
-    PROBLEMS,
-    api,
-    sessions_of_contract,
-)
+from skileez_scheduling.entrypoints.sessions_api import sessions_of_contract
 from skileez_web.openapi import HTML
 
 
@@ -26,6 +22,7 @@ from skileez_web.openapi import HTML
 )
 async def schedule_page(request: web.Request) -> web.Response:
     contract, sessions = await sessions_of_contract(request)
+    links = request.app[SETTINGS].links
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     response: web.Response = aiohttp_jinja2.render_template(
         "schedule.html",
@@ -33,8 +30,8 @@ async def schedule_page(request: web.Request) -> web.Response:
         {
             "view": ContractSessions.of(contract, sessions),
             "title": contract.title,
-            "payment_url": request.app[SETTINGS].payment_url(contract.id),
-            "contract_url": request.app[SETTINGS].contract_url(contract.id),
+            "payment_url": links.pay(contract.id),
+            "contract_url": links.contract(contract.id),
             "suggested_start": tomorrow.isoformat(),
             "min_duration": MIN_DURATION_MINUTES,
             "max_duration": MAX_DURATION_MINUTES,

@@ -1,76 +1,34 @@
-"""The sessions API: thin routes that parse, call the service layer and render."""
+"""The sessions API: thin routes that parse, call a handler and render."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from aiohttp import web
 
-from skileez_db.connections import transaction
+from skileez_scheduling.domain.commands import BookSession, CancelSession
 from skileez_scheduling.domain.contracts import ContractView
-from skileez_scheduling.domain.errors import (
-    ContractClosed,
-    InvalidSessionTime,
-    NotAParticipant,
-    PaymentRequired,
-    SchedulingRefusal,
-    SessionAlreadyCancelled,
-    SessionAlreadyStarted,
-    SessionLimitReached,
-    SessionOverlap,
-)
+from skileez_scheduling.domain.errors import NotFound, PaymentRequired
 from skileez_scheduling.domain.sessions import Session
-from skileez_scheduling.entrypoints.resources import ENGINE, SETTINGS
-from skileez_scheduling.entrypoints.schemas import BookingRequest, ContractSessions, SessionOut
-from skileez_scheduling.service_layer.booking import (
-    book_session,
-    cancel_session,
-    contract_sessions,
-    session_of,
+from skileez_scheduling.entrypoints.resources import (
+    PROBLEMS,
+    SETTINGS,
+    api,
+    caller,
+    request_unit_of_work,
 )
-from skileez_scheduling.service_layer.errors import NotFound
-from skileez_web.auth import authenticate
+from skileez_scheduling.entrypoints.schemas import BookingRequest, ContractSessions, SessionOut
+from skileez_scheduling.service_layer import booking
 from skileez_web.negotiation import is_form, wants_html
-from skileez_web.openapi import REDIRECT, Api
-from skileez_web.problems import Problem, parse_form, parse_json
-
-api = Api("Skileez scheduling")
-
-REFUSAL_STATUS: dict[type[SchedulingRefusal], int] = {
-    NotAParticipant: 403,
-    PaymentRequired: 402,
-    ContractClosed: 409,
-    SessionLimitReached: 409,
-    SessionOverlap: 409,
-    SessionAlreadyCancelled: 409,
-    SessionAlreadyStarted: 409,
-    InvalidSessionTime: 422,
-}
-
-PROBLEMS = {401: None, 403: None, 404: None}
+from skileez_web.openapi import REDIRECT
+from skileez_web.problems import parse_form, parse_json, path_id
 
 
-def schedule_page_url(contract_id: UUID) -> str:
-    return f"/contracts/{contract_id}/schedule"
-
-
-def path_id(request: web.Request, name: str) -> UUID:
-    """A UUID path parameter; anything else names nothing that exists."""
-    try:
-        return UUID(request.match_info[name])
-    except ValueError:
-        raise Problem(404, "not_found", f"No such {name.removesuffix('_id')}.") from None
-
-
-def problem_of(error: SchedulingRefusal | NotFound) -> Problem:
-    if isinstance(error, NotFound):
-        return Problem(404, "not_found", error.detail)
-    return Problem(REFUSAL_STATUS[type(error)], error.code, error.detail)
-
-
-def user_of(request: web.Request) -> str:
-    return authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value()).user_id
+def back_to_schedule(request: web.Request, contract_id: UUID) -> web.HTTPSeeOther:
+    """A browser's way back to the contract's schedule page, on the host it came through."""
+    return web.HTTPSeeOther(urlsplit(request.app[SETTINGS].links.schedule(contract_id)).path)
 
 
 @api.operation(
@@ -90,29 +48,28 @@ def user_of(request: web.Request) -> str:
     },
 )
 async def book(request: web.Request) -> web.Response:
-    user_id = user_of(request)
-    contract_id = path_id(request, "contract_id")
+    user_id = caller(request)
+    contract_id = path_id(request, NotFound, "contract_id")
     parse = parse_form if is_form(request) else parse_json
-    booking = await parse(request, BookingRequest)
+    booking_request = await parse(request, BookingRequest)
+    command = BookSession(
+        contract_id=contract_id,
+        user_id=user_id,
+        starts_at=booking_request.starts_at,
+        duration_minutes=booking_request.duration_minutes,
+        now=datetime.now(UTC),
+    )
     try:
-        async with transaction(request.app[ENGINE]) as connection:
-            session = await book_session(
-                connection,
-                contract_id,
-                user_id=user_id,
-                starts_at=booking.starts_at,
-                duration_minutes=booking.duration_minutes,
-                now=datetime.now(UTC),
-            )
+        async with request_unit_of_work(request) as uow:
+            session = await booking.book_session(command, uow)
     except PaymentRequired as refusal:
-        payment_url = request.app[SETTINGS].payment_url(contract_id)
+        # The refusal says where to pay; a browser is sent there.
+        payment_url = request.app[SETTINGS].links.pay(contract_id)
         if wants_html(request):
             raise web.HTTPSeeOther(payment_url) from None
-        raise Problem(402, refusal.code, refusal.detail, payment_url=payment_url) from None
-    except (SchedulingRefusal, NotFound) as error:
-        raise problem_of(error) from None
+        raise PaymentRequired(str(refusal), payment_url=payment_url) from None
     if wants_html(request):
-        raise web.HTTPSeeOther(schedule_page_url(contract_id))
+        raise back_to_schedule(request, contract_id)
     return web.json_response(
         SessionOut.of(session).model_dump(mode="json"),
         status=201,
@@ -132,14 +89,11 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 async def sessions_of_contract(request: web.Request) -> tuple[ContractView, list[Session]]:
-    """The path's contract and its sessions, for one of its parties (a problem otherwise)."""
-    user_id = user_of(request)
-    contract_id = path_id(request, "contract_id")
-    try:
-        async with transaction(request.app[ENGINE]) as connection:
-            return await contract_sessions(connection, contract_id, user_id=user_id)
-    except (SchedulingRefusal, NotFound) as error:
-        raise problem_of(error) from None
+    """The path's contract and its sessions, for one of its parties."""
+    user_id = caller(request)
+    contract_id = path_id(request, NotFound, "contract_id")
+    async with request_unit_of_work(request) as uow:
+        return await booking.contract_sessions(contract_id, uow, user_id=user_id)
 
 
 @api.operation(
@@ -149,13 +103,10 @@ async def sessions_of_contract(request: web.Request) -> tuple[ContractView, list
     responses={200: SessionOut, **PROBLEMS},
 )
 async def get_session(request: web.Request) -> web.Response:
-    user_id = user_of(request)
-    session_id = path_id(request, "session_id")
-    try:
-        async with transaction(request.app[ENGINE]) as connection:
-            session = await session_of(connection, session_id, user_id=user_id)
-    except (SchedulingRefusal, NotFound) as error:
-        raise problem_of(error) from None
+    user_id = caller(request)
+    session_id = path_id(request, NotFound, "session_id")
+    async with request_unit_of_work(request) as uow:
+        session = await booking.session_of(session_id, uow, user_id=user_id)
     return web.json_response(SessionOut.of(session).model_dump(mode="json"))
 
 
@@ -166,15 +117,13 @@ async def get_session(request: web.Request) -> web.Response:
     responses={200: SessionOut, 303: REDIRECT, **PROBLEMS, 409: None},
 )
 async def cancel(request: web.Request) -> web.Response:
-    user_id = user_of(request)
-    session_id = path_id(request, "session_id")
-    try:
-        async with transaction(request.app[ENGINE]) as connection:
-            session = await cancel_session(
-                connection, session_id, user_id=user_id, now=datetime.now(UTC)
-            )
-    except (SchedulingRefusal, NotFound) as error:
-        raise problem_of(error) from None
+    command = CancelSession(
+        user_id=caller(request),
+        session_id=path_id(request, NotFound, "session_id"),
+        now=datetime.now(UTC),
+    )
+    async with request_unit_of_work(request) as uow:
+        session = await booking.cancel_session(command, uow)
     if wants_html(request):
-        raise web.HTTPSeeOther(schedule_page_url(session.contract_id))
+        raise back_to_schedule(request, session.contract_id)
     return web.json_response(SessionOut.of(session).model_dump(mode="json"))

@@ -1,4 +1,5 @@
-"""The routing table: which contracts event goes to which handler."""
+"""The routing table: which contracts event goes to which handler, in the transaction that
+records the event in the inbox."""
 
 from __future__ import annotations
 
@@ -7,29 +8,34 @@ from typing import Any
 import asyncpg
 
 from skileez_events import (
+    CloudEvent,
     ContractActivated,
     ContractCancelled,
     ContractCreated,
     Incoming,
     Subscription,
+    in_unit_of_work,
 )
-from skileez_scheduling.adapters.repository import SchedulingRepository
-from skileez_scheduling.service_layer.contract_events import (
-    contract_activated,
-    contract_cancelled,
-    contract_created,
-)
+from skileez_scheduling.adapters.repositories import ContractViewRepository
+from skileez_scheduling.adapters.unit_of_work import PostgresUnitOfWork
+from skileez_scheduling.service_layer import contract_events
+
+
+def _unit_of_work(connection: asyncpg.Connection, _event: CloudEvent) -> PostgresUnitOfWork:
+    return PostgresUnitOfWork(connection)
 
 
 async def lock_contracts(connection: asyncpg.Connection, events: list[Incoming[Any]]) -> None:
     """Lock (or create) ahead, in one statement, the views of a batch's contracts."""
-    await SchedulingRepository(connection).lock_or_create(
+    await ContractViewRepository(connection).lock_or_create(
         {event.data.contract_id for event in events}
     )
 
 
+in_the_inbox_transaction = in_unit_of_work(_unit_of_work)
+
 CONTRACT_EVENTS = [
-    Subscription(ContractCreated, contract_created),
-    Subscription(ContractActivated, contract_activated),
-    Subscription(ContractCancelled, contract_cancelled),
+    Subscription(ContractCreated, in_the_inbox_transaction(contract_events.contract_created)),
+    Subscription(ContractActivated, in_the_inbox_transaction(contract_events.contract_activated)),
+    Subscription(ContractCancelled, in_the_inbox_transaction(contract_events.contract_cancelled)),
 ]

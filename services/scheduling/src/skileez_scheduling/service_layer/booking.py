@@ -1,56 +1,43 @@
-"""Booking, listing and cancelling sessions: each call runs inside the caller's transaction
-(`skileez_db.connections.transaction`)."""
+"""Booking, listing and cancelling sessions."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
-from skileez_scheduling.adapters.repository import SchedulingRepository
+from skileez_scheduling.domain.commands import BookSession, CancelSession
 from skileez_scheduling.domain.contracts import ContractView
-from skileez_scheduling.domain.errors import NotAParticipant
+from skileez_scheduling.domain.errors import NotAParticipant, NotFound
 from skileez_scheduling.domain.sessions import Session
-from skileez_scheduling.service_layer.errors import NotFound
+from skileez_scheduling.service_layer.unit_of_work import UnitOfWork
 
 
-async def book_session(
-    connection: asyncpg.Connection,
-    contract_id: UUID,
-    *,
-    user_id: str,
-    starts_at: datetime,
-    duration_minutes: int,
-    now: datetime,
-) -> Session:
-    """Book a session; the contract row stays locked while its sessions are counted."""
-    repo = SchedulingRepository(connection)
-    contract = _known(await repo.contract(contract_id, for_update=True), contract_id)
+async def book_session(command: BookSession, uow: UnitOfWork) -> Session:
+    """Book a session; the contract stays locked while its sessions are counted."""
+    contract_id = command.contract_id
+    contract = _known(await uow.contracts.get(contract_id, for_update=True), contract_id)
     session = Session.book(
         contract,
-        booked_by=user_id,
-        starts_at=starts_at,
-        duration_minutes=duration_minutes,
-        scheduled_sessions=await repo.scheduled_sessions(contract_id),
-        now=now,
+        booked_by=command.user_id,
+        starts_at=command.starts_at,
+        duration_minutes=command.duration_minutes,
+        scheduled_sessions=await uow.sessions.count_scheduled(contract_id),
+        now=command.now,
     )
-    await repo.add_session(session)
+    await uow.sessions.add(session)
     return session
 
 
 async def contract_sessions(
-    connection: asyncpg.Connection, contract_id: UUID, *, user_id: str
+    contract_id: UUID, uow: UnitOfWork, *, user_id: str
 ) -> tuple[ContractView, list[Session]]:
     """The contract as scheduling sees it and all its sessions, cancelled ones included."""
-    repo = SchedulingRepository(connection)
-    contract = _known(await repo.contract(contract_id), contract_id)
+    contract = _known(await uow.contracts.get(contract_id), contract_id)
     contract.check_participant(user_id)
-    return contract, await repo.sessions_of(contract_id)
+    return contract, await uow.sessions.of_contract(contract_id)
 
 
-async def session_of(connection: asyncpg.Connection, session_id: UUID, *, user_id: str) -> Session:
-    session = await SchedulingRepository(connection).session(session_id)
+async def session_of(session_id: UUID, uow: UnitOfWork, *, user_id: str) -> Session:
+    session = await uow.sessions.get(session_id)
     if session is None:
         raise NotFound(f"No session {session_id}.")
     if not session.is_participant(user_id):
@@ -58,16 +45,13 @@ async def session_of(connection: asyncpg.Connection, session_id: UUID, *, user_i
     return session
 
 
-async def cancel_session(
-    connection: asyncpg.Connection, session_id: UUID, *, user_id: str, now: datetime
-) -> Session:
+async def cancel_session(command: CancelSession, uow: UnitOfWork) -> Session:
     """A participant cancels a session; its slot is free for a new booking."""
-    repo = SchedulingRepository(connection)
-    session = await repo.session(session_id, for_update=True)
+    session = await uow.sessions.get(command.session_id, for_update=True)
     if session is None:
-        raise NotFound(f"No session {session_id}.")
-    session.cancel_by_participant(user_id, now)
-    await repo.save_cancellations([session])
+        raise NotFound(f"No session {command.session_id}.")
+    session.cancel_by_participant(command.user_id, command.now)
+    await uow.sessions.save_cancellations([session])
     return session
 
 

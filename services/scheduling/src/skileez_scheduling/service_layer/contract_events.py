@@ -1,60 +1,46 @@
 """Keeping scheduling's view of contracts current from the contracts service's events.
 
-Each handler runs on the consumer's asyncpg connection, in its transaction, after the event's
-inbox record: the view's changes commit with that record. ContractActivated is on the activation
-hot path: the consumer's batch has locked (or created) its view ahead (`lock_contracts`) and
-writes the views' changes together at its commit, so it costs no statement of its own.
+Events may come in any order and more than once: each handler takes the view locked (created
+by the first event about the contract) and lets it move only forward. ContractActivated is on
+the activation hot path: the consumer's batch has locked (or created) its view ahead and writes
+the views' changes together at its commit, so it costs no statement of its own.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import asyncpg
-
-from skileez_events import ContractActivated, ContractCancelled, ContractCreated, Incoming
-from skileez_scheduling.adapters.repository import SchedulingRepository
+from skileez_events import ContractActivated, ContractCancelled, ContractCreated
+from skileez_scheduling.service_layer.unit_of_work import UnitOfWork
 
 
-async def contract_created(
-    event: Incoming[ContractCreated], connection: asyncpg.Connection
-) -> None:
-    repo = SchedulingRepository(connection)
-    data = event.data
-    contract = await repo.contract_for_event(data.contract_id)
+async def contract_created(event: ContractCreated, uow: UnitOfWork) -> None:
+    contract = await uow.contracts.for_event(event.contract_id)
     contract.record_created(
-        student_id=data.student_id,
-        coach_id=data.coach_id,
-        session_count=data.session_count,
-        title=data.title,
+        student_id=event.student_id,
+        coach_id=event.coach_id,
+        session_count=event.session_count,
+        title=event.title,
     )
-    repo.save_contract(contract)
+    uow.contracts.save(contract)
 
 
-async def contract_activated(
-    event: Incoming[ContractActivated], connection: asyncpg.Connection
-) -> None:
-    repo = SchedulingRepository(connection)
-    data = event.data
-    contract = await repo.contract_for_event(data.contract_id)
+async def contract_activated(event: ContractActivated, uow: UnitOfWork) -> None:
+    contract = await uow.contracts.for_event(event.contract_id)
     contract.record_activated(
-        student_id=data.student_id, coach_id=data.coach_id, session_count=data.session_count
+        student_id=event.student_id, coach_id=event.coach_id, session_count=event.session_count
     )
-    repo.save_contract(contract)
+    uow.contracts.save(contract)
 
 
-async def contract_cancelled(
-    event: Incoming[ContractCancelled], connection: asyncpg.Connection
-) -> None:
+async def contract_cancelled(event: ContractCancelled, uow: UnitOfWork) -> None:
     """Close the contract and cancel its sessions from the cancellation on, with its reason."""
-    repo = SchedulingRepository(connection)
-    data = event.data
-    contract = await repo.contract_for_event(data.contract_id)
-    if not contract.record_cancelled(reason=data.reason, cancelled_at=data.cancelled_at):
+    contract = await uow.contracts.for_event(event.contract_id)
+    if not contract.record_cancelled(reason=event.reason, cancelled_at=event.cancelled_at):
         return
-    repo.save_contract(contract)
+    uow.contracts.save(contract)
     now = datetime.now(UTC)
-    upcoming = await repo.scheduled_sessions_from(data.contract_id, data.cancelled_at)
+    upcoming = await uow.sessions.scheduled_from(event.contract_id, event.cancelled_at)
     for session in upcoming:
-        session.cancel_for_closed_contract(data.reason, now)
-    await repo.save_cancellations(upcoming)
+        session.cancel_for_closed_contract(event.reason, now)
+    await uow.sessions.save_cancellations(upcoming)

@@ -1,9 +1,10 @@
-"""Loading and saving contract views and sessions with asyncpg, inside the caller's transaction.
+"""Contract views and sessions loaded and saved with asyncpg, inside the unit of work's
+transaction.
 
 Plain SQL on asyncpg's prepared statements (cached per connection): the contract-event consumer
-runs these on every activation, and SQLAlchemy's execution layer cost five times their CPU
-there. Column names come from `adapters.tables`, the schema Alembic migrates: no value is ever
-formatted into SQL, only those names and the constant statuses of the domain.
+runs these on every activation (bench/README.md). Column names come from `adapters.tables`, the
+schema Alembic migrates: no value is ever formatted into SQL, only those names and the constant
+statuses of the domain.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from skileez_db.connections import locked
+from skileez_db.connections import identity_map
 from skileez_db.statements import (
     StagedUpdate,
     entity_of,
@@ -69,44 +70,52 @@ _SCHEDULED_SESSIONS_FROM = (
 _SAVE_CANCELLATION = update_sql(sessions, _CANCELLATION)
 
 
-class SchedulingRepository:
+class ContractViewRepository:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
 
-    async def contract(self, contract_id: UUID, *, for_update: bool = False) -> ContractView | None:
+    async def get(self, contract_id: UUID, *, for_update: bool = False) -> ContractView | None:
         query = f"{_SELECT_CONTRACT} FOR UPDATE" if for_update else _SELECT_CONTRACT
         row = await self._connection.fetchrow(query, contract_id)
         return None if row is None else _contract_of(row)
 
-    async def contract_for_event(self, contract_id: UUID) -> ContractView:
+    async def for_event(self, contract_id: UUID) -> ContractView:
         """The view of `contract_id`, locked (so two events about one contract apply in turn);
-        a first event about it creates it. The transaction's one object for it
-        (`connections.locked`): found kept if `lock_or_create` took it ahead."""
-        kept = locked(self._connection)
-        if ("contracts", contract_id) not in kept:
+        a first event about it creates it. The transaction's one object for it (its identity
+        map): found there if `lock_or_create` took it ahead."""
+        kept = identity_map(self._connection)
+        contract = kept.get(ContractView, contract_id)
+        if contract is None:
             await self.lock_or_create([contract_id])
-        contract: ContractView = kept[("contracts", contract_id)]
+            contract = kept.get(ContractView, contract_id)
+            assert contract is not None
         return contract
 
     async def lock_or_create(self, contract_ids: Collection[UUID]) -> None:
         """Lock the views of these contracts, creating those not seen yet, in one statement
-        and in the order of their ids; `contract_for_event` then finds them kept."""
-        kept = locked(self._connection)
+        and in the order of their ids; `for_event` then finds them kept."""
+        kept = identity_map(self._connection)
         rows = await self._connection.fetch(_LOCK_OR_CREATE_CONTRACTS, sorted(set(contract_ids)))
         for row in rows:
-            kept.setdefault(("contracts", row["id"]), _contract_of(row))
+            if kept.get(ContractView, row["id"]) is None:
+                kept.add(row["id"], _contract_of(row))
 
-    def save_contract(self, contract: ContractView) -> None:
+    def save(self, contract: ContractView) -> None:
         """Staged: written with the transaction's other view changes just before it commits.
-        Only for the view `contract_for_event` keeps (SQL in the same transaction would not see
-        the change)."""
+        Only for the view `for_event` keeps (SQL in the same transaction would not see the
+        change)."""
         values = [*values_of(contract, _SAVED_CONTRACT), datetime.now(UTC)]
         _CONTRACT_CHANGES.save(self._connection, contract.id, values)
 
-    async def scheduled_sessions(self, contract_id: UUID) -> int:
+
+class SessionRepository:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def count_scheduled(self, contract_id: UUID) -> int:
         return int(await self._connection.fetchval(_COUNT_SCHEDULED, contract_id))
 
-    async def add_session(self, session: Session) -> None:
+    async def add(self, session: Session) -> None:
         """Insert a booked session; the exclusion constraints refuse an overlapping one."""
         try:
             await self._connection.execute(_INSERT_SESSION, *values_of(session, _SESSION_NAMES))
@@ -116,16 +125,16 @@ class SchedulingRepository:
                 f"The {who} already has a session overlapping that time."
             ) from None
 
-    async def session(self, session_id: UUID, *, for_update: bool = False) -> Session | None:
+    async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None:
         query = f"{_SELECT_SESSION} FOR UPDATE" if for_update else _SELECT_SESSION
         row = await self._connection.fetchrow(query, session_id)
         return None if row is None else _session_of(row)
 
-    async def sessions_of(self, contract_id: UUID) -> list[Session]:
+    async def of_contract(self, contract_id: UUID) -> list[Session]:
         rows = await self._connection.fetch(_SESSIONS_OF, contract_id)
         return [_session_of(row) for row in rows]
 
-    async def scheduled_sessions_from(self, contract_id: UUID, since: datetime) -> list[Session]:
+    async def scheduled_from(self, contract_id: UUID, since: datetime) -> list[Session]:
         """The contract's scheduled sessions starting at or after `since`, locked."""
         rows = await self._connection.fetch(_SCHEDULED_SESSIONS_FROM, contract_id, since)
         return [_session_of(row) for row in rows]

@@ -1,0 +1,58 @@
+"""What the handlers need of storage: scheduling's view of contracts and its sessions, in one
+transaction that the caller commits (or rolls back) around the handler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from skileez_scheduling.domain.contracts import ContractView
+from skileez_scheduling.domain.sessions import Session
+
+
+class ContractViews(Protocol):
+    async def get(self, contract_id: UUID, *, for_update: bool = False) -> ContractView | None:
+        """The view, if any event has told of the contract; locked if `for_update`."""
+        ...
+
+    async def for_event(self, contract_id: UUID) -> ContractView:
+        """The view, locked for the rest of the transaction; created pending if this is the
+        first event about the contract."""
+        ...
+
+    def save(self, contract: ContractView) -> None:
+        """Store a view `for_event` gave."""
+        ...
+
+
+class Sessions(Protocol):
+    async def count_scheduled(self, contract_id: UUID) -> int:
+        """How many of the contract's sessions are scheduled (not cancelled)."""
+        ...
+
+    async def add(self, session: Session) -> None:
+        """Store a booked session; `SessionOverlap` if its coach or its student already has a
+        scheduled session at an overlapping time."""
+        ...
+
+    async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None: ...
+
+    async def of_contract(self, contract_id: UUID) -> list[Session]:
+        """All the contract's sessions, cancelled ones included, by start time."""
+        ...
+
+    async def scheduled_from(self, contract_id: UUID, since: datetime) -> list[Session]:
+        """The contract's scheduled sessions starting at or after `since`, locked."""
+        ...
+
+    async def save_cancellations(self, cancelled: Sequence[Session]) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def contracts(self) -> ContractViews: ...
+
+    @property
+    def sessions(self) -> Sessions: ...

@@ -1,0 +1,407 @@
+"""Every handler against the in-memory unit of work: the rules, without database or broker."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from skileez_events import ContractActivated, ContractCancelled, ContractCreated
+from skileez_scheduling.domain.commands import BookSession, CancelSession
+from skileez_scheduling.domain.contracts import ContractStatus
+from skileez_scheduling.domain.errors import (
+    ContractClosed,
+    DomainError,
+    InvalidSessionTime,
+    NotAParticipant,
+    NotFound,
+    PaymentRequired,
+    SessionAlreadyCancelled,
+    SessionAlreadyStarted,
+    SessionLimitReached,
+    SessionOverlap,
+)
+from skileez_scheduling.domain.sessions import Session, SessionStatus
+from skileez_scheduling.entrypoints.errors import REFUSALS
+from skileez_scheduling.service_layer.booking import (
+    book_session,
+    cancel_session,
+    contract_sessions,
+    session_of,
+)
+from skileez_scheduling.service_layer.contract_events import (
+    contract_activated,
+    contract_cancelled,
+    contract_created,
+)
+
+from .fakes import FakeUnitOfWork
+
+NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def created(contract_id: uuid.UUID, **overrides: Any) -> ContractCreated:
+    data = {
+        "contract_id": contract_id,
+        "proposal_id": uuid.uuid4(),
+        "student_id": "student-1",
+        "coach_id": "coach-1",
+        "title": "Chess openings",
+        "session_count": 3,
+        "amount": 30_000,
+        "currency": "eur",
+        "created_at": NOW,
+        **overrides,
+    }
+    return ContractCreated(**data)
+
+
+def activated(contract_id: uuid.UUID, **overrides: Any) -> ContractActivated:
+    data = {
+        "contract_id": contract_id,
+        "student_id": "student-1",
+        "coach_id": "coach-1",
+        "session_count": 3,
+        "amount": 30_000,
+        "currency": "eur",
+        "payment_id": uuid.uuid4(),
+        "activated_at": NOW,
+        **overrides,
+    }
+    return ContractActivated(**data)
+
+
+def cancelled(contract_id: uuid.UUID, **overrides: Any) -> ContractCancelled:
+    data = {"contract_id": contract_id, "reason": "refunded", "cancelled_at": NOW, **overrides}
+    return ContractCancelled(**data)
+
+
+async def pending_contract(uow: FakeUnitOfWork, **terms: Any) -> uuid.UUID:
+    contract_id = uuid.uuid4()
+    await contract_created(created(contract_id, **terms), uow)
+    return contract_id
+
+
+async def active_contract(uow: FakeUnitOfWork, **terms: Any) -> uuid.UUID:
+    contract_id = await pending_contract(uow, **terms)
+    await contract_activated(activated(contract_id, **terms), uow)
+    return contract_id
+
+
+def booking(
+    contract_id: uuid.UUID,
+    *,
+    user: str = "student-1",
+    starts_at: datetime = NOW + timedelta(days=1),
+    minutes: int = 60,
+    now: datetime = NOW,
+) -> BookSession:
+    return BookSession(
+        contract_id=contract_id,
+        user_id=user,
+        starts_at=starts_at,
+        duration_minutes=minutes,
+        now=now,
+    )
+
+
+async def book(uow: FakeUnitOfWork, contract_id: uuid.UUID, **when: Any) -> Session:
+    return await book_session(booking(contract_id, **when), uow)
+
+
+def test_every_refusal_has_a_status_and_a_code_of_its_own() -> None:
+    refusals = DomainError.__subclasses__()
+    assert set(refusals) == set(REFUSALS)
+    assert len({refusal.code for refusal in refusals}) == len(refusals)
+    assert (PaymentRequired.code, REFUSALS[PaymentRequired]) == ("payment_required", 402)
+    assert (NotFound.code, REFUSALS[NotFound]) == ("not_found", 404)
+
+
+# Booking
+
+
+async def test_the_student_and_the_coach_of_an_active_contract_book_sessions() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    by_student = await book(uow, contract_id)
+    by_coach = await book(uow, contract_id, user="coach-1", starts_at=NOW + timedelta(days=2))
+    assert by_student.booked_by == "student-1"
+    assert by_coach.booked_by == "coach-1"
+    assert (by_coach.student_id, by_coach.coach_id) == ("student-1", "coach-1")
+    assert by_coach.ends_at - by_coach.starts_at == timedelta(hours=1)
+    assert uow.sessions.rows == {by_student.id: by_student, by_coach.id: by_coach}
+    assert await uow.sessions.count_scheduled(contract_id) == 2
+
+
+async def test_a_pending_contract_needs_paying_first() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await pending_contract(uow)
+    with pytest.raises(PaymentRequired, match="must be paid"):
+        await book(uow, contract_id)
+    assert uow.sessions.rows == {}
+
+
+async def test_a_closed_contract_refuses_bookings() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    await contract_cancelled(cancelled(contract_id, reason="expired"), uow)
+    with pytest.raises(ContractClosed, match=r"closed \(expired\)"):
+        await book(uow, contract_id)
+    assert uow.sessions.rows == {}
+
+
+async def test_never_more_scheduled_sessions_than_the_contract_has() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow, session_count=2)
+    first = await book(uow, contract_id, starts_at=NOW + timedelta(days=1))
+    await book(uow, contract_id, starts_at=NOW + timedelta(days=2))
+    with pytest.raises(SessionLimitReached, match="All 2 sessions"):
+        await book(uow, contract_id, starts_at=NOW + timedelta(days=3))
+    assert len(uow.sessions.rows) == 2
+    # A cancelled session frees its place.
+    await cancel_session(CancelSession(first.id, "coach-1", NOW), uow)
+    await book(uow, contract_id, starts_at=NOW + timedelta(days=3))
+    assert await uow.sessions.count_scheduled(contract_id) == 2
+
+
+async def test_a_coach_cannot_be_booked_twice_at_once_across_contracts() -> None:
+    uow = FakeUnitOfWork()
+    first = await active_contract(uow, student_id="student-a", coach_id="coach-x")
+    second = await active_contract(uow, student_id="student-b", coach_id="coach-x")
+    ten = NOW + timedelta(days=1)
+    await book(uow, first, user="student-a", starts_at=ten)
+    with pytest.raises(SessionOverlap, match="coach"):
+        await book(uow, second, user="student-b", starts_at=ten + timedelta(minutes=30))
+    # Back to back is not an overlap: sessions are half-open intervals.
+    await book(uow, second, user="student-b", starts_at=ten + timedelta(hours=1))
+    assert len(uow.sessions.rows) == 2
+
+
+async def test_a_student_cannot_be_in_two_sessions_at_once() -> None:
+    uow = FakeUnitOfWork()
+    first = await active_contract(uow, student_id="student-s", coach_id="coach-a")
+    second = await active_contract(uow, student_id="student-s", coach_id="coach-b")
+    await book(uow, first, user="student-s", minutes=120)
+    with pytest.raises(SessionOverlap, match="student"):
+        await book(uow, second, user="coach-b", minutes=30)
+
+
+async def test_a_cancelled_session_frees_its_time() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    session = await book(uow, contract_id)
+    await cancel_session(CancelSession(session.id, "student-1", NOW), uow)
+    again = await book(uow, contract_id)
+    assert again.starts_at == session.starts_at
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        pytest.param({"starts_at": NOW}, id="now"),
+        pytest.param({"starts_at": NOW - timedelta(minutes=1)}, id="past"),
+        pytest.param({"starts_at": datetime(2030, 6, 1, 10, 0)}, id="naive"),
+        pytest.param({"starts_at": NOW + timedelta(days=731)}, id="too-far-ahead"),
+        pytest.param({"minutes": 14}, id="too-short"),
+        pytest.param({"minutes": 481}, id="too-long"),
+    ],
+)
+async def test_bad_times_and_durations_are_refused(when: dict[str, Any]) -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    with pytest.raises(InvalidSessionTime):
+        await book(uow, contract_id, **when)
+    assert uow.sessions.rows == {}
+
+
+async def test_only_the_contract_parties_may_book() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    with pytest.raises(NotAParticipant) as refused:
+        await book(uow, contract_id, user="someone-else")
+    assert refused.value.code == "forbidden"
+    assert uow.sessions.rows == {}
+
+
+async def test_a_contract_never_seen_is_not_found() -> None:
+    uow = FakeUnitOfWork()
+    unknown = uuid.uuid4()
+    with pytest.raises(NotFound, match=f"No contract {unknown} is known to scheduling."):
+        await book(uow, unknown)
+    with pytest.raises(NotFound):
+        await contract_sessions(unknown, uow, user_id="student-1")
+
+
+async def test_a_contract_only_heard_of_through_its_cancellation_is_not_found() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = uuid.uuid4()
+    await contract_cancelled(cancelled(contract_id), uow)
+    with pytest.raises(NotFound):
+        await book(uow, contract_id)
+    with pytest.raises(NotFound):
+        await contract_sessions(contract_id, uow, user_id="student-1")
+
+
+# Looking
+
+
+async def test_a_party_sees_the_contract_and_its_sessions_in_time_order() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    later = await book(uow, contract_id, starts_at=NOW + timedelta(days=2))
+    sooner = await book(uow, contract_id, starts_at=NOW + timedelta(days=1))
+    await cancel_session(CancelSession(later.id, "coach-1", NOW), uow)
+    contract, sessions = await contract_sessions(contract_id, uow, user_id="coach-1")
+    assert (contract.status, contract.title) == (ContractStatus.ACTIVE, "Chess openings")
+    assert [s.id for s in sessions] == [sooner.id, later.id]
+    assert [s.status for s in sessions] == [SessionStatus.SCHEDULED, SessionStatus.CANCELLED]
+    with pytest.raises(NotAParticipant):
+        await contract_sessions(contract_id, uow, user_id="someone-else")
+
+
+async def test_one_session_is_for_its_parties() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    session = await book(uow, contract_id)
+    assert await session_of(session.id, uow, user_id="coach-1") == session
+    with pytest.raises(NotAParticipant, match="may see it"):
+        await session_of(session.id, uow, user_id="someone-else")
+    unknown = uuid.uuid4()
+    with pytest.raises(NotFound, match=f"No session {unknown}."):
+        await session_of(unknown, uow, user_id="student-1")
+
+
+# Cancelling
+
+
+async def test_a_participant_cancels_a_session_once() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    session = await book(uow, contract_id)
+    with pytest.raises(NotAParticipant):
+        await cancel_session(CancelSession(session.id, "someone-else", NOW), uow)
+    done = await cancel_session(CancelSession(session.id, "coach-1", NOW), uow)
+    assert (done.status, done.cancelled_by, done.cancellation_reason, done.cancelled_at) == (
+        SessionStatus.CANCELLED,
+        "coach-1",
+        "cancelled by the coach",
+        NOW,
+    )
+    assert uow.sessions.rows[session.id] == done
+    with pytest.raises(SessionAlreadyCancelled):
+        await cancel_session(CancelSession(session.id, "student-1", NOW), uow)
+    assert uow.sessions.rows[session.id].cancelled_by == "coach-1"
+
+
+async def test_a_started_session_cannot_be_cancelled() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    session = await book(uow, contract_id, starts_at=NOW + timedelta(hours=1))
+    started = session.starts_at + timedelta(minutes=5)
+    with pytest.raises(SessionAlreadyStarted):
+        await cancel_session(CancelSession(session.id, "student-1", started), uow)
+    assert uow.sessions.rows[session.id].status is SessionStatus.SCHEDULED
+
+
+async def test_cancelling_an_unknown_session_is_not_found() -> None:
+    with pytest.raises(NotFound):
+        await cancel_session(CancelSession(uuid.uuid4(), "student-1", NOW), FakeUnitOfWork())
+
+
+# The contracts service's events
+
+
+async def test_created_makes_a_pending_contract_and_activated_an_active_one() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await pending_contract(uow, session_count=4)
+    assert uow.contracts.views[contract_id].status is ContractStatus.PENDING
+    await contract_activated(activated(contract_id, session_count=4), uow)
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.student_id, view.coach_id, view.session_count) == (
+        ContractStatus.ACTIVE,
+        "student-1",
+        "coach-1",
+        4,
+    )
+
+
+async def test_activated_before_created_ends_active_with_the_title() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = uuid.uuid4()
+    await contract_activated(activated(contract_id), uow)
+    await contract_created(created(contract_id, title="Endgames"), uow)
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.title) == (ContractStatus.ACTIVE, "Endgames")
+    await book(uow, contract_id)
+
+
+async def test_cancelled_before_created_ends_closed_with_its_parties() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = uuid.uuid4()
+    await contract_cancelled(cancelled(contract_id, reason="expired"), uow)
+    await contract_created(created(contract_id), uow)
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.closed_reason, view.is_known) == (
+        ContractStatus.CLOSED,
+        "expired",
+        True,
+    )
+    with pytest.raises(ContractClosed):
+        await book(uow, contract_id)
+
+
+@pytest.mark.parametrize(
+    "order",
+    sorted(
+        set(itertools.permutations(["created", "activated", "cancelled", "cancelled", "created"]))
+    ),
+)
+async def test_any_order_with_duplicates_ends_closed(order: tuple[str, ...]) -> None:
+    uow = FakeUnitOfWork()
+    contract_id = uuid.uuid4()
+    handle = {
+        "created": lambda: contract_created(created(contract_id), uow),
+        "activated": lambda: contract_activated(activated(contract_id), uow),
+        "cancelled": lambda: contract_cancelled(cancelled(contract_id), uow),
+    }
+    for name in order:
+        await handle[name]()
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.student_id, view.session_count, view.title) == (
+        ContractStatus.CLOSED,
+        "student-1",
+        3,
+        "Chess openings",
+    )
+
+
+async def test_a_cancellation_cancels_the_sessions_from_its_time_on_once() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow, session_count=4)
+    before = await book(uow, contract_id, starts_at=NOW + timedelta(days=1))
+    after = await book(uow, contract_id, starts_at=NOW + timedelta(days=3))
+    called_off = await book(uow, contract_id, starts_at=NOW + timedelta(days=4))
+    await cancel_session(CancelSession(called_off.id, "student-1", NOW), uow)
+
+    cancellation = cancelled(contract_id, reason="refunded", cancelled_at=NOW + timedelta(days=2))
+    await contract_cancelled(cancellation, uow)
+    await contract_cancelled(cancellation, uow)
+    await contract_cancelled(cancelled(contract_id, reason="a later reason"), uow)
+
+    rows = uow.sessions.rows
+    assert rows[before.id].status is SessionStatus.SCHEDULED
+    assert (rows[after.id].status, rows[after.id].cancellation_reason) == (
+        SessionStatus.CANCELLED,
+        "refunded",
+    )
+    assert rows[after.id].cancelled_by is None
+    assert rows[called_off.id].cancellation_reason == "cancelled by the student"
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.closed_reason, view.closed_at) == (
+        ContractStatus.CLOSED,
+        "refunded",
+        NOW + timedelta(days=2),
+    )
