@@ -52,11 +52,10 @@ class IdentityMap:
 @dataclass
 class _Hooks:
     """What one `transaction` keeps: staged writes, run before its commit; callbacks, run after
-    it; and its identity map (with `locked`, the untyped one it replaces)."""
+    it; and its identity map."""
 
     staged: dict[Flush, list[Any]] = field(default_factory=dict)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
-    locked: dict[tuple[str, Hashable], Any] = field(default_factory=dict)
     identity_map: IdentityMap = field(default_factory=IdentityMap)
 
 
@@ -179,22 +178,6 @@ def after_commit(connection: asyncpg.Connection, callback: Callable[[], None]) -
     callbacks = _hooks_of(connection).after_commit
     if callback not in callbacks:
         callbacks.append(callback)
-
-
-def locked(connection: asyncpg.Connection) -> dict[tuple[str, Hashable], Any]:
-    """The identity map of the `transaction` open on `connection`: what it has locked or
-    written, by (table, key), as the entity a repository made of it (or a marker); a
-    repository may file the same entity under another unique key of it too.
-
-    A repository that locks a row keeps its entity here and hands that same object back when
-    the row is asked for again, so a batch can lock the rows of all its events in one statement
-    ahead of their handlers and each handler finds its own row there, already locked. One row
-    is then one object in a transaction: a handler's changes are those the next one sees. (A
-    repository may also keep there what it read of rows it did not lock but that cannot move
-    while it holds others: payments keeps a locked contract's paid attempts.)
-    Every change to a kept entity must be saved through it before the next handler runs.
-    """
-    return _hooks_of(connection).locked
 
 
 def identity_map(connection: asyncpg.Connection) -> IdentityMap:
