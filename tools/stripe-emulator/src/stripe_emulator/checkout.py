@@ -238,8 +238,8 @@ def expire_session(
     if session["status"] != "open":
         raise StripeError(
             400,
-            f"Only Checkout Sessions with a status of `open` can be expired "
-            f"(this one is `{session['status']}`).",
+            'Only Checkout Sessions with a status in ["open"] can be expired. '
+            f"This Checkout Session has a status of `{session['status']}`.",
         )
     session["status"] = "expired"
     session["url"] = None
@@ -250,6 +250,40 @@ def expire_session(
         intent["cancellation_reason"] = "abandoned"
         state.emit("payment_intent.canceled", intent, origin=origin)
     state.emit("checkout.session.expired", session, origin=origin)
+
+
+def forget_session(state: EmulatorState, session_id: str) -> JsonObject:
+    """Drop a session as if Stripe had never known it (its payments stay)."""
+    session = get_session(state, session_id)
+    del state.store.sessions[session_id]
+    state.store.line_items.pop(session_id, None)
+    state.store.intent_data.pop(session_id, None)
+    for intent_id in [k for k, v in state.store.settlements.items() if v.session == session_id]:
+        del state.store.settlements[intent_id]  # its pending delayed payment never settles
+    return session
+
+
+def unpayable_reason(state: EmulatorState, session: JsonObject) -> str | None:
+    """Why `session` cannot take a payment (None while it is open), in the customer's words."""
+    if session["status"] == "open":
+        return None
+    if session["status"] == "expired":
+        return (
+            "This checkout session has expired and can no longer be paid. "
+            "Return to the merchant to start again."
+        )
+    if session["payment_status"] == "paid":
+        return "This order has been paid. Thank you! It cannot be paid again."
+    intent = state.store.payment_intents.get(session["payment_intent"] or "")
+    if intent is not None and intent["status"] == "requires_payment_method":
+        return (
+            "The payment for this order failed and this checkout session can no longer be "
+            "paid. Return to the merchant to try again."
+        )
+    return (
+        "Your order is placed; the payment is processing and will be confirmed later. "
+        "This checkout session cannot be paid again."
+    )
 
 
 def expire_due_sessions(state: EmulatorState) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from stripe_emulator.checkout import expire_due_sessions, get_session
-from stripe_emulator.disputes import open_dispute
+from stripe_emulator.checkout import expire_due_sessions, forget_session, get_session
+from stripe_emulator.disputes import CLOSED_STATUSES, close_dispute, get_dispute, open_dispute
 from stripe_emulator.payments import (
     PaymentMethod,
     PaymentOutcome,
@@ -139,6 +139,23 @@ async def dispute_charge(request: web.Request) -> web.Response:
         None if amount is None else int(amount),
     )
     return json_response(dispute)
+
+
+@routes.post("/_emulator/disputes/{id}/close")
+async def decide_dispute(request: web.Request) -> web.Response:
+    """The card network decides an open dispute: `status` won | lost."""
+    state = state_of(request)
+    body = await _body(request)
+    dispute = get_dispute(state, request.match_info["id"])
+    status = _choice(body, "status", CLOSED_STATUSES, None)
+    return json_response(close_dispute(state, dispute, status))
+
+
+@routes.delete("/_emulator/checkout/sessions/{id}")
+async def forget_session_route(request: web.Request) -> web.Response:
+    """Forget a session, as if Stripe no longer knew it: it answers `resource_missing` after."""
+    session = forget_session(state_of(request), request.match_info["id"])
+    return json_response({"id": session["id"], "object": "checkout.session", "deleted": True})
 
 
 def _clock(state: EmulatorState) -> JsonObject:

@@ -479,6 +479,50 @@ def build_dispute(
     )
 
 
+def build_balance_transaction(
+    *,
+    created: int,
+    amount: int,
+    fee: int,
+    currency: str,
+    description: str,
+    source: str,
+    reporting_category: str,
+) -> JsonObject:
+    """A balance transaction moving `amount` (negative: taken) plus a Stripe `fee`."""
+    fee_details = (
+        [
+            {
+                "amount": fee,
+                "application": None,
+                "currency": currency,
+                "description": "Dispute fee",
+                "type": "stripe_fee",
+            }
+        ]
+        if fee
+        else []
+    )
+    return _fill(
+        fixture("balance_transaction"),
+        amount=amount,
+        available_on=created + 86_400,
+        created=created,
+        currency=currency,
+        description=description,
+        exchange_rate=None,
+        fee=fee,
+        fee_details=fee_details,
+        id=new_id("txn_"),
+        net=amount - fee,
+        reporting_category=reporting_category,
+        source=source,
+        status="pending",
+        type="adjustment",
+        balance_type="payments",
+    )
+
+
 def build_webhook_endpoint(
     *,
     created: int,

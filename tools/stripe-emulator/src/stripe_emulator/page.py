@@ -7,7 +7,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from stripe_emulator.checkout import expire_due_sessions
+from stripe_emulator.checkout import expire_due_sessions, unpayable_reason
 from stripe_emulator.currency import format_amount
 from stripe_emulator.payments import PaymentMethod, PaymentOutcome, pay_session
 from stripe_emulator.state import state_of
@@ -22,6 +22,10 @@ _templates = jinja2.Environment(
 )
 
 DEFAULT_METHOD = PaymentMethod.CARD_SUCCESS.value
+CLOSED_TITLES = {
+    "expired": "This checkout session has expired",
+    "complete": "This checkout session is complete",
+}
 
 
 def success_redirect(session: JsonObject) -> str | None:
@@ -41,12 +45,14 @@ def _render(
     notice: str | None = None,
     method: str = DEFAULT_METHOD,
     email: str | None = None,
+    return_url: str | None = None,
 ) -> web.Response:
     code = session["currency"]
+    payable = session["status"] == "open"
     context: dict[str, Any] = {
         "title": "Pay " + format_amount(session["amount_total"], code)
-        if session["status"] == "open"
-        else "Checkout",
+        if payable
+        else CLOSED_TITLES.get(session["status"], "Checkout"),
         "items": [
             {
                 "description": item["description"],
@@ -57,9 +63,10 @@ def _render(
             for item in items
         ],
         "total": format_amount(session["amount_total"], code),
-        "payable": session["status"] == "open",
+        "payable": payable,
         "action": f"/c/pay/{session['id']}",
-        "cancel_url": session["cancel_url"] if session["status"] == "open" else None,
+        "cancel_url": session["cancel_url"] if payable else None,
+        "return_url": None if payable else return_url,
         "error": error,
         "notice": notice,
         "method": method,
@@ -67,14 +74,6 @@ def _render(
     }
     html = _templates.get_template("checkout.html").render(context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
-
-
-def _closed_notice(session: JsonObject) -> str:
-    if session["status"] == "expired":
-        return "This checkout session has expired. Return to the merchant to start again."
-    if session["payment_status"] == "paid":
-        return "This order has been paid. Thank you!"
-    return "Your order is placed; the payment is processing and will be confirmed later."
 
 
 def _session_or_404(request: web.Request) -> tuple[JsonObject, list[JsonObject]]:
@@ -87,11 +86,30 @@ def _session_or_404(request: web.Request) -> tuple[JsonObject, list[JsonObject]]
     return session, state.store.line_items.get(session_id, [])
 
 
+def _closed(
+    request: web.Request, session: JsonObject, items: list[JsonObject], status: int
+) -> web.Response:
+    """The page of a session that cannot be paid: why, and a way back to the merchant."""
+    state = state_of(request)
+    intent = state.store.payment_intents.get(session["payment_intent"] or "")
+    settled = session["status"] == "complete" and (
+        intent is None or intent["status"] != "requires_payment_method"
+    )
+    return _render(
+        session,
+        items,
+        status=status,
+        notice=unpayable_reason(state, session),
+        return_url=success_redirect(session) if settled else session["cancel_url"],
+    )
+
+
 @routes.get("/c/pay/{id}")
 async def checkout_page(request: web.Request) -> web.Response:
     session, items = _session_or_404(request)
-    notice = None if session["status"] == "open" else _closed_notice(session)
-    return _render(session, items, notice=notice)
+    if session["status"] != "open":
+        return _closed(request, session, items, 200)
+    return _render(session, items)
 
 
 @routes.post("/c/pay/{id}")
@@ -99,8 +117,8 @@ async def submit_payment(request: web.Request) -> web.StreamResponse:
     """Pay with the chosen method; 303 to `success_url`, or the page again with the decline."""
     state = state_of(request)
     session, items = _session_or_404(request)
-    if session["status"] != "open":
-        return _render(session, items, status=409, notice=_closed_notice(session))
+    if session["status"] != "open":  # a completed or expired session never takes money
+        return _closed(request, session, items, 409)
     form = await request.post()
     raw_method = str(form.get("method", DEFAULT_METHOD))
     email = str(form.get("email", "")).strip() or None
@@ -120,5 +138,5 @@ async def submit_payment(request: web.Request) -> web.StreamResponse:
         )
     target = success_redirect(session)
     if target is None:
-        return _render(session, items, notice=_closed_notice(session))
+        return _closed(request, session, items, 200)
     raise web.HTTPSeeOther(location=target)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from aiohttp import web
 
-from stripe_emulator.checkout import expire_session
+from stripe_emulator.checkout import expire_session, unpayable_reason
 from stripe_emulator.expand import expand
 from stripe_emulator.listing import LIST_PARAMS, created_filter, paginate
 from stripe_emulator.objects import (
@@ -45,6 +45,10 @@ class PaymentOutcome(StrEnum):
     DECLINED = "declined"
     PROCESSING = "processing"
 
+
+# The control API's refusal to pay a completed or expired session (the emulator's code: Stripe
+# has no API that pays a hosted Checkout Session; its page says the session is not active).
+SESSION_NOT_PAYABLE = "checkout_session_not_open"
 
 DECLINE = ("card_declined", "Your card was declined.", "generic_decline")
 DEBIT_FAILURE = (
@@ -106,10 +110,12 @@ def pay_session(
     """Pay an open session the way the hosted page would, emitting Stripe's events."""
     if session["status"] == "open" and session["expires_at"] <= state.now():
         expire_session(state, session)  # the sweeper had not got to it yet
-    if session["status"] != "open":
+    reason = unpayable_reason(state, session)
+    if reason is not None:
         raise StripeError(
             400,
-            f"This Checkout Session is no longer open (status `{session['status']}`).",
+            f"This Checkout Session is `{session['status']}` and cannot be paid: {reason}",
+            code=SESSION_NOT_PAYABLE,
             param="session",
         )
     email = email or session["customer_email"]

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from stripe_emulator.currency import format_amount
+from stripe_emulator.disputes import blocks_refund
 from stripe_emulator.expand import expand
 from stripe_emulator.listing import charge_children_response
 from stripe_emulator.objects import build_refund
@@ -79,7 +80,7 @@ def create_refund(
             f"Charge {charge['id']} has not succeeded and cannot be refunded.",
             param="charge",
         )
-    if charge["disputed"]:
+    if blocks_refund(state, charge):
         raise StripeError(
             400,
             f"Charge {charge['id']} has been charged back; cannot issue a refund.",

@@ -93,6 +93,16 @@ async def running_emulator(
         await runner.cleanup()
 
 
+class EmulatorRefusal(AssertionError):
+    """The control API refused: `status` and Stripe's `error` body (`code`, `message`, ...)."""
+
+    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
+        super().__init__(f"{method} {path} -> {status}: {body}")
+        self.status = status
+        self.error: JsonObject = body.get("error", {}) if isinstance(body, dict) else {}
+        self.code: str | None = self.error.get("code")
+
+
 class EmulatorControl:
     """A small async client for the emulator's `/_emulator/` control API."""
 
@@ -106,7 +116,7 @@ class EmulatorControl:
             async with http.request(method, self.base_url + path, json=body) as response:
                 data = await response.json()
                 if response.status >= 400:
-                    raise AssertionError(f"{method} {path} -> {response.status}: {data}")
+                    raise EmulatorRefusal(method, path, response.status, data)
                 return data
 
     async def complete_session(
@@ -142,6 +152,17 @@ class EmulatorControl:
             "POST", f"/_emulator/charges/{charge_id}/dispute", body
         )
         return result
+
+    async def close_dispute(self, dispute_id: str, status: str) -> JsonObject:
+        """The network decides the dispute: `won` or `lost`."""
+        result: JsonObject = await self._call(
+            "POST", f"/_emulator/disputes/{dispute_id}/close", {"status": status}
+        )
+        return result
+
+    async def forget_session(self, session_id: str) -> None:
+        """Make the emulator forget a session: Stripe answers `resource_missing` for it."""
+        await self._call("DELETE", f"/_emulator/checkout/sessions/{session_id}")
 
     async def advance_clock(self, seconds: int) -> JsonObject:
         result: JsonObject = await self._call(
