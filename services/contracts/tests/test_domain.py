@@ -68,9 +68,11 @@ def fail(contract: Contract) -> None:
     contract.mark_payment_failed(payment_id=uuid.uuid4(), reason="card_declined", failed_at=NOW)
 
 
-def refund(contract: Contract, amount: int, total: int, fully: bool) -> None:
+def refund(
+    contract: Contract, amount: int, total: int, fully: bool, payment_id: uuid.UUID = PAYMENT
+) -> None:
     contract.mark_payment_refunded(
-        payment_id=PAYMENT,
+        payment_id=payment_id,
         refund_amount=amount,
         total_refunded=total,
         currency="eur",
@@ -210,6 +212,21 @@ def test_a_partial_refund_keeps_the_contract_active() -> None:
     refund(contract, 10_000, 10_000, fully=False)
     assert (contract.status, contract.payment_status) == ("active", "paid")
     assert [type(e) for e in contract.pull_events()] == [events.ContractRefunded]
+
+
+def test_a_refund_of_a_duplicate_payment_leaves_the_contract_paid_by_the_other() -> None:
+    contract = pending_contract()
+    pay(contract)
+    contract.pull_events()
+    duplicate = uuid.uuid4()
+    refund(contract, 10_000, 10_000, fully=False, payment_id=duplicate)
+    refund(contract, 50_000, 50_000, fully=True, payment_id=duplicate)
+    assert (contract.status, contract.payment_status) == ("active", "paid")
+    assert contract.payment_id == PAYMENT
+    assert contract.can_schedule_sessions()
+    assert contract.pull_events() == []
+    refund(contract, 50_000, 50_000, fully=True)
+    assert (contract.status, contract.payment_status) == ("cancelled", "refunded")
 
 
 def test_a_refund_seen_before_the_success_wins_over_it() -> None:

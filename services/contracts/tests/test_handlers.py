@@ -13,6 +13,8 @@ from skileez_contracts.domain.commands import AnswerProposal, CreateContract, Ma
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.errors import (
     AmountTooLarge,
+    AmountTooPrecise,
+    AmountTooSmall,
     ContractExists,
     ContractNotFound,
     NotAParty,
@@ -21,6 +23,7 @@ from skileez_contracts.domain.errors import (
     ProposalNotFound,
     ProposalNotOpen,
     SelfProposal,
+    UnsupportedCurrency,
 )
 from skileez_contracts.domain.notifications import NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
@@ -95,9 +98,12 @@ def failed(contract: Contract) -> PaymentFailed:
     )
 
 
-def refunded(contract: Contract, amount: int, *, fully: bool) -> PaymentRefunded:
+def refunded(
+    contract: Contract, amount: int, *, fully: bool, of: PaymentSucceeded | None = None
+) -> PaymentRefunded:
+    """A refund of the payment `of` (of one the contract has not seen yet, without it)."""
     return PaymentRefunded(
-        payment_id=uuid.uuid4(),
+        payment_id=uuid.uuid4() if of is None else of.payment_id,
         contract_id=contract.id,
         refund_amount=amount,
         total_refunded=amount,
@@ -135,6 +141,38 @@ async def test_a_proposal_to_oneself_or_past_the_payable_amount_is_not_stored(
             MakeProposal(**{**vars(OFFER), "price_per_session": 99_999_999_999}), uow
         )
     assert uow.proposals.stored == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"currency": "xyz"}, UnsupportedCurrency),
+        ({"session_count": 1, "price_per_session": 49}, AmountTooSmall),
+        ({"currency": "gbp", "session_count": 1, "price_per_session": 29}, AmountTooSmall),
+        ({"currency": "jpy", "session_count": 1, "price_per_session": 49}, AmountTooSmall),
+        ({"price_per_session": 10_000_000}, AmountTooLarge),
+        ({"currency": "kwd", "price_per_session": 1_005}, AmountTooPrecise),
+    ],
+)
+async def test_a_price_stripe_would_not_charge_is_not_stored(
+    uow: FakeUnitOfWork, change: dict[str, Any], refusal: type[Exception]
+) -> None:
+    with pytest.raises(refusal):
+        await proposals.propose(MakeProposal(**{**vars(OFFER), **change}), uow)
+    assert uow.proposals.stored == {}
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "total"), [("jpy", 5_000, 50_000), ("kwd", 1_250, 12_500)]
+)
+async def test_a_coach_proposes_in_a_zero_or_three_decimal_currency(
+    uow: FakeUnitOfWork, currency: str, price: int, total: int
+) -> None:
+    offer = await proposals.propose(
+        MakeProposal(**{**vars(OFFER), "currency": currency, "price_per_session": price}), uow
+    )
+    assert (offer.amount, offer.currency) == (total, currency)
+    assert list(uow.proposals.stored) == [offer.id]
 
 
 async def test_only_the_parties_see_a_proposal(uow: FakeUnitOfWork) -> None:
@@ -309,8 +347,9 @@ async def test_a_late_failure_never_undoes_a_payment(uow: FakeUnitOfWork) -> Non
 
 async def test_a_full_refund_cancels_the_contract_for_good(uow: FakeUnitOfWork) -> None:
     contract = await pending_contract(uow)
-    await payments.record_payment_succeeded(succeeded(contract), uow)
-    refund = refunded(contract, 50_000, fully=True)
+    payment = succeeded(contract)
+    await payments.record_payment_succeeded(payment, uow)
+    refund = refunded(contract, 50_000, fully=True, of=payment)
     await payments.record_payment_refunded(refund, uow)
     await payments.record_payment_refunded(refund, uow)
     cancelled = await stored(uow, contract.id)
@@ -322,13 +361,38 @@ async def test_a_full_refund_cancels_the_contract_for_good(uow: FakeUnitOfWork) 
 
 async def test_a_partial_refund_only_tells_the_coach(uow: FakeUnitOfWork) -> None:
     contract = await pending_contract(uow)
-    await payments.record_payment_succeeded(succeeded(contract), uow)
-    await payments.record_payment_refunded(refunded(contract, 10_000, fully=False), uow)
+    payment = succeeded(contract)
+    await payments.record_payment_succeeded(payment, uow)
+    await payments.record_payment_refunded(refunded(contract, 10_000, fully=False, of=payment), uow)
     still = await stored(uow, contract.id)
     assert (still.status, still.payment_status) == (ContractStatus.ACTIVE, PaymentStatus.PAID)
     assert [type(e) for e in uow.outbox] == [ContractActivated]
     assert kinds(uow) == [NotificationKind.PAYMENT_RECEIVED, NotificationKind.PAYMENT_REFUNDED]
     assert uow.notifications.stored[-1].amount == 10_000
+
+
+async def test_a_refund_of_a_duplicate_payment_leaves_the_contract_active_and_paid(
+    uow: FakeUnitOfWork,
+) -> None:
+    """Paid twice: the refund of the second payment is not about the contract, which the first
+    still pays; the coach, who never had the second payment, is not told of it."""
+    contract = await pending_contract(uow)
+    first, duplicate = succeeded(contract), succeeded(contract, stripe_payment_intent_id="pi_2")
+    await payments.record_payment_succeeded(first, uow)
+    await payments.record_payment_succeeded(duplicate, uow)
+    await payments.record_payment_refunded(
+        refunded(contract, 50_000, fully=True, of=duplicate), uow
+    )
+    still = await stored(uow, contract.id)
+    assert (still.status, still.payment_status) == (ContractStatus.ACTIVE, PaymentStatus.PAID)
+    assert (still.payment_id, still.stripe_payment_intent_id) == (first.payment_id, "pi_test_1")
+    assert [type(e) for e in uow.outbox] == [ContractActivated]
+    assert kinds(uow) == [NotificationKind.PAYMENT_RECEIVED]
+    assert uow.contract_writes == 1
+
+    await payments.record_payment_refunded(refunded(contract, 50_000, fully=True, of=first), uow)
+    cancelled = await stored(uow, contract.id)
+    assert (cancelled.status, cancelled.payment_status) == ("cancelled", "refunded")
 
 
 async def test_a_refund_seen_before_its_payment_wins_over_it(uow: FakeUnitOfWork) -> None:

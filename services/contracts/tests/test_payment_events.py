@@ -169,8 +169,13 @@ async def test_partial_then_full_refund_after_payment(
     success = payment_succeeded(contract)
     await service.publish(success)
     await service.settle(success)
+    paid_by = success.data["payment_id"]
     partial = payment_refunded(
-        contract, refund_amount=10_000, total_refunded=10_000, fully_refunded=False
+        contract,
+        payment_id=paid_by,
+        refund_amount=10_000,
+        total_refunded=10_000,
+        fully_refunded=False,
     )
     await service.publish(partial)
     await service.settle(partial)
@@ -178,7 +183,9 @@ async def test_partial_then_full_refund_after_payment(
     assert (seen["status"], seen["payment_status"]) == ("active", "paid")
     assert await service.outbox_events(CANCELLED) == []
 
-    rest = payment_refunded(contract, refund_amount=40_000, total_refunded=50_000)
+    rest = payment_refunded(
+        contract, payment_id=paid_by, refund_amount=40_000, total_refunded=50_000
+    )
     await service.publish(rest, copies=3)
     await service.settle(rest)
     seen = await service.get_contract(contract["id"])
@@ -193,6 +200,35 @@ async def test_partial_then_full_refund_after_payment(
     assert "€400.00" in notes[0]["message"]
     assert "the contract is cancelled" in notes[0]["message"]
     assert await service.count(notifications) == 3
+
+
+async def test_a_refund_of_a_duplicate_payment_leaves_the_contract_active_and_paid(
+    service: Any, payment_succeeded: Any, payment_refunded: Any
+) -> None:
+    """Paid twice; the second payment refunded in full: the first still pays the contract."""
+    contract = await service.contract()
+    first = payment_succeeded(contract)
+    duplicate = payment_succeeded(contract, stripe_payment_intent_id="pi_test_2")
+    for event in (first, duplicate):
+        await service.publish(event)
+        await service.settle(event)
+    refund = payment_refunded(contract, payment_id=duplicate.data["payment_id"])
+    await service.publish(refund)
+    await service.settle(refund)
+
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("active", "paid")
+    assert seen["stripe_payment_intent_id"] == "pi_test_1"
+    assert await service.outbox_events(CANCELLED) == []
+    assert [n["kind"] for n in await coach_notifications(service)] == ["payment_received"]
+    assert await list_dead_letters(service.amqp_url, service.names) == []
+
+    refund_of_first = payment_refunded(contract, payment_id=first.data["payment_id"])
+    await service.publish(refund_of_first)
+    await service.settle(refund_of_first)
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("cancelled", "refunded")
+    assert len(await service.outbox_events(CANCELLED)) == 1
 
 
 async def test_a_payment_for_another_amount_never_activates_and_is_dead_lettered(
@@ -284,12 +320,18 @@ async def test_a_burst_of_payments_each_refunded_in_full_cancels_every_contract_
 ) -> None:
     """Batches lock their contracts ahead; the events of one contract in one batch share it."""
     contracts = [await service.contract(coach=f"coach-{n}") for n in range(20)]
+    successes = [payment_succeeded(contract) for contract in contracts]
     events = [
         event
-        for contract in contracts
+        for contract, success in zip(contracts, successes, strict=True)
         for event in (
-            payment_succeeded(contract),
-            payment_refunded(contract, refund_amount=50_000, total_refunded=50_000),
+            success,
+            payment_refunded(
+                contract,
+                payment_id=success.data["payment_id"],
+                refund_amount=50_000,
+                total_refunded=50_000,
+            ),
         )
     ]
     await asyncio.gather(*(service.publish(event) for event in events))

@@ -137,6 +137,73 @@ async def test_a_total_past_the_payable_maximum_is_refused(service: Any) -> None
     assert await proposal_count(service) == 0
 
 
+@pytest.mark.parametrize(
+    ("change", "code", "fields"),
+    [
+        ({"currency": "XYZ"}, "unsupported_currency", {"currency": "xyz"}),
+        ({"currency": "btc"}, "unsupported_currency", {"currency": "btc"}),
+        ({"session_count": 1, "price_per_session": 49}, "amount_too_small", {"minimum": 50}),
+        (
+            {"currency": "jpy", "session_count": 2, "price_per_session": 24},
+            "amount_too_small",
+            {"minimum": 50},
+        ),
+        ({"price_per_session": 10_000_000}, "amount_too_large", {"maximum": 99_999_999}),
+        (
+            {"currency": "kwd", "session_count": 4, "price_per_session": 1_255},
+            "amount_too_precise",
+            {"currency": "kwd", "step": 10},
+        ),
+    ],
+)
+async def test_a_price_stripe_would_not_charge_is_a_422_and_changes_nothing(
+    service: Any, change: dict[str, Any], code: str, fields: dict[str, Any]
+) -> None:
+    response = await service.client.post(
+        "/proposals", json={**PROPOSAL, **change}, headers=service.coach()
+    )
+    body = await problem(response, 422, code)
+    assert fields.items() <= body.items()
+    assert "Stripe" in body["detail"]
+    assert await proposal_count(service) == 0
+
+
+async def test_a_refusal_says_what_stripe_would_take(service: Any) -> None:
+    response = await service.client.post(
+        "/proposals",
+        json={**PROPOSAL, "currency": "kwd", "price_per_session": 1_255},
+        headers=service.coach(),
+    )
+    body = await problem(response, 422, "amount_too_precise")
+    assert "use 1.250 KWD or 1.260 KWD" in body["detail"]
+    response = await service.client.post(
+        "/proposals",
+        json={**PROPOSAL, "currency": "gbp", "session_count": 1, "price_per_session": 29},
+        headers=service.coach(),
+    )
+    body = await problem(response, 422, "amount_too_small")
+    assert "£0.29" in body["detail"]
+    assert "£0.30" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "amount"), [("JPY", 5_000, 50_000), ("kwd", 1_250, 12_500)]
+)
+async def test_a_coach_proposes_in_yen_or_dinars(
+    service: Any, currency: str, price: int, amount: int
+) -> None:
+    response = await service.client.post(
+        "/proposals",
+        json={**PROPOSAL, "currency": currency, "price_per_session": price},
+        headers=service.coach(),
+    )
+    assert response.status == 201, await response.text()
+    offer = await response.json()
+    assert (offer["amount"], offer["currency"]) == (amount, currency.lower())
+    contract = await service.contract(currency=currency, price_per_session=price)
+    assert (contract["amount"], contract["currency"]) == (amount, currency.lower())
+
+
 async def test_a_coach_cannot_propose_to_themselves(service: Any) -> None:
     response = await service.client.post(
         "/proposals", json={**PROPOSAL, "student_id": "coach-1"}, headers=service.coach()

@@ -2,7 +2,8 @@
 
 Transitions are guarded, because any payment event may arrive late, twice or out of order:
 a paid contract never goes back to pending or failed, a failed payment can still be followed
-by a successful one, and a full refund is final (refunded and cancelled).
+by a successful one, a full refund is final (refunded and cancelled), and a refund is applied
+only when it is of the payment that paid the contract.
 """
 
 from __future__ import annotations
@@ -139,7 +140,12 @@ class Contract:
         fully_refunded: bool,
         refunded_at: datetime,
     ) -> None:
-        """Record a refund; a full one makes the contract refunded and cancelled, for good."""
+        """Record a refund; a full one makes the contract refunded and cancelled, for good.
+        A refund of another payment than the one that paid the contract (a duplicate taken
+        twice) is not about the contract: it stays active and paid, and the coach, who never
+        had that money, is not told."""
+        if not self._concerns(payment_id):
+            return
         self._check_currency(currency)
         if self.payment_status is PaymentStatus.REFUNDED:
             return
@@ -155,6 +161,11 @@ class Contract:
         if fully_refunded:
             self.payment_status = PaymentStatus.REFUNDED
             self._cancel("payment refunded", refunded_at)
+
+    def _concerns(self, payment_id: uuid.UUID) -> bool:
+        # Before any payment is seen, a refund may be of the one whose success is still on its
+        # way (events come in any order), so it counts.
+        return self.payment_id is None or payment_id == self.payment_id
 
     def pull_events(self) -> list[DomainEvent]:
         recorded, self.events = self.events, []

@@ -50,10 +50,37 @@ class ContractExists(DomainError):
         }
 
 
-class AmountTooLarge(DomainError):
-    """A total past the largest amount a payment (and an event) can carry."""
+class PriceRefused(DomainError):
+    """A proposal's price or currency that could not be charged; `fields` say what would be
+    (the currency's limit or step), for a client to show or correct."""
+
+    def __init__(self, message: str, **fields: str | int) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class AmountTooLarge(PriceRefused):
+    """A total past the largest amount Stripe charges in its currency, or an event carries."""
 
     code = "amount_too_large"
+
+
+class AmountTooSmall(PriceRefused):
+    """A total under Stripe's minimum charge in its currency."""
+
+    code = "amount_too_small"
+
+
+class AmountTooPrecise(PriceRefused):
+    """An amount finer than Stripe takes in its currency (a three-decimal one not ending in 0)."""
+
+    code = "amount_too_precise"
+
+
+class UnsupportedCurrency(PriceRefused):
+    """A currency Stripe does not charge in."""
+
+    code = "unsupported_currency"
 
 
 class InvalidTerms(DomainError):

@@ -8,7 +8,9 @@ MAX_PAYABLE_AMOUNT = 99_999_999_999
 """The largest total a contract may have, in the currency's minor unit. It is the event
 catalogue's `skileez_events.schemas.MAX_AMOUNT`, the most an event may carry: a larger price
 could not travel in ContractCreated, nor come back in PaymentSucceeded. Kept here so the domain
-imports no messaging; a test checks that the two stay equal."""
+imports no messaging; a test checks that the two stay equal. Stripe's own maximum for each currency
+(`currencies.MAXIMUM_CHARGE`, checked when a coach proposes) is lower still, so every proposal's
+total fits in an event."""
 
 
 def total_amount(session_count: int, price_per_session: int) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from skileez_contracts.domain.currencies import chargeable_currency
 from skileez_contracts.domain.errors import NotAParty, ProposalNotOpen, SelfProposal
 from skileez_contracts.domain.money import total_amount
 
@@ -44,10 +45,12 @@ class Proposal:
         currency: str,
         now: datetime,
     ) -> Proposal:
-        """A new open proposal; its total must be payable, and a coach cannot coach themselves."""
+        """A new open proposal, priced so that Stripe can charge it in its currency; a coach
+        cannot coach themselves."""
         if coach_id == student_id:
             raise SelfProposal("A coach cannot make a proposal to themselves.")
-        total_amount(session_count, price_per_session)
+        chargeable = chargeable_currency(currency)
+        chargeable.check_price(price_per_session, total_amount(session_count, price_per_session))
         return cls(
             id=uuid.uuid4(),
             coach_id=coach_id,

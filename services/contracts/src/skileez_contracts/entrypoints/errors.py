@@ -13,6 +13,9 @@ REFUSALS: Refusals = {
     errors.ProposalNotAccepted: 409,
     errors.ContractExists: 409,
     errors.AmountTooLarge: 422,
+    errors.AmountTooSmall: 422,
+    errors.AmountTooPrecise: 422,
+    errors.UnsupportedCurrency: 422,
     errors.InvalidTerms: 422,
     errors.SelfProposal: 422,
 }

@@ -26,12 +26,17 @@ Currency = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$"),
     AfterValidator(str.lower),
-    Field(description="ISO 4217 code; stored lowercase", examples=["eur"]),
+    Field(
+        description="ISO 4217 code of a currency Stripe charges in; stored lowercase",
+        examples=["eur"],
+    ),
 ]
 
 
 class ProposalIn(BaseModel):
-    """A coach's proposal; prices are integers in the currency's minor unit."""
+    """A coach's proposal; prices are integers in the currency's minor unit as Stripe counts it,
+    and the total must be one Stripe charges in that currency (else 422 `unsupported_currency`,
+    `amount_too_small`, `amount_too_large` or `amount_too_precise`)."""
 
     model_config = ConfigDict(extra="forbid")
 
