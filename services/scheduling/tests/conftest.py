@@ -21,6 +21,8 @@ from skileez_events import (
     ContractActivated,
     ContractCancelled,
     ContractCreated,
+    ContractReinstated,
+    ContractSuspended,
     EventConsumer,
     Names,
     event_type_of,
@@ -79,6 +81,21 @@ def cancelled(contract_id: uuid.UUID, **overrides: Any) -> CloudEvent:
         **overrides,
     }
     return new_event(ContractCancelled(**data), subject=str(contract_id))
+
+
+def suspended(contract_id: uuid.UUID, **overrides: Any) -> CloudEvent:
+    data = {
+        "contract_id": contract_id,
+        "reason": "payment disputed",
+        "suspended_at": datetime.now(UTC),
+        **overrides,
+    }
+    return new_event(ContractSuspended(**data), subject=str(contract_id))
+
+
+def reinstated(contract_id: uuid.UUID, **overrides: Any) -> CloudEvent:
+    data = {"contract_id": contract_id, "reinstated_at": datetime.now(UTC), **overrides}
+    return new_event(ContractReinstated(**data), subject=str(contract_id))
 
 
 def in_days(days: float, hour: int = 10) -> str:

@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 
 from skileez_scheduling.adapters.tables import sessions
 
-from .conftest import PAYMENTS_URL, Scheduling, cancelled, created, in_days
+from .conftest import (
+    PAYMENTS_URL,
+    Scheduling,
+    cancelled,
+    created,
+    in_days,
+    reinstated,
+    suspended,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,6 +155,51 @@ async def test_a_closed_contract_refuses_bookings(scheduling: Scheduling) -> Non
     status, problem = await scheduling.book(contract_id, in_days(1))
     assert (status, problem["code"]) == (409, "contract_closed")
     assert await session_rows(scheduling) == 0
+
+
+async def test_a_suspended_contract_answers_409_until_it_is_reinstated(
+    scheduling: Scheduling,
+) -> None:
+    contract_id = await scheduling.active_contract()
+    status, kept = await scheduling.book(contract_id, in_days(1))
+    assert status == 201
+
+    await scheduling.publish(suspended(contract_id, reason="payment disputed"))
+    await scheduling.wait_for_status(contract_id, "suspended")
+    status, problem = await scheduling.book(contract_id, in_days(2), user="coach-1")
+    assert (status, problem["code"], problem["status"]) == (409, "contract_suspended", 409)
+    assert "suspended (payment disputed)" in problem["detail"]
+    assert "until it is reinstated" in problem["detail"]
+    assert await session_rows(scheduling) == 1
+    status, listed = await scheduling.call("GET", f"/contracts/{contract_id}/sessions")
+    assert (listed["contract_status"], listed["suspension_reason"]) == (
+        "suspended",
+        "payment disputed",
+    )
+    assert [(s["id"], s["status"]) for s in listed["sessions"]] == [(kept["id"], "scheduled")]
+
+    # The schedule page says so, and offers no booking form.
+    status, page = await scheduling.call("GET", f"/contracts/{contract_id}/schedule")
+    assert status == 200
+    assert "This contract is suspended (payment disputed)" in page
+    assert "Book a session" not in page
+    # A browser form that still gets through is answered with a page saying why.
+    browser = {**scheduling.headers("student-1"), "Accept": "text/html"}
+    form = {"starts_at": in_days(3), "duration_minutes": "60"}
+    async with scheduling.http.post(
+        f"/contracts/{contract_id}/sessions", data=form, headers=browser, allow_redirects=False
+    ) as answer:
+        assert answer.status == 409
+        assert "until it is reinstated" in await answer.text()
+
+    await scheduling.publish(reinstated(contract_id))
+    await scheduling.wait_for_status(contract_id, "active")
+    status, listed = await scheduling.call("GET", f"/contracts/{contract_id}/sessions")
+    assert listed["suspension_reason"] is None
+    assert (await scheduling.book(contract_id, in_days(2), user="coach-1"))[0] == 201
+    status, page = await scheduling.call("GET", f"/contracts/{contract_id}/schedule")
+    assert "Book a session" in page
+    assert "suspended" not in page
 
 
 async def test_never_more_scheduled_sessions_than_the_contract_has(

@@ -9,9 +9,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
+from skileez_events import CloudEvent
 from skileez_scheduling.adapters.tables import inbox, sessions
 
-from .conftest import Scheduling, activated, cancelled, created, in_days
+from .conftest import (
+    Scheduling,
+    activated,
+    cancelled,
+    created,
+    in_days,
+    reinstated,
+    suspended,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -62,6 +71,76 @@ async def test_every_order_of_the_three_events_ends_closed(
     assert await scheduling.contract_status(contract_id) == "closed"
     status, problem = await scheduling.book(contract_id, in_days(1))
     assert (status, problem["code"]) == (409, "contract_closed")
+
+
+async def publish_in_turn(scheduling: Scheduling, *events: CloudEvent) -> None:
+    """Publish one at a time, each handled before the next, so arrival follows the order given."""
+    for event in events:
+        handled = await inbox_rows(scheduling)
+        await scheduling.publish(event)
+        await scheduling.wait_until_handled(handled + 1)
+
+
+async def test_a_stale_suspension_does_not_undo_a_later_reinstatement(
+    scheduling: Scheduling,
+) -> None:
+    contract_id = await scheduling.active_contract()
+    disputed_at = datetime.now(UTC)
+    dispute = suspended(contract_id, suspended_at=disputed_at)
+    won = reinstated(contract_id, reinstated_at=disputed_at + timedelta(minutes=5))
+    # The reinstatement overtakes its suspension, which then comes again, redelivered and
+    # republished under a new id.
+    await publish_in_turn(scheduling, won, dispute)
+    handled = await inbox_rows(scheduling)
+    await scheduling.publish(dispute, suspended(contract_id, suspended_at=disputed_at))
+    await scheduling.wait_until_handled(handled + 1)
+    await scheduling.settle()
+    assert await inbox_rows(scheduling) == handled + 1
+    assert await scheduling.contract_status(contract_id) == "active"
+    assert (await scheduling.book(contract_id, in_days(1)))[0] == 201
+
+    # A second dispute, later than the reinstatement, suspends it again.
+    again = suspended(
+        contract_id, reason="second dispute", suspended_at=disputed_at + timedelta(days=1)
+    )
+    await publish_in_turn(scheduling, again)
+    assert await scheduling.contract_status(contract_id) == "suspended"
+    status, problem = await scheduling.book(contract_id, in_days(2))
+    assert (status, problem["code"]) == (409, "contract_suspended")
+    assert "second dispute" in problem["detail"]
+
+
+@pytest.mark.parametrize("order", [("cancelled", "suspended"), ("suspended", "cancelled")])
+async def test_a_suspension_of_a_cancelled_contract_leaves_it_closed(
+    scheduling: Scheduling, order: tuple[str, ...]
+) -> None:
+    contract_id = await scheduling.active_contract()
+    make = {"cancelled": cancelled, "suspended": suspended}
+    await publish_in_turn(scheduling, *(make[name](contract_id) for name in order))
+    assert await scheduling.contract_status(contract_id) == "closed"
+    status, problem = await scheduling.book(contract_id, in_days(1))
+    assert (status, problem["code"]) == (409, "contract_closed")
+
+
+async def test_a_lost_dispute_cancels_the_future_sessions_of_the_suspended_contract(
+    scheduling: Scheduling,
+) -> None:
+    contract_id = await scheduling.active_contract(session_count=3)
+    booked = [(await scheduling.book(contract_id, in_days(days)))[1] for days in (1, 2)]
+    await scheduling.publish(suspended(contract_id))
+    await scheduling.wait_for_status(contract_id, "suspended")
+
+    await scheduling.publish(cancelled(contract_id, reason="payment dispute lost"))
+    await scheduling.wait_for_status(contract_id, "closed")
+    status, listed = await scheduling.call("GET", f"/contracts/{contract_id}/sessions")
+    assert status == 200
+    assert listed["closed_reason"] == "payment dispute lost"
+    assert {s["id"] for s in listed["sessions"]} == {session["id"] for session in booked}
+    for session in listed["sessions"]:
+        assert (session["status"], session["cancellation_reason"]) == (
+            "cancelled",
+            "payment dispute lost",
+        )
 
 
 async def test_duplicated_events_have_one_effect(scheduling: Scheduling) -> None:

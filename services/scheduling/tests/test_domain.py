@@ -19,6 +19,7 @@ from skileez_scheduling.domain.errors import (
     SessionAlreadyCancelled,
     SessionAlreadyStarted,
     SessionLimitReached,
+    SuspendedContract,
 )
 from skileez_scheduling.domain.sessions import Session, SessionStatus
 
@@ -110,10 +111,17 @@ def closed() -> ContractView:
     return view
 
 
+def suspended() -> ContractView:
+    view = active()
+    view.record_suspended(reason="payment disputed", suspended_at=NOW)
+    return view
+
+
 @pytest.mark.parametrize(
     ("contract", "kwargs", "refusal"),
     [
         (pending, {}, PaymentRequired),
+        (suspended, {}, SuspendedContract),
         (closed, {}, ContractClosed),
         (active, {"scheduled": 2}, SessionLimitReached),
         (active, {"user": "stranger"}, NotAParticipant),
@@ -164,3 +172,29 @@ def test_closing_the_contract_keeps_an_earlier_cancellation() -> None:
         None,
         "refunded",
     )
+
+
+def test_only_news_about_a_suspension_changes_the_view() -> None:
+    view = suspended()
+    assert view.is_suspended
+    assert not view.record_suspended(reason="the same, again", suspended_at=NOW)
+    assert not view.record_suspended(reason="older", suspended_at=NOW - timedelta(hours=1))
+    assert view.suspension_reason == "payment disputed"
+    # At the same instant, the reinstatement wins: it answers that suspension.
+    assert view.record_reinstated(reinstated_at=NOW)
+    assert not view.is_suspended
+    assert not view.record_reinstated(reinstated_at=NOW - timedelta(hours=1))
+    assert view.reinstated_at == NOW
+    assert view.record_suspended(reason="a second dispute", suspended_at=NOW + timedelta(hours=1))
+    assert (view.is_suspended, view.shown_status) == (True, "suspended")
+
+
+def test_a_closed_contract_is_neither_suspended_nor_reinstated() -> None:
+    view = closed()
+    assert not view.record_suspended(reason="payment disputed", suspended_at=NOW)
+    assert not view.record_reinstated(reinstated_at=NOW)
+    assert (view.suspended_at, view.reinstated_at, view.shown_status) == (None, None, "closed")
+    # Suspended, then closed: closed is what it is.
+    view = suspended()
+    record(view, "cancelled")
+    assert (view.is_suspended, view.shown_status) == (False, "closed")

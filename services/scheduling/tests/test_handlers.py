@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from skileez_events import ContractActivated, ContractCancelled, ContractCreated
+from skileez_events import (
+    ContractActivated,
+    ContractCancelled,
+    ContractCreated,
+    ContractReinstated,
+    ContractSuspended,
+)
 from skileez_scheduling.domain.commands import BookSession, CancelSession
 from skileez_scheduling.domain.contracts import ContractStatus
 from skileez_scheduling.domain.errors import (
@@ -23,6 +29,7 @@ from skileez_scheduling.domain.errors import (
     SessionAlreadyStarted,
     SessionLimitReached,
     SessionOverlap,
+    SuspendedContract,
 )
 from skileez_scheduling.domain.sessions import Session, SessionStatus
 from skileez_scheduling.entrypoints.errors import REFUSALS
@@ -36,6 +43,8 @@ from skileez_scheduling.service_layer.contract_events import (
     contract_activated,
     contract_cancelled,
     contract_created,
+    contract_reinstated,
+    contract_suspended,
 )
 
 from .fakes import FakeUnitOfWork
@@ -77,6 +86,20 @@ def activated(contract_id: uuid.UUID, **overrides: Any) -> ContractActivated:
 def cancelled(contract_id: uuid.UUID, **overrides: Any) -> ContractCancelled:
     data = {"contract_id": contract_id, "reason": "refunded", "cancelled_at": NOW, **overrides}
     return ContractCancelled(**data)
+
+
+def suspended(contract_id: uuid.UUID, **overrides: Any) -> ContractSuspended:
+    data = {
+        "contract_id": contract_id,
+        "reason": "payment disputed",
+        "suspended_at": NOW,
+        **overrides,
+    }
+    return ContractSuspended(**data)
+
+
+def reinstated(contract_id: uuid.UUID, **overrides: Any) -> ContractReinstated:
+    return ContractReinstated(**{"contract_id": contract_id, "reinstated_at": NOW, **overrides})
 
 
 async def pending_contract(uow: FakeUnitOfWork, **terms: Any) -> uuid.UUID:
@@ -405,3 +428,169 @@ async def test_a_cancellation_cancels_the_sessions_from_its_time_on_once() -> No
         "refunded",
         NOW + timedelta(days=2),
     )
+
+
+# Suspensions (a disputed payment) and reinstatements (the dispute won)
+
+
+async def test_a_suspended_contract_refuses_new_bookings_and_keeps_its_sessions() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    kept = await book(uow, contract_id)
+    await contract_suspended(suspended(contract_id, reason="payment disputed"), uow)
+
+    with pytest.raises(SuspendedContract, match=r"suspended \(payment disputed\)") as refused:
+        await book(uow, contract_id, starts_at=NOW + timedelta(days=2))
+    assert (refused.value.code, REFUSALS[SuspendedContract]) == ("contract_suspended", 409)
+    assert "until it is reinstated" in str(refused.value)
+    assert list(uow.sessions.rows) == [kept.id]
+    assert uow.sessions.rows[kept.id].status is SessionStatus.SCHEDULED
+    contract, sessions = await contract_sessions(contract_id, uow, user_id="coach-1")
+    assert (contract.shown_status, contract.is_suspended) == ("suspended", True)
+    assert [s.status for s in sessions] == [SessionStatus.SCHEDULED]
+    # A participant may still call off a session booked before the suspension.
+    await cancel_session(CancelSession(kept.id, "student-1", NOW), uow)
+
+
+async def test_a_reinstated_contract_accepts_bookings_again() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    await contract_suspended(suspended(contract_id), uow)
+    await contract_reinstated(reinstated(contract_id, reinstated_at=NOW + timedelta(days=9)), uow)
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.shown_status) == (ContractStatus.ACTIVE, "active")
+    await book(uow, contract_id)
+
+
+async def test_a_suspension_heard_before_the_activation_still_refuses_bookings() -> None:
+    """Only a paid contract is suspended: the suspension, not the missing payment, is the
+    reason a booking waits."""
+    uow = FakeUnitOfWork()
+    contract_id = await pending_contract(uow)
+    await contract_suspended(suspended(contract_id), uow)
+    with pytest.raises(SuspendedContract):
+        await book(uow, contract_id)
+    await contract_activated(activated(contract_id), uow)
+    with pytest.raises(SuspendedContract):
+        await book(uow, contract_id)
+    assert uow.sessions.rows == {}
+
+
+LATER = NOW + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    "order",
+    sorted(
+        set(
+            itertools.permutations(["created", "activated", "suspended", "suspended", "reinstated"])
+        )
+    ),
+)
+async def test_a_won_dispute_in_any_order_with_duplicates_ends_bookable(
+    order: tuple[str, ...],
+) -> None:
+    uow = FakeUnitOfWork()
+    contract_id = uuid.uuid4()
+    handle = {
+        "created": lambda: contract_created(created(contract_id), uow),
+        "activated": lambda: contract_activated(activated(contract_id), uow),
+        "suspended": lambda: contract_suspended(suspended(contract_id, suspended_at=NOW), uow),
+        "reinstated": lambda: contract_reinstated(
+            reinstated(contract_id, reinstated_at=LATER), uow
+        ),
+    }
+    for name in order:
+        await handle[name]()
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.is_suspended, view.shown_status) == (
+        ContractStatus.ACTIVE,
+        False,
+        "active",
+    )
+    assert (view.suspended_at, view.reinstated_at) == (NOW, LATER)
+    await book(uow, contract_id)
+
+
+@pytest.mark.parametrize(
+    ("timeline", "suspended_by"),
+    [
+        pytest.param([("suspended", 1), ("reinstated", 2), ("suspended", 3)], 3, id="again"),
+        pytest.param(
+            [("suspended", 1), ("reinstated", 2), ("suspended", 3), ("reinstated", 4)],
+            None,
+            id="won-twice",
+        ),
+        pytest.param([("suspended", 1), ("reinstated", 1)], None, id="same-instant"),
+    ],
+)
+async def test_the_latest_of_suspensions_and_reinstatements_holds_whatever_the_order(
+    timeline: list[tuple[str, int]], suspended_by: int | None
+) -> None:
+    """A second dispute after a won one suspends again; a stale suspension never undoes a
+    later reinstatement."""
+    for order in itertools.permutations(timeline):
+        uow = FakeUnitOfWork()
+        contract_id = await active_contract(uow)
+        for kind, hour in order:
+            at = NOW + timedelta(hours=hour)
+            if kind == "suspended":
+                event = suspended(contract_id, reason=f"dispute {hour}", suspended_at=at)
+                await contract_suspended(event, uow)
+            else:
+                await contract_reinstated(reinstated(contract_id, reinstated_at=at), uow)
+        view = uow.contracts.views[contract_id]
+        if suspended_by is None:
+            assert not view.is_suspended, order
+            await book(uow, contract_id)
+        else:
+            assert view.is_suspended, order
+            with pytest.raises(SuspendedContract, match=f"dispute {suspended_by}"):
+                await book(uow, contract_id)
+
+
+@pytest.mark.parametrize(
+    "order", list(itertools.permutations(["cancelled", "suspended", "reinstated"]))
+)
+async def test_a_suspension_or_reinstatement_of_a_cancelled_contract_leaves_it_closed(
+    order: tuple[str, ...],
+) -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    handle = {
+        "cancelled": lambda: contract_cancelled(cancelled(contract_id, reason="dispute lost"), uow),
+        "suspended": lambda: contract_suspended(suspended(contract_id), uow),
+        "reinstated": lambda: contract_reinstated(
+            reinstated(contract_id, reinstated_at=LATER), uow
+        ),
+    }
+    for name in order:
+        await handle[name]()
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.shown_status, view.closed_reason) == (
+        ContractStatus.CLOSED,
+        "closed",
+        "dispute lost",
+    )
+    with pytest.raises(ContractClosed):
+        await book(uow, contract_id)
+
+
+async def test_a_lost_dispute_cancels_the_future_sessions_of_the_suspended_contract() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow, session_count=3)
+    before = await book(uow, contract_id, starts_at=NOW + timedelta(days=1))
+    after = await book(uow, contract_id, starts_at=NOW + timedelta(days=3))
+    await contract_suspended(suspended(contract_id, suspended_at=NOW), uow)
+
+    lost = cancelled(contract_id, reason="dispute lost", cancelled_at=NOW + timedelta(days=2))
+    await contract_cancelled(lost, uow)
+
+    rows = uow.sessions.rows
+    assert rows[before.id].status is SessionStatus.SCHEDULED
+    assert (rows[after.id].status, rows[after.id].cancellation_reason) == (
+        SessionStatus.CANCELLED,
+        "dispute lost",
+    )
+    view = uow.contracts.views[contract_id]
+    assert (view.status, view.shown_status) == (ContractStatus.CLOSED, "closed")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from skileez_scheduling.adapters.tables import contracts
 from skileez_web.database import downgrade, migrate
 
 PACKAGE = "skileez_scheduling"
@@ -31,3 +32,45 @@ async def test_stairway(create_database: Callable[[str], Awaitable[str]]) -> Non
     assert await tables_of(url) == {"alembic_version"}
     await asyncio.to_thread(migrate, PACKAGE, url)
     assert await tables_of(url) == expected
+
+
+async def contract_columns(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("contracts"))
+            return {column["name"] for column in columns}
+    finally:
+        await engine.dispose()
+
+
+async def test_0002_adds_the_suspension_to_contracts_already_seen(
+    create_database: Callable[[str], Awaitable[str]],
+) -> None:
+    """Each step up and down again; a contract seen before 0002 is not suspended after it."""
+    url = await create_database("scheduling_0002")
+    await asyncio.to_thread(migrate, PACKAGE, url, "0001")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO contracts (id, status, student_id, coach_id, session_count)"
+                    " VALUES (gen_random_uuid(), 'active', 's', 'c', 2)"
+                )
+            )
+        await asyncio.to_thread(migrate, PACKAGE, url, "0002")
+        assert await contract_columns(url) == {column.name for column in contracts.c}
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT status, suspended_at, reinstated_at FROM contracts")
+                )
+            ).one()
+        assert tuple(row) == ("active", None, None)
+        await asyncio.to_thread(downgrade, PACKAGE, url, "0001")
+        assert "suspended_at" not in await contract_columns(url)
+        await asyncio.to_thread(migrate, PACKAGE, url, "0002")
+        assert "suspended_at" in await contract_columns(url)
+    finally:
+        await engine.dispose()

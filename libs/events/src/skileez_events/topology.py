@@ -25,7 +25,11 @@ from skileez_events.schemas import (
     ContractActivated,
     ContractCancelled,
     ContractCreated,
+    ContractReinstated,
+    ContractSuspended,
     EventData,
+    PaymentDisputeClosed,
+    PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
     PaymentSucceeded,
@@ -35,9 +39,21 @@ from skileez_events.schemas import (
 PRODUCERS = ("contracts", "payments")
 
 SUBSCRIPTIONS: dict[str, tuple[type[EventData], ...]] = {
-    "contracts": (PaymentSucceeded, PaymentFailed, PaymentRefunded),
+    "contracts": (
+        PaymentSucceeded,
+        PaymentFailed,
+        PaymentRefunded,
+        PaymentDisputed,
+        PaymentDisputeClosed,
+    ),
     "payments": (ContractCreated,),
-    "scheduling": (ContractCreated, ContractActivated, ContractCancelled),
+    "scheduling": (
+        ContractCreated,
+        ContractActivated,
+        ContractSuspended,
+        ContractReinstated,
+        ContractCancelled,
+    ),
 }
 """Which consumer (service) subscribes to which event types."""
 

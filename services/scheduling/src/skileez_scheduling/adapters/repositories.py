@@ -37,6 +37,9 @@ _SAVED_CONTRACT = (
     "title",
     "closed_reason",
     "closed_at",
+    "suspended_at",
+    "suspension_reason",
+    "reinstated_at",
 )
 """The columns the contract events change (and `updated_at`, set to the time of the save)."""
 _CANCELLATION = ("status", "cancelled_at", "cancelled_by", "cancellation_reason")

@@ -39,6 +39,10 @@ contracts = Table(
     Column("title", Text),
     Column("closed_reason", Text),
     Column("closed_at", DateTime(timezone=True)),
+    # The latest suspension and reinstatement heard of: the later one says which holds.
+    Column("suspended_at", DateTime(timezone=True)),
+    Column("suspension_reason", Text),
+    Column("reinstated_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('pending', 'active', 'closed')", name="contracts_status"),
 )

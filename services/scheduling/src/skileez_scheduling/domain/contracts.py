@@ -2,7 +2,9 @@
 
 Events may arrive in any order and more than once, so the view only ever moves forward:
 pending -> active -> closed, and the terms (parties, session count) are learnt from whichever
-event brings them first.
+event brings them first. A suspension (a disputed payment) comes and goes, possibly more than
+once: the view keeps the latest suspension and the latest reinstatement it has heard of, and the
+later of the two says whether the contract is suspended now.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from skileez_scheduling.domain.errors import (
     NotAParticipant,
     PaymentRequired,
     SessionLimitReached,
+    SuspendedContract,
 )
 
 
@@ -39,11 +42,27 @@ class ContractView:
     title: str | None = None
     closed_reason: str | None = None
     closed_at: datetime | None = None
+    suspended_at: datetime | None = None
+    suspension_reason: str | None = None
+    reinstated_at: datetime | None = None
 
     @property
     def is_known(self) -> bool:
         """True once an event has told who the parties are (a lone cancellation does not)."""
         return self.student_id is not None and self.coach_id is not None
+
+    @property
+    def is_suspended(self) -> bool:
+        """Suspended by a suspension later than any reinstatement; a closed contract is closed,
+        not suspended."""
+        if self.status is ContractStatus.CLOSED or self.suspended_at is None:
+            return False
+        return self.reinstated_at is None or self.suspended_at > self.reinstated_at
+
+    @property
+    def shown_status(self) -> str:
+        """The status its parties see: `suspended` while suspended, else the stored one."""
+        return "suspended" if self.is_suspended else self.status.value
 
     def is_participant(self, user_id: str) -> bool:
         return self.is_known and user_id in (self.student_id, self.coach_id)
@@ -67,16 +86,44 @@ class ContractView:
         self.closed_at = cancelled_at
         return True
 
+    def record_suspended(self, *, reason: str, suspended_at: datetime) -> bool:
+        """Keep the latest suspension; True if this one is news. A closed contract stays closed,
+        and a suspension older than a reinstatement already seen does not undo it."""
+        if self.status is ContractStatus.CLOSED:
+            return False
+        if self.suspended_at is not None and suspended_at <= self.suspended_at:
+            return False
+        self.suspended_at = suspended_at
+        self.suspension_reason = reason
+        return True
+
+    def record_reinstated(self, *, reinstated_at: datetime) -> bool:
+        """Keep the latest reinstatement; True if this one is news. It lifts only the
+        suspensions before it (at the same instant, the reinstatement wins)."""
+        if self.status is ContractStatus.CLOSED:
+            return False
+        if self.reinstated_at is not None and reinstated_at <= self.reinstated_at:
+            return False
+        self.reinstated_at = reinstated_at
+        return True
+
     def check_participant(self, user_id: str) -> None:
         if not self.is_participant(user_id):
             raise NotAParticipant("Only the contract's student or coach may do this.")
 
     def check_can_book(self, scheduled_sessions: int) -> None:
-        """A new session fits: the contract is paid, still open, and has a free session left."""
-        if self.status is ContractStatus.PENDING:
-            raise PaymentRequired("The contract must be paid before sessions can be scheduled.")
+        """A new session fits: the contract is paid, still open, not suspended, and has a free
+        session left."""
         if self.status is ContractStatus.CLOSED:
             raise ContractClosed(f"The contract is closed ({self.closed_reason}).")
+        # Only a paid contract is suspended: the suspension may be heard of before the activation.
+        if self.is_suspended:
+            raise SuspendedContract(
+                f"The contract is suspended ({self.suspension_reason}): no new session can be"
+                " booked until it is reinstated. Sessions already booked are kept."
+            )
+        if self.status is ContractStatus.PENDING:
+            raise PaymentRequired("The contract must be paid before sessions can be scheduled.")
         if self.session_count is not None and scheduled_sessions >= self.session_count:
             raise SessionLimitReached(
                 f"All {self.session_count} sessions of this contract are already scheduled."

@@ -32,6 +32,12 @@ class ContractClosed(DomainError):
     code = "contract_closed"
 
 
+class SuspendedContract(DomainError):
+    """The contract's payment is disputed: no new bookings until it is reinstated."""
+
+    code = "contract_suspended"
+
+
 class SessionLimitReached(DomainError):
     code = "session_limit_reached"
 

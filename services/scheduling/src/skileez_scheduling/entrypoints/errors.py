@@ -12,6 +12,7 @@ from skileez_scheduling.domain.errors import (
     SessionAlreadyStarted,
     SessionLimitReached,
     SessionOverlap,
+    SuspendedContract,
 )
 from skileez_web.problems import Refusals
 
@@ -20,6 +21,7 @@ REFUSALS: Refusals = {
     NotAParticipant: 403,
     NotFound: 404,
     ContractClosed: 409,
+    SuspendedContract: 409,
     SessionLimitReached: 409,
     SessionOverlap: 409,
     SessionAlreadyCancelled: 409,

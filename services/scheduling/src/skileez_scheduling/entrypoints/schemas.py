@@ -61,8 +61,11 @@ class SessionOut(BaseModel):
 
 class ContractSessions(BaseModel):
     contract_id: UUID
-    contract_status: Literal["pending", "active", "closed"]
+    contract_status: Literal["pending", "active", "suspended", "closed"] = Field(
+        description="`suspended` while a dispute of its payment holds new bookings back."
+    )
     closed_reason: str | None
+    suspension_reason: str | None = Field(description="Why it is suspended, while it is.")
     session_count: int | None
     scheduled_count: int
     sessions: list[SessionOut]
@@ -72,8 +75,9 @@ class ContractSessions(BaseModel):
         out = [SessionOut.of(session) for session in sessions]
         return cls(
             contract_id=contract.id,
-            contract_status=contract.status.value,
+            contract_status=contract.shown_status,
             closed_reason=contract.closed_reason,
+            suspension_reason=contract.suspension_reason if contract.is_suspended else None,
             session_count=contract.session_count,
             scheduled_count=sum(1 for s in out if s.status == "scheduled"),
             sessions=out,

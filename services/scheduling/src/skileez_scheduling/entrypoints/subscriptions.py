@@ -12,6 +12,8 @@ from skileez_events import (
     ContractActivated,
     ContractCancelled,
     ContractCreated,
+    ContractReinstated,
+    ContractSuspended,
     Incoming,
     Subscription,
     in_unit_of_work,
@@ -37,5 +39,7 @@ in_the_inbox_transaction = in_unit_of_work(_unit_of_work)
 CONTRACT_EVENTS = [
     Subscription(ContractCreated, in_the_inbox_transaction(contract_events.contract_created)),
     Subscription(ContractActivated, in_the_inbox_transaction(contract_events.contract_activated)),
+    Subscription(ContractSuspended, in_the_inbox_transaction(contract_events.contract_suspended)),
+    Subscription(ContractReinstated, in_the_inbox_transaction(contract_events.contract_reinstated)),
     Subscription(ContractCancelled, in_the_inbox_transaction(contract_events.contract_cancelled)),
 ]

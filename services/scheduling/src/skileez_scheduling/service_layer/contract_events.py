@@ -1,7 +1,8 @@
 """Keeping scheduling's view of contracts current from the contracts service's events.
 
 Events may come in any order and more than once: each handler takes the view locked (created
-by the first event about the contract) and lets it move only forward. ContractActivated is on
+by the first event about the contract) and lets it move only forward; a suspension and a
+reinstatement are ordered by their own times, since they may alternate. ContractActivated is on
 the activation hot path: the consumer's batch has locked (or created) its view ahead and writes
 the views' changes together at its commit, so it costs no statement of its own.
 """
@@ -10,7 +11,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from skileez_events import ContractActivated, ContractCancelled, ContractCreated
+from skileez_events import (
+    ContractActivated,
+    ContractCancelled,
+    ContractCreated,
+    ContractReinstated,
+    ContractSuspended,
+)
 from skileez_scheduling.service_layer.unit_of_work import UnitOfWork
 
 
@@ -31,6 +38,20 @@ async def contract_activated(event: ContractActivated, uow: UnitOfWork) -> None:
         student_id=event.student_id, coach_id=event.coach_id, session_count=event.session_count
     )
     uow.contracts.save(contract)
+
+
+async def contract_suspended(event: ContractSuspended, uow: UnitOfWork) -> None:
+    """Refuse new bookings from now on; the sessions already booked stay."""
+    contract = await uow.contracts.for_event(event.contract_id)
+    if contract.record_suspended(reason=event.reason, suspended_at=event.suspended_at):
+        uow.contracts.save(contract)
+
+
+async def contract_reinstated(event: ContractReinstated, uow: UnitOfWork) -> None:
+    """Accept bookings again, unless a later suspension has been heard of already."""
+    contract = await uow.contracts.for_event(event.contract_id)
+    if contract.record_reinstated(reinstated_at=event.reinstated_at):
+        uow.contracts.save(contract)
 
 
 async def contract_cancelled(event: ContractCancelled, uow: UnitOfWork) -> None:
