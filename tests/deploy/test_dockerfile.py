@@ -41,10 +41,15 @@ def stages() -> dict[str, list[tuple[str, str]]]:
 
 
 def test_uv_is_pinned_and_the_sync_is_frozen_without_dev_dependencies() -> None:
-    [uv_from] = [
-        rest for keyword, rest in instructions() if keyword == "FROM" and "astral-sh/uv" in rest
-    ]
-    assert re.fullmatch(r"ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ AS uv", uv_from), uv_from
+    # The base images are build arguments (a machine without registry access substitutes
+    # local ones: deploy/podman/compose.sh); their defaults are the official, pinned images.
+    arguments = dict(
+        rest.split("=", 1) for keyword, rest in instructions() if keyword == "ARG" and "=" in rest
+    )
+    assert re.fullmatch(r"ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+", arguments["UV_IMAGE"])
+    assert arguments["PYTHON_IMAGE"] == "python:3.11-slim-bookworm"
+    froms = [rest for keyword, rest in instructions() if keyword == "FROM"]
+    assert froms == ["${UV_IMAGE} AS uv", "${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE} AS runtime"]
     syncs = [rest for keyword, rest in stages()["build"] if "uv sync" in rest]
     assert syncs
     assert all("--frozen" in s and "--no-dev" in s for s in syncs)
