@@ -26,6 +26,8 @@ from skileez_events import (
     CloudEvent,
     EventData,
     Names,
+    PaymentDisputeClosed,
+    PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
     PaymentSucceeded,
@@ -169,6 +171,22 @@ class Contracts:
             notifications, notifications.c.contract_id == uuid.UUID(contract_id)
         )
 
+    async def page(self, contract_id: str, user: str = "student-1") -> str:
+        """The contract's HTML page, as `user`'s browser gets it."""
+        response = await self.client.get(
+            f"/contracts/{contract_id}",
+            cookies={"skileez_token": self.token(user, "student")},
+            headers={"Accept": "text/html"},
+        )
+        assert response.status == 200
+        return await response.text()
+
+    async def deliver(self, *events: CloudEvent, copies: int = 1) -> None:
+        """Publish each event in turn and wait until it is handled."""
+        for event in events:
+            await self.publish(event, copies=copies)
+            await self.settle(event)
+
     async def contract_row(self, contract_id: str) -> Any:
         async with self.client.app[ENGINE].connect() as conn:
             query = select(contracts).where(contracts.c.id == uuid.UUID(contract_id))
@@ -251,6 +269,42 @@ def payment_refunded() -> Callable[..., CloudEvent]:
             **overrides,
         }
         return _payment_event(PaymentRefunded(**fields), contract["id"])
+
+    return make
+
+
+@pytest.fixture
+def payment_disputed() -> Callable[..., CloudEvent]:
+    def make(contract: dict[str, Any], payment_id: str, **overrides: Any) -> CloudEvent:
+        fields = {
+            "payment_id": payment_id,
+            "contract_id": contract["id"],
+            "stripe_dispute_id": "dp_test_1",
+            "amount": contract["amount"],
+            "currency": contract["currency"],
+            "reason": "fraudulent",
+            "disputed_at": datetime.now(UTC),
+            **overrides,
+        }
+        return _payment_event(PaymentDisputed(**fields), contract["id"])
+
+    return make
+
+
+@pytest.fixture
+def payment_dispute_closed() -> Callable[..., CloudEvent]:
+    def make(
+        contract: dict[str, Any], payment_id: str, outcome: str, **overrides: Any
+    ) -> CloudEvent:
+        fields = {
+            "payment_id": payment_id,
+            "contract_id": contract["id"],
+            "stripe_dispute_id": "dp_test_1",
+            "outcome": outcome,
+            "closed_at": datetime.now(UTC),
+            **overrides,
+        }
+        return _payment_event(PaymentDisputeClosed(**fields), contract["id"])
 
     return make
 

@@ -12,6 +12,7 @@ from skileez_contracts.domain.events import DomainEvent
 from skileez_contracts.domain.notifications import Notification, coach_notifications
 from skileez_contracts.domain.proposal import Proposal
 from skileez_contracts.service_layer.integration import integration_events
+from skileez_contracts.service_layer.unit_of_work import PaymentNews, WaitingEvent
 from skileez_events import EventData
 
 
@@ -61,6 +62,19 @@ class FakeNotificationRepository:
         return _newest_first(mine)[offset : offset + limit]
 
 
+class FakeWaitingEventRepository:
+    def __init__(self) -> None:
+        self.stored: list[PaymentNews] = []
+
+    async def keep(self, news: PaymentNews) -> None:
+        self.stored.append(news)
+
+    async def take(self, payment_id: uuid.UUID) -> list[WaitingEvent]:
+        taken = [news for news in self.stored if news.payment_id == payment_id]
+        self.stored = [news for news in self.stored if news.payment_id != payment_id]
+        return [WaitingEvent(news) for news in taken]
+
+
 class FakeUnitOfWork:
     """Records, as the real one commits: the contracts' states, the integration events in the
     outbox, the coach's notifications, and how many times a contract row was written."""
@@ -69,6 +83,7 @@ class FakeUnitOfWork:
         self.proposals = FakeProposalRepository()
         self.contracts = FakeContractRepository()
         self.notifications = FakeNotificationRepository()
+        self.waiting_events = FakeWaitingEventRepository()
         self.outbox: list[EventData] = []
         self.contract_writes = 0
 
@@ -77,7 +92,7 @@ class FakeUnitOfWork:
         self._write(contract)
         self._store_effects(contract, recorded)
 
-    async def save(self, contract: Contract) -> None:
+    async def save(self, contract: Contract, *, cause: WaitingEvent | None = None) -> None:
         recorded = contract.pull_events()
         if recorded:
             self._write(contract)

@@ -229,12 +229,167 @@ def test_a_refund_of_a_duplicate_payment_leaves_the_contract_paid_by_the_other()
     assert (contract.status, contract.payment_status) == ("cancelled", "refunded")
 
 
-def test_a_refund_seen_before_the_success_wins_over_it() -> None:
+def test_a_refund_before_any_payment_waits_and_never_cancels_a_payable_contract() -> None:
     contract = pending_contract()
+    assert contract.awaits_success_of(PAYMENT)
     refund(contract, 50_000, 50_000, fully=True)
+    assert (contract.status, contract.payment_status) == ("pending", "pending")
+    assert contract.awaits_payment()
+    assert contract.pull_events() == []
     pay(contract)
+    assert not contract.awaits_success_of(PAYMENT)
+    assert not contract.awaits_success_of(uuid.uuid4())
+    refund(contract, 50_000, 50_000, fully=True)
     assert (contract.status, contract.payment_status) == ("cancelled", "refunded")
-    assert contract.payment_date is None
+
+
+def dispute(contract: Contract, payment_id: uuid.UUID = PAYMENT, dispute_id: str = "dp_1") -> None:
+    contract.mark_payment_disputed(
+        payment_id=payment_id,
+        dispute_id=dispute_id,
+        amount=50_000,
+        currency="eur",
+        reason="fraudulent",
+        disputed_at=NOW,
+    )
+
+
+def close(
+    contract: Contract, won: bool, payment_id: uuid.UUID = PAYMENT, dispute_id: str = "dp_1"
+) -> None:
+    contract.close_dispute(payment_id=payment_id, dispute_id=dispute_id, won=won, closed_at=NOW)
+
+
+def active_contract() -> Contract:
+    contract = pending_contract()
+    pay(contract)
+    contract.pull_events()
+    return contract
+
+
+def test_a_dispute_suspends_an_active_contract_once() -> None:
+    contract = active_contract()
+    dispute(contract)
+    assert (contract.status, contract.payment_status) == ("suspended", "disputed")
+    assert (contract.stripe_dispute_id, contract.dispute_status) == ("dp_1", "open")
+    assert contract.is_suspended()
+    assert not contract.can_schedule_sessions()
+    assert not contract.awaits_payment()
+    assert contract.pull_events() == [
+        events.ContractSuspended(
+            dispute_id="dp_1", disputed_amount=50_000, reason="fraudulent", suspended_at=NOW
+        )
+    ]
+    dispute(contract)
+    pay(contract)
+    fail(contract)
+    assert (contract.status, contract.payment_status) == ("suspended", "disputed")
+    assert contract.pull_events() == []
+
+
+def test_a_won_dispute_reinstates_and_a_lost_one_cancels_for_good() -> None:
+    won = active_contract()
+    dispute(won)
+    won.pull_events()
+    close(won, won=True)
+    assert (won.status, won.payment_status, won.dispute_status) == ("active", "paid", "won")
+    assert won.can_schedule_sessions()
+    assert [type(e) for e in won.pull_events()] == [
+        events.DisputeWon,
+        events.ContractReinstated,
+    ]
+    close(won, won=False)
+    close(won, won=True)
+    dispute(won)
+    assert (won.status, won.payment_status) == ("active", "paid")
+    assert won.pull_events() == []
+
+    lost = active_contract()
+    dispute(lost)
+    lost.pull_events()
+    close(lost, won=False)
+    assert (lost.status, lost.payment_status, lost.dispute_status) == (
+        "cancelled",
+        "refunded",
+        "lost",
+    )
+    [told, cancelled] = lost.pull_events()
+    assert told == events.DisputeLost(dispute_id="dp_1", closed_at=NOW)
+    assert isinstance(cancelled, events.ContractCancelled)
+    assert "dp_1" in cancelled.reason
+    assert "lost" in cancelled.reason
+    assert (cancelled.cancelled_by, cancelled.refund_amount) == ("system", 0)
+    close(lost, won=True)
+    dispute(lost)
+    pay(lost)
+    assert (lost.status, lost.payment_status) == ("cancelled", "refunded")
+    assert lost.pull_events() == []
+
+
+def test_a_closure_seen_before_its_dispute_ends_in_the_right_state() -> None:
+    won = active_contract()
+    close(won, won=True)
+    assert [type(e) for e in won.pull_events()] == [events.DisputeWon]
+    dispute(won)
+    assert (won.status, won.payment_status) == ("active", "paid")
+    assert won.pull_events() == []
+
+    lost = active_contract()
+    close(lost, won=False)
+    dispute(lost)
+    assert (lost.status, lost.payment_status) == ("cancelled", "refunded")
+    assert [type(e) for e in lost.pull_events()] == [
+        events.DisputeLost,
+        events.ContractCancelled,
+    ]
+
+
+def test_a_dispute_of_another_payment_or_of_a_cancelled_contract_changes_nothing() -> None:
+    contract = active_contract()
+    other = uuid.uuid4()
+    dispute(contract, payment_id=other)
+    close(contract, won=False, payment_id=other)
+    assert (contract.status, contract.payment_status) == ("active", "paid")
+    assert contract.stripe_dispute_id is None
+
+    refund(contract, 50_000, 50_000, fully=True)
+    contract.pull_events()
+    dispute(contract)
+    close(contract, won=False)
+    close(contract, won=True)
+    assert (contract.status, contract.payment_status) == ("cancelled", "refunded")
+    assert contract.pull_events() == []
+
+    pending = pending_contract()
+    dispute(pending)
+    close(pending, won=False)
+    assert (pending.status, pending.payment_status) == ("pending", "pending")
+
+
+def test_the_coach_is_told_of_a_dispute_and_how_it_closed() -> None:
+    contract = active_contract()
+    dispute(contract)
+    close(contract, won=True)
+    dispute(contract, dispute_id="dp_2")
+    told = [coach_notification(contract, event, NOW) for event in contract.pull_events()]
+    suspended, won, reinstated = told
+    assert reinstated is None
+    assert suspended is not None
+    assert won is not None
+    assert suspended.kind is NotificationKind.PAYMENT_DISPUTED
+    assert won.kind is NotificationKind.DISPUTE_WON
+    for part in ("student-1", "€500.00", str(contract.id), "fraudulent", "suspended"):
+        assert part in suspended.message
+    assert "active" in won.message
+
+    lost = active_contract()
+    close(lost, won=False)
+    notes = [coach_notification(lost, event, NOW) for event in lost.pull_events()]
+    assert notes[1] is None
+    assert notes[0] is not None
+    assert notes[0].kind is NotificationKind.DISPUTE_LOST
+    assert "€500.00" in notes[0].message
+    assert "cancelled" in notes[0].message
 
 
 def test_a_payment_of_another_amount_or_currency_is_refused() -> None:

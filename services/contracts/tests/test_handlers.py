@@ -33,6 +33,10 @@ from skileez_events import (
     ContractCancelled,
     ContractCreated,
     ContractPaymentFailed,
+    ContractReinstated,
+    ContractSuspended,
+    PaymentDisputeClosed,
+    PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
     PaymentSucceeded,
@@ -395,13 +399,161 @@ async def test_a_refund_of_a_duplicate_payment_leaves_the_contract_active_and_pa
     assert (cancelled.status, cancelled.payment_status) == ("cancelled", "refunded")
 
 
-async def test_a_refund_seen_before_its_payment_wins_over_it(uow: FakeUnitOfWork) -> None:
+async def test_a_refund_seen_before_its_payment_waits_and_then_cancels(
+    uow: FakeUnitOfWork,
+) -> None:
+    """Refund, then the success of the payment it refunds (their queues differ): the refund waits
+    for the success, then applies; the contract ends refunded and cancelled as before."""
     contract = await pending_contract(uow)
-    await payments.record_payment_refunded(refunded(contract, 50_000, fully=True), uow)
-    await payments.record_payment_succeeded(succeeded(contract), uow)
+    payment = succeeded(contract)
+    refund = refunded(contract, 50_000, fully=True, of=payment)
+    await payments.record_payment_refunded(refund, uow)
+    waiting = await stored(uow, contract.id)
+    assert (waiting.status, waiting.payment_status) == ("pending", "pending")
+    assert uow.waiting_events.stored == [refund]
+    assert uow.outbox == []
+
+    await payments.record_payment_succeeded(payment, uow)
     await payments.record_payment_failed(failed(contract), uow)
     cancelled = await stored(uow, contract.id)
     assert (cancelled.status, cancelled.payment_status) == ("cancelled", "refunded")
-    assert cancelled.payment_date is None
-    assert [type(e) for e in uow.outbox] == [ContractCancelled]
-    assert kinds(uow) == [NotificationKind.PAYMENT_REFUNDED]
+    assert [type(e) for e in uow.outbox] == [ContractActivated, ContractCancelled]
+    assert kinds(uow) == [NotificationKind.PAYMENT_RECEIVED, NotificationKind.PAYMENT_REFUNDED]
+    assert uow.waiting_events.stored == []
+
+    await payments.record_payment_succeeded(payment, uow)
+    assert (await stored(uow, contract.id)).status is ContractStatus.CANCELLED
+    assert len(uow.outbox) == 2
+
+
+async def test_a_refund_of_a_payment_that_never_succeeded_leaves_the_contract_payable(
+    uow: FakeUnitOfWork,
+) -> None:
+    """A held payment refunded at review never succeeded: the pending contract stays payable,
+    and the student's next payment activates it."""
+    contract = await pending_contract(uow)
+    held = refunded(contract, 50_000, fully=True)
+    await payments.record_payment_refunded(held, uow)
+    await payments.record_payment_refunded(held, uow)
+    still = await stored(uow, contract.id)
+    assert (still.status, still.payment_status) == ("pending", "pending")
+    assert still.awaits_payment()
+    assert (uow.outbox, uow.notifications.stored, uow.contract_writes) == ([], [], 0)
+
+    await payments.record_payment_succeeded(succeeded(contract), uow)
+    paid = await stored(uow, contract.id)
+    assert (paid.status, paid.payment_status) == ("active", "paid")
+    assert [type(e) for e in uow.outbox] == [ContractActivated]
+    assert uow.waiting_events.stored == [held, held]
+
+
+# --- disputes --------------------------------------------------------------------------------
+
+
+def disputed(payment: PaymentSucceeded, dispute_id: str = "dp_1") -> PaymentDisputed:
+    return PaymentDisputed(
+        payment_id=payment.payment_id,
+        contract_id=payment.contract_id,
+        stripe_dispute_id=dispute_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        reason="fraudulent",
+        disputed_at=PAID_AT,
+    )
+
+
+def dispute_closed(
+    payment: PaymentSucceeded, outcome: str, dispute_id: str = "dp_1"
+) -> PaymentDisputeClosed:
+    return PaymentDisputeClosed(
+        payment_id=payment.payment_id,
+        contract_id=payment.contract_id,
+        stripe_dispute_id=dispute_id,
+        outcome=outcome,
+        closed_at=PAID_AT,
+    )
+
+
+async def paid_contract(uow: FakeUnitOfWork) -> tuple[Contract, PaymentSucceeded]:
+    contract = await pending_contract(uow)
+    payment = succeeded(contract)
+    await payments.record_payment_succeeded(payment, uow)
+    uow.outbox.clear()
+    uow.notifications.stored.clear()
+    return contract, payment
+
+
+async def test_a_dispute_suspends_and_a_won_one_reinstates(uow: FakeUnitOfWork) -> None:
+    contract, payment = await paid_contract(uow)
+    await payments.record_payment_disputed(disputed(payment), uow)
+    await payments.record_payment_disputed(disputed(payment), uow)
+    suspended = await stored(uow, contract.id)
+    assert (suspended.status, suspended.payment_status) == ("suspended", "disputed")
+    assert not suspended.can_schedule_sessions()
+    [published] = uow.outbox
+    assert isinstance(published, ContractSuspended)
+    assert published.contract_id == contract.id
+    assert "fraudulent" in published.reason
+    [told] = uow.notifications.stored
+    assert (told.kind, told.recipient_id, told.amount) == ("payment_disputed", "coach-1", 50_000)
+    assert "€500.00" in told.message
+
+    await payments.record_payment_dispute_closed(dispute_closed(payment, "won"), uow)
+    await payments.record_payment_dispute_closed(dispute_closed(payment, "won"), uow)
+    await payments.record_payment_dispute_closed(dispute_closed(payment, "lost"), uow)
+    active = await stored(uow, contract.id)
+    assert (active.status, active.payment_status) == ("active", "paid")
+    assert active.can_schedule_sessions()
+    assert [type(e) for e in uow.outbox] == [ContractSuspended, ContractReinstated]
+    assert kinds(uow) == [NotificationKind.PAYMENT_DISPUTED, NotificationKind.DISPUTE_WON]
+
+
+async def test_a_lost_dispute_cancels_with_nothing_left_to_refund(uow: FakeUnitOfWork) -> None:
+    contract, payment = await paid_contract(uow)
+    await payments.record_payment_disputed(disputed(payment), uow)
+    await payments.record_payment_dispute_closed(dispute_closed(payment, "lost"), uow)
+    await payments.record_payment_dispute_closed(dispute_closed(payment, "won"), uow)
+    await payments.record_payment_succeeded(payment, uow)
+    cancelled = await stored(uow, contract.id)
+    assert (cancelled.status, cancelled.payment_status) == ("cancelled", "refunded")
+    suspension, cancellation = uow.outbox
+    assert isinstance(suspension, ContractSuspended)
+    assert isinstance(cancellation, ContractCancelled)
+    assert (cancellation.cancelled_by, cancellation.refund_amount) == ("system", 0)
+    assert "dispute dp_1 lost" in cancellation.reason
+    assert kinds(uow) == [NotificationKind.PAYMENT_DISPUTED, NotificationKind.DISPUTE_LOST]
+
+
+@pytest.mark.parametrize("outcome", ["won", "lost"])
+async def test_a_closure_seen_before_its_dispute_ends_in_the_right_state(
+    uow: FakeUnitOfWork, outcome: str
+) -> None:
+    contract, payment = await paid_contract(uow)
+    await payments.record_payment_dispute_closed(dispute_closed(payment, outcome), uow)
+    await payments.record_payment_disputed(disputed(payment), uow)
+    seen = await stored(uow, contract.id)
+    expected = ("active", "paid") if outcome == "won" else ("cancelled", "refunded")
+    assert (seen.status, seen.payment_status) == expected
+    assert [type(e) for e in uow.outbox] == ([] if outcome == "won" else [ContractCancelled])
+
+
+async def test_a_dispute_of_another_payment_changes_nothing(uow: FakeUnitOfWork) -> None:
+    contract, _payment = await paid_contract(uow)
+    duplicate = succeeded(contract, stripe_payment_intent_id="pi_2")
+    await payments.record_payment_succeeded(duplicate, uow)
+    await payments.record_payment_disputed(disputed(duplicate), uow)
+    await payments.record_payment_dispute_closed(dispute_closed(duplicate, "lost"), uow)
+    seen = await stored(uow, contract.id)
+    assert (seen.status, seen.payment_status) == ("active", "paid")
+    assert (uow.outbox, uow.notifications.stored) == ([], [])
+
+
+async def test_a_dispute_seen_before_its_payment_waits_for_it(uow: FakeUnitOfWork) -> None:
+    contract = await pending_contract(uow)
+    payment = succeeded(contract)
+    await payments.record_payment_disputed(disputed(payment), uow)
+    assert (await stored(uow, contract.id)).status is ContractStatus.PENDING
+    await payments.record_payment_succeeded(payment, uow)
+    seen = await stored(uow, contract.id)
+    assert (seen.status, seen.payment_status) == ("suspended", "disputed")
+    assert [type(e) for e in uow.outbox] == [ContractActivated, ContractSuspended]

@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from skileez_web.database import downgrade, migrate
 
-TABLES = {"proposals", "contracts", "notifications", "outbox", "inbox", "alembic_version"}
+TABLES = {
+    "proposals",
+    "contracts",
+    "notifications",
+    "waiting_payment_events",
+    "outbox",
+    "inbox",
+    "alembic_version",
+}
 
 
 async def schema(url: str) -> tuple[set[str], set[str]]:
@@ -40,7 +48,11 @@ async def test_stairway_upgrade_downgrade_upgrade(
     await asyncio.to_thread(migrate, "skileez_contracts", url)
     tables, indexes = await schema(url)
     assert tables == TABLES
-    assert {"ix_contracts_payment_status", "ix_contracts_stripe_payment_intent_id"} <= indexes
+    assert {
+        "ix_contracts_payment_status",
+        "ix_contracts_stripe_payment_intent_id",
+        "ix_waiting_payment_events_payment_id",
+    } <= indexes
 
     await asyncio.to_thread(downgrade, "skileez_contracts", url, "base")
     assert (await schema(url))[0] == {"alembic_version"}

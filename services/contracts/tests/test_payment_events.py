@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from skileez_contracts.adapters.tables import notifications
+from skileez_contracts.adapters.tables import notifications, waiting_payment_events
 from skileez_events import (
     CloudEvent,
     ContractActivated,
@@ -142,24 +142,47 @@ async def test_a_failed_payment_then_a_successful_one(
     assert kinds == ["payment_received", "payment_failed"]
 
 
-async def test_a_full_refund_seen_before_the_success_cancels_for_good(
+async def test_a_full_refund_seen_before_the_success_waits_for_it_then_cancels(
     service: Any, payment_succeeded: Any, payment_refunded: Any
 ) -> None:
+    """The refund's queue delivered it first: it waits, stored, for its payment's success."""
     contract = await service.contract()
-    refund = payment_refunded(contract)
-    await service.publish(refund)
-    await service.settle(refund)
     success = payment_succeeded(contract)
-    await service.publish(success)
-    await service.settle(success)
+    refund = payment_refunded(contract, payment_id=success.data["payment_id"])
+    await service.deliver(refund, copies=3)
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("pending", "pending")
+    assert await service.count(waiting_payment_events) == 1
+    assert await service.outbox_events(CANCELLED) == []
 
+    await service.deliver(success, copies=3)
     seen = await service.get_contract(contract["id"])
     assert (seen["status"], seen["payment_status"]) == ("cancelled", "refunded")
-    assert seen["payment_date"] is None
-    assert await service.outbox_events(ACTIVATED) == []
+    assert await service.count(waiting_payment_events) == 0
     [cancelled] = await service.outbox_events(CANCELLED)
     assert ContractCancelled.model_validate(cancelled.data).reason == "payment refunded"
-    assert [n["kind"] for n in await coach_notifications(service)] == ["payment_refunded"]
+    assert cancelled.causationid == refund.id
+    assert len(await service.outbox_events(ACTIVATED)) == 1
+    kinds = [n["kind"] for n in await coach_notifications(service)]
+    assert sorted(kinds) == ["payment_received", "payment_refunded"]
+    assert await list_dead_letters(service.amqp_url, service.names) == []
+
+
+async def test_a_refund_of_a_payment_that_never_succeeded_leaves_the_contract_payable(
+    service: Any, payment_succeeded: Any, payment_refunded: Any
+) -> None:
+    """A held payment refunded at review never succeeded: the student can still pay."""
+    contract = await service.contract()
+    await service.deliver(payment_refunded(contract))
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("pending", "pending")
+    assert "Pay €500.00" in await service.page(contract["id"])
+    assert await coach_notifications(service) == []
+
+    await service.deliver(payment_succeeded(contract))
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("active", "paid")
+    assert await service.outbox_events(CANCELLED) == []
 
 
 async def test_partial_then_full_refund_after_payment(

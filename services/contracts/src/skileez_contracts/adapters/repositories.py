@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import UTC, datetime
 
 import asyncpg
 
-from skileez_contracts.adapters.tables import contracts, notifications, proposals
-from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
+from skileez_contracts.adapters.tables import (
+    contracts,
+    notifications,
+    proposals,
+    waiting_payment_events,
+)
+from skileez_contracts.domain.contract import (
+    Contract,
+    ContractStatus,
+    DisputeStatus,
+    PaymentStatus,
+)
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+from skileez_contracts.service_layer.unit_of_work import PaymentNews, WaitingEvent
 from skileez_db.connections import identity_map
 from skileez_db.statements import (
     StagedInsert,
@@ -27,6 +39,7 @@ from skileez_db.statements import (
     update_sql,
     values_of,
 )
+from skileez_events import EVENT_MODELS, CloudEvent
 
 CONTRACT_STATE = (
     "status",
@@ -36,6 +49,8 @@ CONTRACT_STATE = (
     "payment_date",
     "activated_at",
     "cancelled_at",
+    "stripe_dispute_id",
+    "dispute_status",
 )
 """The columns a contract's transitions change."""
 
@@ -144,6 +159,45 @@ class ContractRepository:
         _CONTRACT_CHANGES.save(self._connection, contract.id, values_of(contract, CONTRACT_STATE))
 
 
+_KEEP_WAITING = insert_sql(
+    waiting_payment_events,
+    ["event_id", "payment_id", "contract_id", "event_type", "body", "received_at"],
+)
+_TAKE_WAITING = (
+    "DELETE FROM waiting_payment_events WHERE payment_id = $1 RETURNING body, received_at, event_id"
+)
+
+
+class WaitingEventRepository:
+    """The payment news kept for its payment's success, as the CloudEvents that brought it."""
+
+    def __init__(self, connection: asyncpg.Connection, cause: CloudEvent | None) -> None:
+        self._connection = connection
+        self._cause = cause
+
+    async def keep(self, news: PaymentNews) -> None:
+        if self._cause is None:
+            raise RuntimeError("only an incoming event can wait for its payment")
+        await self._connection.execute(
+            _KEEP_WAITING,
+            self._cause.id,
+            news.payment_id,
+            news.contract_id,
+            self._cause.type,
+            self._cause.to_json().decode(),
+            datetime.now(UTC),
+        )
+
+    async def take(self, payment_id: uuid.UUID) -> list[WaitingEvent]:
+        rows = await self._connection.fetch(_TAKE_WAITING, payment_id)
+        taken = []
+        for row in sorted(rows, key=lambda row: (row["received_at"], row["event_id"])):
+            envelope = CloudEvent.from_json(row["body"])
+            news = EVENT_MODELS[envelope.type].model_validate(envelope.data)
+            taken.append(WaitingEvent(news=news, envelope=envelope))  # type: ignore[arg-type]
+        return taken
+
+
 class NotificationRepository:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
@@ -165,7 +219,10 @@ def _proposal(row: asyncpg.Record) -> Proposal:
 
 
 def _contract(row: asyncpg.Record) -> Contract:
-    return entity_of(Contract, row, status=ContractStatus, payment_status=PaymentStatus)
+    values = dict(row)
+    if (dispute := values["dispute_status"]) is not None:
+        values["dispute_status"] = DisputeStatus(dispute)
+    return entity_of(Contract, values, status=ContractStatus, payment_status=PaymentStatus)
 
 
 def _notification(row: asyncpg.Record) -> Notification:

@@ -1,4 +1,5 @@
-"""The contracts database: proposals, contracts, coach notifications, outbox and inbox."""
+"""The contracts database: proposals, contracts, coach notifications, the payment news waiting
+for its payment's success, outbox and inbox."""
 
 from __future__ import annotations
 
@@ -64,11 +65,16 @@ contracts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("activated_at", DateTime(timezone=True)),
     Column("cancelled_at", DateTime(timezone=True)),
-    CheckConstraint("status IN ('pending', 'active', 'cancelled')", name="contract_status"),
+    Column("stripe_dispute_id", String(255)),
+    Column("dispute_status", String(16)),
     CheckConstraint(
-        "payment_status IN ('pending', 'paid', 'failed', 'refunded')",
+        "status IN ('pending', 'active', 'suspended', 'cancelled')", name="contract_status"
+    ),
+    CheckConstraint(
+        "payment_status IN ('pending', 'paid', 'failed', 'refunded', 'disputed')",
         name="contract_payment_status",
     ),
+    CheckConstraint("dispute_status IN ('open', 'won', 'lost')", name="contract_dispute_status"),
     Index("ix_contracts_payment_status", "payment_status"),
     Index("ix_contracts_stripe_payment_intent_id", "stripe_payment_intent_id"),
     Index("ix_contracts_student_id", "student_id", "created_at"),
@@ -89,3 +95,17 @@ notifications = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_notifications_recipient_id", "recipient_id", "created_at"),
 )
+
+waiting_payment_events = Table(
+    "waiting_payment_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("payment_id", Uuid, nullable=False),
+    Column("contract_id", Uuid, ForeignKey("contracts.id"), nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_waiting_payment_events_payment_id", "payment_id", "received_at"),
+)
+"""A refund or dispute of a payment whose success the contract has not seen: the whole
+CloudEvent, applied (and deleted) when that success arrives, else kept for operators to see."""

@@ -19,12 +19,14 @@ from skileez_contracts.adapters.repositories import (
     ContractRepository,
     NotificationRepository,
     ProposalRepository,
+    WaitingEventRepository,
 )
 from skileez_contracts.adapters.tables import outbox
 from skileez_contracts.domain.contract import Contract
 from skileez_contracts.domain.events import DomainEvent
 from skileez_contracts.domain.notifications import coach_notifications
 from skileez_contracts.service_layer.integration import integration_events
+from skileez_contracts.service_layer.unit_of_work import WaitingEvent
 from skileez_db import connections
 from skileez_events import CloudEvent, EventData, caused_by, new_event
 
@@ -44,32 +46,38 @@ class PostgresUnitOfWork:
         self.proposals = ProposalRepository(connection)
         self.contracts = ContractRepository(connection)
         self.notifications = NotificationRepository(connection)
+        self.waiting_events = WaitingEventRepository(connection, cause)
 
     async def add(self, contract: Contract) -> None:
         recorded = contract.pull_events()
         await self.contracts.add(contract)
-        self._store_effects(contract, recorded)
+        self._store_effects(contract, recorded, self.cause)
 
-    async def save(self, contract: Contract) -> None:
+    async def save(self, contract: Contract, *, cause: WaitingEvent | None = None) -> None:
         recorded = contract.pull_events()
         if recorded:
             self.contracts.update(contract)
-        self._store_effects(contract, recorded)
+        self._store_effects(contract, recorded, self.cause if cause is None else cause.envelope)
 
-    def _store_effects(self, contract: Contract, recorded: list[DomainEvent]) -> None:
-        """Stage the public events in the outbox and the coach's notifications."""
+    def _store_effects(
+        self, contract: Contract, recorded: list[DomainEvent], cause: CloudEvent | None
+    ) -> None:
+        """Stage the public events in the outbox and the coach's notifications, as caused by
+        `cause` (the event handled or kept; None for a request)."""
         for data in integration_events(contract, recorded):
-            outbox.add(self.connection, self._envelope(data, contract))
+            outbox.add(self.connection, self._envelope(data, contract, cause))
         for notification in coach_notifications(contract, recorded, datetime.now(UTC)):
-            if self.cause is None:
+            if cause is None:
                 raise RuntimeError("a coach notification needs the event that caused it")
-            self.notifications.add(notification, source_event_id=self.cause.id)
+            self.notifications.add(notification, source_event_id=cause.id)
 
-    def _envelope(self, data: EventData, contract: Contract) -> CloudEvent:
+    def _envelope(
+        self, data: EventData, contract: Contract, cause: CloudEvent | None
+    ) -> CloudEvent:
         subject = str(contract.id)
-        if self.cause is None:
+        if cause is None:
             return new_event(data, subject=subject, correlation_id=self.correlation_id)
-        return caused_by(self.cause, data, subject=subject)
+        return caused_by(cause, data, subject=subject)
 
 
 @asynccontextmanager

@@ -2,8 +2,9 @@
 
 Transitions are guarded, because any payment event may arrive late, twice or out of order:
 a paid contract never goes back to pending or failed, a failed payment can still be followed
-by a successful one, a full refund is final (refunded and cancelled), and a refund is applied
-only when it is of the payment that paid the contract.
+by a successful one, a full refund is final (refunded and cancelled), and a refund or a dispute
+is applied only when it is of the payment that paid the contract. A dispute suspends an active
+contract; won, it is active and paid again; lost, refunded and cancelled, for good.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from skileez_contracts.domain.events import (
     ContractCreated,
     ContractPaymentFailed,
     ContractRefunded,
+    ContractReinstated,
+    ContractSuspended,
+    DisputeLost,
+    DisputeWon,
     DomainEvent,
 )
 from skileez_contracts.domain.money import total_amount
@@ -33,6 +38,7 @@ from skileez_contracts.domain.proposal import Proposal, ProposalStatus
 class ContractStatus(StrEnum):
     PENDING = "pending"
     ACTIVE = "active"
+    SUSPENDED = "suspended"
     CANCELLED = "cancelled"
 
 
@@ -41,6 +47,13 @@ class PaymentStatus(StrEnum):
     PAID = "paid"
     FAILED = "failed"
     REFUNDED = "refunded"
+    DISPUTED = "disputed"
+
+
+class DisputeStatus(StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
 
 
 @dataclass
@@ -61,6 +74,9 @@ class Contract:
     payment_date: datetime | None = None
     activated_at: datetime | None = None
     cancelled_at: datetime | None = None
+    stripe_dispute_id: str | None = None
+    """The dispute of the paying payment, open or closed (Stripe allows one per charge)."""
+    dispute_status: DisputeStatus | None = None
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -96,6 +112,16 @@ class Contract:
             PaymentStatus.PENDING,
             PaymentStatus.FAILED,
         )
+
+    def awaits_success_of(self, payment_id: uuid.UUID) -> bool:
+        """Whether news of `payment_id` (a refund, a dispute) must wait for its success: no
+        payment pays the contract yet, and that one's success may still be on its way (events
+        of different types travel on different queues). It may also never come (a held payment
+        refunded at review): the contract then stays payable."""
+        return self.payment_id is None and self.status is not ContractStatus.CANCELLED
+
+    def is_suspended(self) -> bool:
+        return self.status is ContractStatus.SUSPENDED
 
     def mark_payment_paid(
         self,
@@ -142,9 +168,9 @@ class Contract:
     ) -> None:
         """Record a refund; a full one makes the contract refunded and cancelled, for good.
         A refund of another payment than the one that paid the contract (a duplicate taken
-        twice) is not about the contract: it stays active and paid, and the coach, who never
-        had that money, is not told."""
-        if not self._concerns(payment_id):
+        twice, or one that never succeeded) is not about the contract: nothing changes, and the
+        coach, who never had that money, is not told."""
+        if payment_id != self.payment_id:
             return
         self._check_currency(currency)
         if self.payment_status is PaymentStatus.REFUNDED:
@@ -162,10 +188,63 @@ class Contract:
             self.payment_status = PaymentStatus.REFUNDED
             self._cancel("payment refunded", refunded_at)
 
-    def _concerns(self, payment_id: uuid.UUID) -> bool:
-        # Before any payment is seen, a refund may be of the one whose success is still on its
-        # way (events come in any order), so it counts.
-        return self.payment_id is None or payment_id == self.payment_id
+    def mark_payment_disputed(
+        self,
+        *,
+        payment_id: uuid.UUID,
+        dispute_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+        disputed_at: datetime,
+    ) -> None:
+        """Suspend an active contract whose paying payment is disputed. A dispute of another
+        payment, one already known (open or closed: its closure may come first), or of a contract
+        not active (cancelled stays cancelled) changes nothing."""
+        if payment_id != self.payment_id or self.stripe_dispute_id is not None:
+            return
+        self._check_currency(currency)
+        if self.status is not ContractStatus.ACTIVE:
+            return
+        self.stripe_dispute_id = dispute_id
+        self.dispute_status = DisputeStatus.OPEN
+        self.status = ContractStatus.SUSPENDED
+        self.payment_status = PaymentStatus.DISPUTED
+        self.events.append(
+            ContractSuspended(
+                dispute_id=dispute_id,
+                disputed_amount=amount,
+                reason=reason,
+                suspended_at=disputed_at,
+            )
+        )
+
+    def close_dispute(
+        self, *, payment_id: uuid.UUID, dispute_id: str, won: bool, closed_at: datetime
+    ) -> None:
+        """Won: a suspended contract is active and paid again; lost: refunded and cancelled,
+        for good. The first closure of a dispute decides; a closure of another payment's dispute,
+        or of another dispute than the one open, changes nothing, and a cancelled contract stays
+        cancelled. A closure seen before its dispute is recorded, so the late dispute is a no-op."""
+        if payment_id != self.payment_id or self.status is ContractStatus.CANCELLED:
+            return
+        if self.stripe_dispute_id not in (None, dispute_id):
+            return
+        if self.dispute_status in (DisputeStatus.WON, DisputeStatus.LOST):
+            return
+        self.stripe_dispute_id = dispute_id
+        if won:
+            self.dispute_status = DisputeStatus.WON
+            self.events.append(DisputeWon(dispute_id=dispute_id, closed_at=closed_at))
+            if self.status is ContractStatus.SUSPENDED:
+                self.status = ContractStatus.ACTIVE
+                self.payment_status = PaymentStatus.PAID
+                self.events.append(ContractReinstated(reinstated_at=closed_at))
+            return
+        self.dispute_status = DisputeStatus.LOST
+        self.payment_status = PaymentStatus.REFUNDED
+        self.events.append(DisputeLost(dispute_id=dispute_id, closed_at=closed_at))
+        self._cancel(f"payment dispute {dispute_id} lost: the bank returned the money", closed_at)
 
     def pull_events(self) -> list[DomainEvent]:
         recorded, self.events = self.events, []

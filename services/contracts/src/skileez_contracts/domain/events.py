@@ -35,9 +35,46 @@ class ContractRefunded:
 
 
 @dataclass(frozen=True)
+class ContractSuspended:
+    """The paying payment is disputed: no new sessions until the dispute is closed."""
+
+    dispute_id: str
+    disputed_amount: int
+    reason: str
+    suspended_at: datetime
+
+
+@dataclass(frozen=True)
+class DisputeWon:
+    """The dispute of the paying payment was closed in the coach's favour."""
+
+    dispute_id: str
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
+class ContractReinstated:
+    """A suspended contract whose dispute was won: active and paid again."""
+
+    reinstated_at: datetime
+
+
+@dataclass(frozen=True)
+class DisputeLost:
+    """The bank gave the student's money back: the contract is refunded and cancelled."""
+
+    dispute_id: str
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
 class ContractCancelled:
     reason: str
     cancelled_at: datetime
+    cancelled_by: str = "system"
+    """A user id, or `system` when a payment's outcome (a full refund, a lost dispute) ended it."""
+    refund_amount: int = 0
+    """What payments must still refund: nothing after a full refund or a lost dispute."""
 
 
 DomainEvent = (
@@ -45,5 +82,9 @@ DomainEvent = (
     | ContractActivated
     | ContractPaymentFailed
     | ContractRefunded
+    | ContractSuspended
+    | DisputeWon
+    | ContractReinstated
+    | DisputeLost
     | ContractCancelled
 )

@@ -16,6 +16,9 @@ class NotificationKind(StrEnum):
     PAYMENT_RECEIVED = "payment_received"
     PAYMENT_FAILED = "payment_failed"
     PAYMENT_REFUNDED = "payment_refunded"
+    PAYMENT_DISPUTED = "payment_disputed"
+    DISPUTE_WON = "dispute_won"
+    DISPUTE_LOST = "dispute_lost"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,27 @@ def coach_notification(
                 f"({format_amount(total, contract.currency)} in all, "
                 f"{'the full' if full else 'part of the'} payment); "
                 f"the contract is {contract.status}."
+            )
+        case events.ContractSuspended(disputed_amount=amount, reason=reason):
+            kind = NotificationKind.PAYMENT_DISPUTED
+            message = (
+                f"{contract.student_id} disputed {format_amount(amount, contract.currency)} of "
+                f"their payment for contract {name} with their bank ({reason}). The contract is "
+                "suspended: no new sessions can be booked until the dispute is closed."
+            )
+        case events.DisputeWon():
+            kind, amount = NotificationKind.DISPUTE_WON, contract.amount
+            message = (
+                f"The dispute of {contract.student_id}'s payment of "
+                f"{format_amount(amount, contract.currency)} for contract {name} was closed in "
+                "your favour: the contract is active and paid, and sessions can be booked."
+            )
+        case events.DisputeLost():
+            kind, amount = NotificationKind.DISPUTE_LOST, contract.amount
+            message = (
+                f"The dispute of {contract.student_id}'s payment of "
+                f"{format_amount(amount, contract.currency)} for contract {name} was lost: the "
+                "bank returned the money to the student, and the contract is cancelled."
             )
         case _:
             return None

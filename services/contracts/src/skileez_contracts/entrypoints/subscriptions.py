@@ -12,6 +12,8 @@ from skileez_contracts.domain.errors import ContractNotFound, PaymentMismatch
 from skileez_contracts.service_layer import payments
 from skileez_events import (
     Incoming,
+    PaymentDisputeClosed,
+    PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
     PaymentSucceeded,
@@ -35,4 +37,8 @@ SUBSCRIPTIONS = [
     Subscription(PaymentSucceeded, in_the_inbox_transaction(payments.record_payment_succeeded)),
     Subscription(PaymentFailed, in_the_inbox_transaction(payments.record_payment_failed)),
     Subscription(PaymentRefunded, in_the_inbox_transaction(payments.record_payment_refunded)),
+    Subscription(PaymentDisputed, in_the_inbox_transaction(payments.record_payment_disputed)),
+    Subscription(
+        PaymentDisputeClosed, in_the_inbox_transaction(payments.record_payment_dispute_closed)
+    ),
 ]

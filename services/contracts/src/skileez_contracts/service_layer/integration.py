@@ -9,6 +9,8 @@ from skileez_events import (
     ContractCancelled,
     ContractCreated,
     ContractPaymentFailed,
+    ContractReinstated,
+    ContractSuspended,
     EventData,
 )
 
@@ -48,7 +50,21 @@ def integration_event(contract: Contract, event: events.DomainEvent) -> EventDat
             return ContractPaymentFailed(
                 contract_id=contract.id, payment_id=payment_id, reason=reason, failed_at=at
             )
-        case events.ContractCancelled(reason=reason, cancelled_at=at):
-            return ContractCancelled(contract_id=contract.id, reason=reason, cancelled_at=at)
+        case events.ContractSuspended(reason=reason, suspended_at=at):
+            return ContractSuspended(
+                contract_id=contract.id, reason=f"payment disputed: {reason}", suspended_at=at
+            )
+        case events.ContractReinstated(reinstated_at=at):
+            return ContractReinstated(contract_id=contract.id, reinstated_at=at)
+        case events.ContractCancelled(
+            reason=reason, cancelled_at=at, cancelled_by=by, refund_amount=refund
+        ):
+            return ContractCancelled(
+                contract_id=contract.id,
+                reason=reason,
+                cancelled_at=at,
+                cancelled_by=by,
+                refund_amount=refund,
+            )
         case _:
             return None

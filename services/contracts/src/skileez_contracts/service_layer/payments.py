@@ -1,8 +1,11 @@
-"""What the payments service tells us: a contract's payment succeeded, failed or was refunded.
+"""What the payments service tells us: a contract's payment succeeded, failed, was refunded or
+disputed, and how the dispute closed.
 
 Each handler runs in the inbox consumer's transaction, so one event is applied at most once;
 the contract's row lock makes different events about one contract apply one after the other,
-and the aggregate's guards make their order harmless.
+and the aggregate's guards make their order harmless. News of a payment (a refund, a dispute)
+that comes before any payment pays the contract waits, stored, for that payment's success,
+and is applied then: it is never taken for news of the contract before its payment is known.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ from datetime import UTC, datetime
 
 from skileez_contracts.domain.contract import Contract
 from skileez_contracts.domain.errors import ContractNotFound
-from skileez_contracts.service_layer.unit_of_work import UnitOfWork
-from skileez_events import PaymentFailed, PaymentRefunded, PaymentSucceeded
+from skileez_contracts.service_layer.unit_of_work import PaymentNews, UnitOfWork
+from skileez_events import (
+    PaymentDisputeClosed,
+    PaymentDisputed,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+)
 
 
 async def record_payment_succeeded(payment: PaymentSucceeded, uow: UnitOfWork) -> None:
@@ -27,6 +36,9 @@ async def record_payment_succeeded(payment: PaymentSucceeded, uow: UnitOfWork) -
         now=datetime.now(UTC),
     )
     await uow.save(contract)
+    for waiting in await uow.waiting_events.take(payment.payment_id):
+        _apply(waiting.news, contract)
+        await uow.save(contract, cause=waiting)
 
 
 async def record_payment_failed(failure: PaymentFailed, uow: UnitOfWork) -> None:
@@ -38,16 +50,53 @@ async def record_payment_failed(failure: PaymentFailed, uow: UnitOfWork) -> None
 
 
 async def record_payment_refunded(refund: PaymentRefunded, uow: UnitOfWork) -> None:
-    contract = await _locked_contract(refund.contract_id, uow)
-    contract.mark_payment_refunded(
-        payment_id=refund.payment_id,
-        refund_amount=refund.refund_amount,
-        total_refunded=refund.total_refunded,
-        currency=refund.currency,
-        fully_refunded=refund.fully_refunded,
-        refunded_at=refund.refunded_at,
-    )
+    await _record_payment_news(refund, uow)
+
+
+async def record_payment_disputed(dispute: PaymentDisputed, uow: UnitOfWork) -> None:
+    await _record_payment_news(dispute, uow)
+
+
+async def record_payment_dispute_closed(closure: PaymentDisputeClosed, uow: UnitOfWork) -> None:
+    await _record_payment_news(closure, uow)
+
+
+async def _record_payment_news(news: PaymentNews, uow: UnitOfWork) -> None:
+    contract = await _locked_contract(news.contract_id, uow)
+    if contract.awaits_success_of(news.payment_id):
+        await uow.waiting_events.keep(news)
+        return
+    _apply(news, contract)
     await uow.save(contract)
+
+
+def _apply(news: PaymentNews, contract: Contract) -> None:
+    match news:
+        case PaymentRefunded():
+            contract.mark_payment_refunded(
+                payment_id=news.payment_id,
+                refund_amount=news.refund_amount,
+                total_refunded=news.total_refunded,
+                currency=news.currency,
+                fully_refunded=news.fully_refunded,
+                refunded_at=news.refunded_at,
+            )
+        case PaymentDisputed():
+            contract.mark_payment_disputed(
+                payment_id=news.payment_id,
+                dispute_id=news.stripe_dispute_id,
+                amount=news.amount,
+                currency=news.currency,
+                reason=news.reason,
+                disputed_at=news.disputed_at,
+            )
+        case PaymentDisputeClosed():
+            contract.close_dispute(
+                payment_id=news.payment_id,
+                dispute_id=news.stripe_dispute_id,
+                won=news.outcome == "won",
+                closed_at=news.closed_at,
+            )
 
 
 async def _locked_contract(contract_id: uuid.UUID, uow: UnitOfWork) -> Contract:

@@ -9,11 +9,25 @@ the tests' `FakeUnitOfWork` keeps everything in memory.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Protocol
 
 from skileez_contracts.domain.contract import Contract
 from skileez_contracts.domain.notifications import Notification
 from skileez_contracts.domain.proposal import Proposal
+from skileez_events import CloudEvent, PaymentDisputeClosed, PaymentDisputed, PaymentRefunded
+
+PaymentNews = PaymentRefunded | PaymentDisputed | PaymentDisputeClosed
+"""What happens to a payment after it succeeded: it can wait for that success."""
+
+
+@dataclass(frozen=True)
+class WaitingEvent:
+    """News of a payment kept until the payment's success; `envelope` is the message that
+    brought it (None in memory), the cause of what it does once applied."""
+
+    news: PaymentNews
+    envelope: CloudEvent | None = None
 
 
 class ProposalRepository(Protocol):
@@ -43,6 +57,14 @@ class NotificationRepository(Protocol):
         """The notifications of `user_id`, newest first."""
 
 
+class WaitingEventRepository(Protocol):
+    async def keep(self, news: PaymentNews) -> None:
+        """Keep `news`, the event being handled, until its payment's success arrives."""
+
+    async def take(self, payment_id: uuid.UUID) -> list[WaitingEvent]:
+        """The news kept for `payment_id`, in the order it came; kept no longer."""
+
+
 class UnitOfWork(Protocol):
     """Proposals record no events and are written through their repository; a contract goes
     through `add` or `save`, which also store its public events in the outbox and the coach's
@@ -57,8 +79,12 @@ class UnitOfWork(Protocol):
     @property
     def notifications(self) -> NotificationRepository: ...
 
+    @property
+    def waiting_events(self) -> WaitingEventRepository: ...
+
     async def add(self, contract: Contract) -> None:
         """Store a new contract and what its events cause."""
 
-    async def save(self, contract: Contract) -> None:
-        """Store a contract got `for_update`, if its events say it changed, and what they cause."""
+    async def save(self, contract: Contract, *, cause: WaitingEvent | None = None) -> None:
+        """Store a contract got `for_update`, if its events say it changed, and what they cause;
+        `cause`: the kept event they come from, instead of the one being handled."""
