@@ -95,7 +95,11 @@ async def test_a_full_refund_cancels_the_contract_and_its_future_sessions(
     session = (await until_booking_is(parties, contract["id"], 201, a_slot())).body
 
     refund = await parties.admin.call(
-        "POST", "payments", f"/payments/{checkout['payment_id']}/refunds", {}
+        "POST",
+        "payments",
+        f"/payments/{checkout['payment_id']}/refunds",
+        {},
+        headers={"Idempotency-Key": "e2e-full-refund"},
     )
     assert refund.status == 202, refund.body
     await payment_where(parties, checkout["payment_id"], status="refunded")
@@ -124,7 +128,11 @@ async def test_a_refund_is_for_admins_only(parties: Parties, emulator: Emulator)
     await contract_where(parties.student, contract["id"], status="active")
     for actor in (parties.student, parties.coach):
         answer = await actor.call(
-            "POST", "payments", f"/payments/{checkout['payment_id']}/refunds", {}
+            "POST",
+            "payments",
+            f"/payments/{checkout['payment_id']}/refunds",
+            {},
+            headers={"Idempotency-Key": f"e2e-not-an-admin-{actor.user_id}"},
         )
         assert answer.status == 403
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from skileez_payments.adapters import stripe_objects
@@ -16,8 +17,11 @@ from skileez_payments.adapters.stripe_gateway import (
     StripeRefused,
     StripeUnavailable,
 )
+from skileez_payments.domain.admin_refund import AdminRefund
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.payment import DomainEvent, Payment, PaymentStatus
+from skileez_payments.domain.review import Review
+from skileez_payments.service_layer.unit_of_work import NOT_APPLIED_OUTCOMES, UnappliedStripeEvent
 
 
 class FakeContractRepository:
@@ -81,6 +85,41 @@ class FakePaymentRepository:
         )
 
 
+class FakeReviewRepository:
+    def __init__(self) -> None:
+        self.stored: list[Review] = []
+
+    async def add(self, review: Review) -> None:
+        self.stored.append(review)
+
+    async def record_refund(self, review_id: uuid.UUID, stripe_refund_id: str) -> None:
+        self.stored = [
+            dataclasses.replace(r, stripe_refund_id=stripe_refund_id) if r.id == review_id else r
+            for r in self.stored
+        ]
+
+    async def of_payment(self, payment_id: uuid.UUID) -> list[Review]:
+        return [review for review in self.stored if review.payment_id == payment_id]
+
+
+class FakeRefundRequestRepository:
+    """Hands out copies, as rows read from a table are."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, AdminRefund] = {}
+
+    async def get(self, idempotency_key: str) -> AdminRefund | None:
+        found = self.stored.get(idempotency_key)
+        return dataclasses.replace(found) if found else None
+
+    async def claim(self, request: AdminRefund) -> AdminRefund:
+        return dataclasses.replace(self.stored.setdefault(request.idempotency_key, request))
+
+    async def save_answer(self, request: AdminRefund) -> None:
+        if self.stored[request.idempotency_key].stripe_refund_id is None:
+            self.stored[request.idempotency_key] = dataclasses.replace(request)
+
+
 @dataclass
 class StoredStripeEvent:
     type: str
@@ -106,6 +145,10 @@ class FakeDatabase:
 
     contracts: FakeContractRepository = field(default_factory=FakeContractRepository)
     payments: FakePaymentRepository = field(default_factory=FakePaymentRepository)
+    reviews: FakeReviewRepository = field(default_factory=FakeReviewRepository)
+    refund_requests: FakeRefundRequestRepository = field(
+        default_factory=FakeRefundRequestRepository
+    )
     stripe_events: dict[str, StoredStripeEvent] = field(default_factory=dict)
     outbox: list[Published] = field(default_factory=list)
     status_changes: list[PaymentStatus] = field(default_factory=list)
@@ -119,6 +162,8 @@ class FakeUnitOfWork:
         self.database = database
         self.contracts = database.contracts
         self.payments = database.payments
+        self.reviews = database.reviews
+        self.refund_requests = database.refund_requests
         self.intent_locks: set[str] = set()
         self._claimed: dict[str, bool] = {}
 
@@ -184,6 +229,23 @@ class FakeUnitOfWork:
         events = self.database.stripe_events
         return {event_id: events[event_id].outcome for event_id in event_ids if event_id in events}
 
+    async def unapplied_stripe_events(self, limit: int) -> list[UnappliedStripeEvent]:
+        unapplied = [
+            UnappliedStripeEvent(
+                id=event_id,
+                type=stored.type,
+                livemode=False,
+                created=datetime.fromtimestamp(stored.created, UTC),
+                received_at=datetime.fromtimestamp(stored.created, UTC),
+                source=stored.source,
+                outcome=stored.outcome,
+                payment_intent=stored.waits_for,
+            )
+            for event_id, stored in self.database.stripe_events.items()
+            if stored.outcome in NOT_APPLIED_OUTCOMES
+        ]
+        return sorted(unapplied, key=lambda event: event.created, reverse=True)[:limit]
+
     async def reconciliation_cursor(self) -> datetime | None:
         return self.database.cursor
 
@@ -193,14 +255,20 @@ class FakeUnitOfWork:
 
 class FakeUnitsOfWork:
     """Opens fake units of work on one `FakeDatabase` (a block that raises commits nothing
-    more than it changed: the fake has no rollback, so tests assert on what was refused)."""
+    more than it changed: the fake rolls back only its record of Stripe events, so tests
+    assert on what was refused)."""
 
     def __init__(self, database: FakeDatabase | None = None) -> None:
         self.database = database or FakeDatabase()
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[FakeUnitOfWork]:
-        yield FakeUnitOfWork(self.database)
+        recorded = {key: dataclasses.replace(e) for key, e in self.database.stripe_events.items()}
+        try:
+            yield FakeUnitOfWork(self.database)
+        except BaseException:
+            self.database.stripe_events = recorded
+            raise
         self.database.commits += 1
 
 
@@ -210,6 +278,8 @@ class FakeStripe:
     def __init__(self) -> None:
         self.sessions: dict[str, StripeJson] = {}
         self.requests: list[CheckoutRequest] = []
+        self.expired: list[str] = []
+        """Sessions expired through the API, in order."""
         self.refunds: dict[str, StripeJson] = {}
         self.refund_calls: list[tuple[str, int | None, str | None, str]] = []
         self.events: list[StripeJson] = []
@@ -248,6 +318,14 @@ class FakeStripe:
         if session_id not in self.sessions:
             raise StripeRefused("No such checkout.session", "resource_missing")
         return self.sessions[session_id]
+
+    async def expire_checkout_session(self, session_id: str) -> StripeJson:
+        session = await self.retrieve_checkout_session(session_id)
+        if session["status"] != "open":
+            raise StripeRefused("Only open Checkout Sessions can be expired.", None)
+        self.expired.append(session_id)
+        session.update(status="expired", url=None)
+        return session
 
     async def create_refund(
         self, payment_intent_id: str, amount: int | None, reason: str | None, idempotency_key: str

@@ -70,12 +70,15 @@ async def test_an_unknown_contract_is_404_and_the_page_says_so_politely(payments
     )
     assert response.status == 404
     assert (await response.json())["code"] == "contract_not_found"
-    page = await payments.client.get(
-        f"/contracts/{missing}/pay", headers=payments.headers("student-1", Accept="text/html")
+    form = await payments.client.post(
+        f"/contracts/{missing}/pay",
+        headers=payments.headers("student-1", Accept="text/html"),
+        data={},
+        allow_redirects=False,
     )
-    assert page.status == 404
-    assert page.content_type == "text/html"
-    assert "We cannot find this contract yet" in await page.text()
+    assert form.status == 404
+    assert form.content_type == "text/html"
+    assert "We cannot find this contract" in await form.text()
 
 
 async def test_paying_a_paid_contract_is_409_and_the_page_says_it_is_paid(

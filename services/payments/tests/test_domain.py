@@ -11,6 +11,7 @@ from skileez_payments.domain.errors import PaymentNotReady
 from skileez_payments.domain.payment import (
     Charge,
     Failed,
+    Held,
     Payment,
     PaymentStatus,
     Refunded,
@@ -54,11 +55,11 @@ def test_paid_once_records_one_succeeded_event() -> None:
         Charge(amount=None, currency=None, livemode=False),
     ],
 )
-def test_a_mismatch_holds_for_review_without_events(charge: Charge) -> None:
+def test_a_mismatch_holds_for_review_with_a_held_event(charge: Charge) -> None:
     p = payment()
     p.mark_payment_paid(charge, False, NOW)
     assert p.status is PaymentStatus.HELD_FOR_REVIEW
-    assert p.events == []
+    assert p.events == [Held(reason=p.review_reason or "", held_at=NOW)]
     p.mark_payment_paid(RIGHT, False, NOW)
     assert p.status is PaymentStatus.HELD_FOR_REVIEW
 
@@ -78,7 +79,10 @@ def test_paid_after_expiry_is_held_not_succeeded() -> None:
     p.mark_expired(NOW)
     p.mark_payment_paid(RIGHT, False, NOW)
     assert p.status is PaymentStatus.HELD_FOR_REVIEW
-    assert p.events == [Failed(reason="checkout_session_expired", failed_at=NOW)]
+    assert p.events == [
+        Failed(reason="checkout_session_expired", failed_at=NOW),
+        Held(reason="paid after the checkout session expired", held_at=NOW),
+    ]
 
 
 def test_refunds_are_cumulative_and_need_a_paid_payment() -> None:

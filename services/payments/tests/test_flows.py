@@ -127,13 +127,17 @@ async def test_partial_then_full_refund_through_stripe_reaches_the_contract_by_e
     await payments.emulator.complete_session(checkout["checkout_session_id"], "paid")
     await wait_for_status(payments, checkout["payment_id"], "succeeded")
     refunds = f"/payments/{checkout['payment_id']}/refunds"
-    admin = payments.headers("admin-1", Role.ADMIN)
+    admin = payments.headers("admin-1", Role.ADMIN, **{"Idempotency-Key": "partial-1"})
 
     student = await payments.client.post(
         refunds, json={"amount": 1}, headers=payments.headers(contract.student_id)
     )
     assert student.status == 403
-    too_much = await payments.client.post(refunds, json={"amount": 10_001}, headers=admin)
+    too_much = await payments.client.post(
+        refunds,
+        json={"amount": 10_001},
+        headers=payments.headers("admin-1", Role.ADMIN, **{"Idempotency-Key": "too-much-1"}),
+    )
     assert too_much.status == 409
 
     async with tap(payments.amqp_url, payments.names, "skileez.payments.PaymentRefunded.#") as got:
@@ -141,7 +145,7 @@ async def test_partial_then_full_refund_through_stripe_reaches_the_contract_by_e
             refunds, json={"amount": 2_500, "reason": "requested_by_customer"}, headers=admin
         )
         assert partial.status == 202, await partial.text()
-        # The same request again (a double submit) refunds nothing more.
+        # The same request again with its key (a double submit) refunds nothing more.
         repeat = await payments.client.post(
             refunds, json={"amount": 2_500, "reason": "requested_by_customer"}, headers=admin
         )
@@ -149,7 +153,8 @@ async def test_partial_then_full_refund_through_stripe_reaches_the_contract_by_e
             "stripe_refund_id"
         ]
         await wait_for_status(payments, checkout["payment_id"], "partially_refunded")
-        full = await payments.client.post(refunds, json={}, headers=admin)
+        rest = payments.headers("admin-1", Role.ADMIN, **{"Idempotency-Key": "rest-1"})
+        full = await payments.client.post(refunds, json={}, headers=rest)
         assert full.status == 202
         assert (await full.json())["amount"] == 7_500
         await wait_for_status(payments, checkout["payment_id"], "refunded")
@@ -159,7 +164,8 @@ async def test_partial_then_full_refund_through_stripe_reaches_the_contract_by_e
         (2_500, 2_500, False),
         (7_500, 10_000, True),
     ]
-    nothing_left = await payments.client.post(refunds, json={}, headers=admin)
+    more = payments.headers("admin-1", Role.ADMIN, **{"Idempotency-Key": "more-1"})
+    nothing_left = await payments.client.post(refunds, json={}, headers=more)
     assert nothing_left.status == 409
 
 

@@ -26,7 +26,16 @@ from skileez_payments.domain.errors import (
     PaymentProviderUnavailable,
     SessionNotFound,
 )
-from skileez_payments.domain.payment import Failed, Payment, PaymentStatus, Refunded, Succeeded
+from skileez_payments.domain.payment import (
+    DisputeClosed,
+    Disputed,
+    Failed,
+    Held,
+    Payment,
+    PaymentStatus,
+    Refunded,
+    Succeeded,
+)
 from skileez_payments.service_layer.checkout import (
     CheckoutPolicy,
     confirm_checkout,
@@ -386,7 +395,7 @@ async def test_a_charge_that_is_not_what_was_asked_is_held_for_review(
     assert await world.deliver(event, livemode=livemode) == "held"
     assert payment.status is PaymentStatus.HELD_FOR_REVIEW
     assert payment.review_reason
-    assert world.outbox == []
+    assert world.outbox == [Held]
 
 
 async def test_a_second_attempt_paid_after_the_contract_is_paid_is_held() -> None:
@@ -407,7 +416,7 @@ async def test_a_second_attempt_paid_after_the_contract_is_paid_is_held() -> Non
     event = sp.event("checkout.session.completed", world.session(second))
     assert await world.deliver(event) == "held"
     assert second.review_reason == f"contract already paid by payment {first.id}"
-    assert world.outbox == [Succeeded]
+    assert world.outbox == [Succeeded, Held]
 
 
 async def test_refunds_are_recorded_cumulatively_partial_then_full() -> None:
@@ -439,14 +448,16 @@ async def test_a_refund_in_another_currency_is_not_recorded() -> None:
     assert world.uows.database.stripe_events[event["id"]].outcome == "currency_mismatch"
 
 
-async def test_a_dispute_marks_a_paid_payment_and_its_closing_is_ignored() -> None:
+async def test_a_dispute_marks_a_paid_payment_and_a_won_closing_puts_it_back() -> None:
     world = World()
     payment = await world.paid()
     dispute = sp.dispute(f"pi_{payment.id.hex[:24]}", amount=50_000, currency="eur")
     assert await world.deliver(sp.event("charge.dispute.created", dispute)) == "processed"
     assert payment.status is PaymentStatus.DISPUTED
-    assert await world.deliver(sp.event("charge.dispute.closed", dispute)) == "ignored"
-    assert payment.status is PaymentStatus.DISPUTED
+    won = sp.event("charge.dispute.closed", {**dispute, "status": "won"})
+    assert await world.deliver(won) == "processed"
+    assert payment.status is PaymentStatus.SUCCEEDED
+    assert world.outbox == [Succeeded, Disputed, DisputeClosed]
 
 
 async def test_a_dispute_of_a_payment_not_paid_yet_is_not_ready() -> None:
@@ -489,16 +500,17 @@ async def test_events_payments_does_not_act_on_are_recorded_and_ignored() -> Non
 async def test_an_admin_refund_asks_what_is_left_once_per_key() -> None:
     world = World()
     payment = await world.paid()
-    whole = RequestRefund(payment.id, None, "requested_by_customer", None)
-    asked = await request_refund(whole, world.uows, world.stripe)
+    whole = RequestRefund(payment.id, None, "requested_by_customer", "key-1")
+    asked = await request_refund(whole, world.uows, world.stripe, clock)
     intent = f"pi_{payment.id.hex[:24]}"
     assert world.stripe.refund_calls == [
-        (intent, 50_000, "requested_by_customer", f"skileez-refund-{payment.id}-0-50000")
+        (intent, 50_000, "requested_by_customer", f"skileez-refund-{payment.id}-key-1")
     ]
-    again = await request_refund(whole, world.uows, world.stripe)
-    assert again.refund == asked.refund  # the same key: the same refund
+    again = await request_refund(whole, world.uows, world.stripe, clock)
+    assert again.request == asked.request  # the same key: the same answer, Stripe not asked
+    assert len(world.stripe.refund_calls) == 1
     keyed = RequestRefund(payment.id, 100, None, "client-key")
-    await request_refund(keyed, world.uows, world.stripe)
+    await request_refund(keyed, world.uows, world.stripe, clock)
     assert world.stripe.refund_calls[-1][3] == f"skileez-refund-{payment.id}-client-key"
 
 
@@ -506,19 +518,21 @@ async def test_an_admin_refund_is_refused_beyond_what_is_left_or_before_payment(
     world = World()
     payment = await world.paid()
     await world.deliver(sp.event("charge.refunded", world.charge(payment, 40_000, ["re_1"])))
-    too_much = RequestRefund(payment.id, 10_001, None, None)
+    too_much = RequestRefund(payment.id, 10_001, None, "k1")
     with pytest.raises(NotRefundable, match=r"At most 10000 can still be refunded"):
-        await request_refund(too_much, world.uows, world.stripe)
+        await request_refund(too_much, world.uows, world.stripe, clock)
     unpaid = await World().checkout()
     with pytest.raises(NotRefundable, match=r"none to refund"):
-        unpaid.refund_request(None, None)
+        unpaid.refund_request(None, "k2")
     with pytest.raises(PaymentNotFound):
         await request_refund(
-            RequestRefund(uuid.uuid4(), None, None, None), world.uows, world.stripe
+            RequestRefund(uuid.uuid4(), None, None, "k3"), world.uows, world.stripe, clock
         )
-    world.stripe.refusal = "charge_already_refunded"
-    with pytest.raises(PaymentProviderRefused, match=r"Stripe refused: charge_already_refunded"):
-        await request_refund(RequestRefund(payment.id, 1, None, None), world.uows, world.stripe)
+    world.stripe.refusal = "Stripe is down for maintenance"
+    with pytest.raises(PaymentProviderRefused, match=r"Stripe refused: Stripe is down"):
+        await request_refund(
+            RequestRefund(payment.id, 1, None, "k4"), world.uows, world.stripe, clock
+        )
     assert world.stripe.refund_calls == []
 
 

@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from skileez_web.database import downgrade, migrate
 
-TABLES = {"contracts", "payments", "stripe_events", "reconciliation_cursor", "outbox", "inbox"}
+TABLES = {
+    "contracts",
+    "payments",
+    "payment_reviews",
+    "refund_requests",
+    "stripe_events",
+    "reconciliation_cursor",
+    "outbox",
+    "inbox",
+}
 
 
 async def tables(url: str) -> set[str]:

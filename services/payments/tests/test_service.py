@@ -117,6 +117,9 @@ async def test_openapi_describes_every_route_the_service_serves(payments: Paymen
         ("/contracts/{id}/payments", "get"),
         ("/payments/{id}", "get"),
         ("/payments/{id}/refunds", "post"),
+        ("/payments/{id}/review", "post"),
+        ("/payments/{id}/reviews", "get"),
+        ("/payments/unmatched-events", "get"),
     }
     assert expected <= {(path, method) for path, ops in paths.items() for method in ops}
     assert paths["/webhooks/stripe"]["post"]["security"] == []
@@ -131,7 +134,7 @@ async def test_openapi_describes_every_route_the_service_serves(payments: Paymen
 
 
 async def test_bad_input_is_a_clear_4xx_problem(payments: Payments) -> None:
-    admin = payments.headers("admin-1", "admin")
+    admin = payments.headers("admin-1", "admin", **{"Idempotency-Key": "bad-input-1"})
     not_a_uuid = await payments.client.post("/payments/nope/refunds", json={}, headers=admin)
     assert not_a_uuid.status == 404
     missing = await payments.client.post(

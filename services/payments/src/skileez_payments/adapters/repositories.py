@@ -15,9 +15,17 @@ import asyncpg
 
 from skileez_db.connections import IdentityMap, identity_map
 from skileez_db.statements import StagedUpdate, entity_of, insert_sql, select_sql, values_of
-from skileez_payments.adapters.tables import contracts, payments
+from skileez_payments.adapters.tables import contracts, payment_reviews, payments, refund_requests
+from skileez_payments.domain.admin_refund import AdminRefund
 from skileez_payments.domain.contract import PayableContract
-from skileez_payments.domain.payment import PAID_STATUSES, Payment, PaymentStatus
+from skileez_payments.domain.payment import (
+    PAID_STATUSES,
+    DisputeOutcome,
+    Payment,
+    PaymentStatus,
+    ReviewDecision,
+)
+from skileez_payments.domain.review import Review
 
 _SAVED = (
     "status",
@@ -29,6 +37,12 @@ _SAVED = (
     "failure_reason",
     "review_reason",
     "updated_at",
+    "charged_amount",
+    "charged_currency",
+    "charged_livemode",
+    "refund_decided",
+    "stripe_dispute_id",
+    "dispute_outcome",
 )
 """The columns a payment's transitions change."""
 
@@ -56,9 +70,13 @@ _PAYMENT_CHANGES = StagedUpdate(payments, _SAVED)
 _PAID = ", ".join(f"'{status.value}'" for status in PAID_STATUSES)
 """Inline, not an array parameter: asyncpg's array encoder runs several ABC isinstance checks
 per call."""
-_PAID_ATTEMPTS = f"{_SELECT_PAYMENT} WHERE contract_id = ANY($1::uuid[]) AND status IN ({_PAID})"
-"""Run once those contracts are locked: its snapshot, taken then, sees every attempt as
-committed, and no other transaction can move one until ours ends."""
+_PAID_ATTEMPTS = (
+    f"{_SELECT_PAYMENT} WHERE contract_id = ANY($1::uuid[]) AND status IN ({_PAID})"
+    " AND paid_at IS NOT NULL"
+)
+"""The attempts that paid their contracts (`Payment.is_paid`). Run once those contracts are
+locked: its snapshot, taken then, sees every attempt as committed, and no other transaction can
+move one until ours ends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +103,10 @@ class UnreadPaidAttempts(set[uuid.UUID]):
 
 
 def _payment(row: asyncpg.Record) -> Payment:
-    return entity_of(Payment, row, status=PaymentStatus)
+    payment = entity_of(Payment, row, status=PaymentStatus)
+    if payment.dispute_outcome is not None:
+        payment.dispute_outcome = DisputeOutcome(payment.dispute_outcome)
+    return payment
 
 
 class ContractRepository:
@@ -188,7 +209,7 @@ class PaymentRepository:
         attempts = self._kept.get(ContractAttempts, contract_id)
         if attempts is None:
             raise RuntimeError(f"no payment of contract {contract_id} is locked here")
-        paid = (p.id for p in attempts.values() if p.id != excluding and p.status in PAID_STATUSES)
+        paid = (p.id for p in attempts.values() if p.id != excluding and p.is_paid)
         return next(paid, None)
 
     async def _one(self, query: str, *args: object) -> Payment | None:
@@ -229,3 +250,63 @@ class PaymentRepository:
         if attempts is None:
             kept.add(payment.contract_id, attempts := ContractAttempts())
         attempts[payment.id] = payment
+
+
+_REVIEW_COLUMNS = [column.name for column in payment_reviews.c]
+_INSERT_REVIEW = insert_sql(payment_reviews, _REVIEW_COLUMNS)
+_REVIEWS_OF = (
+    f"{select_sql(payment_reviews, _REVIEW_COLUMNS)} WHERE payment_id = $1 ORDER BY reviewed_at"
+)
+_SET_REVIEW_REFUND = "UPDATE payment_reviews SET stripe_refund_id = $2 WHERE id = $1"
+
+
+class ReviewRepository:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def add(self, review: Review) -> None:
+        await self._connection.execute(_INSERT_REVIEW, *values_of(review, _REVIEW_COLUMNS))
+
+    async def record_refund(self, review_id: uuid.UUID, stripe_refund_id: str) -> None:
+        await self._connection.execute(_SET_REVIEW_REFUND, review_id, stripe_refund_id)
+
+    async def of_payment(self, payment_id: uuid.UUID) -> list[Review]:
+        rows = await self._connection.fetch(_REVIEWS_OF, payment_id)
+        return [entity_of(Review, row, decision=ReviewDecision) for row in rows]
+
+
+_REFUND_COLUMNS = [column.name for column in refund_requests.c]
+_SELECT_REFUND = f"{select_sql(refund_requests, _REFUND_COLUMNS)} WHERE idempotency_key = $1"
+_CLAIM_REFUND = (
+    f"{insert_sql(refund_requests, _REFUND_COLUMNS)} ON CONFLICT (idempotency_key) DO NOTHING"
+    f" RETURNING {', '.join(_REFUND_COLUMNS)}"
+)
+"""A concurrent twin waits on the key for our commit, then finds it taken (and reads ours)."""
+_ANSWERED = ("stripe_refund_id", "refund_amount", "refund_status", "answered_at")
+_ANSWER_REFUND = (
+    "UPDATE refund_requests SET "
+    + ", ".join(f"{name} = ${n}" for n, name in enumerate(_ANSWERED, start=2))
+    + " WHERE idempotency_key = $1 AND stripe_refund_id IS NULL"
+)
+
+
+class RefundRequestRepository:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def get(self, idempotency_key: str) -> AdminRefund | None:
+        row = await self._connection.fetchrow(_SELECT_REFUND, idempotency_key)
+        return AdminRefund(**row) if row else None
+
+    async def claim(self, request: AdminRefund) -> AdminRefund:
+        """Store the request under its key, unless one is stored already: the stored one."""
+        row = await self._connection.fetchrow(_CLAIM_REFUND, *values_of(request, _REFUND_COLUMNS))
+        if row is None:
+            row = await self._connection.fetchrow(_SELECT_REFUND, request.idempotency_key)
+            assert row is not None  # a conflict means it is committed
+        return AdminRefund(**row)
+
+    async def save_answer(self, request: AdminRefund) -> None:
+        await self._connection.execute(
+            _ANSWER_REFUND, request.idempotency_key, *values_of(request, _ANSWERED)
+        )

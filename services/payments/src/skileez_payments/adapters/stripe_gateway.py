@@ -50,6 +50,8 @@ class StripeGateway(Protocol):
 
     async def retrieve_checkout_session(self, session_id: str) -> StripeJson: ...
 
+    async def expire_checkout_session(self, session_id: str) -> StripeJson: ...
+
     async def create_refund(
         self, payment_intent_id: str, amount: int | None, reason: str | None, idempotency_key: str
     ) -> StripeJson: ...
@@ -104,6 +106,14 @@ class StripeApiGateway:
     async def retrieve_checkout_session(self, session_id: str) -> StripeJson:
         with _translated_errors():
             session = await self._client.v1.checkout.sessions.retrieve_async(session_id)
+        return session.to_dict()
+
+    async def expire_checkout_session(self, session_id: str) -> StripeJson:
+        """Close an open session so it can no longer be paid (refused once it is not open)."""
+        with _translated_errors():
+            session = await self._client.v1.checkout.sessions.expire_async(
+                session_id, options={"idempotency_key": f"skileez-expire-{session_id}"}
+            )
         return session.to_dict()
 
     async def create_refund(

@@ -68,6 +68,7 @@ class Charge(StripeModel):
     amount: int
     amount_refunded: int
     currency: str
+    livemode: bool | None = None
     payment_intent: str | None = None
     refunds: RefundList | None = None
 
@@ -85,6 +86,10 @@ class Charge(StripeModel):
 class Dispute(StripeModel):
     object: Literal["dispute"] = "dispute"
     id: str
+    amount: int | None = None
+    currency: str | None = None
+    livemode: bool | None = None
+    status: str | None = None
     charge: str | None = None
     payment_intent: str | None = None
     reason: str | None = None

@@ -70,13 +70,57 @@ payments = Table(
     Column("review_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("charged_amount", BigInteger),
+    Column("charged_currency", String(3)),
+    Column("charged_livemode", Boolean),
+    Column("refund_decided", Boolean, nullable=False, server_default=text("false")),
+    Column("stripe_dispute_id", String(255)),
+    Column("dispute_outcome", String(8)),
     CheckConstraint(
         "status IN (" + ", ".join(f"'{s}'" for s in PAYMENT_STATUSES) + ")",
         name="payments_status_known",
     ),
-    CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="payments_refund"),
+    CheckConstraint(
+        "amount_refunded >= 0 AND amount_refunded <= GREATEST(amount, COALESCE(charged_amount, 0))",
+        name="payments_refund",
+    ),
+    CheckConstraint("dispute_outcome IN ('won', 'lost')", name="payments_dispute_outcome"),
     Index("payments_by_contract", "contract_id", "created_at"),
 )
+"""`charged_*`: what Stripe says it charged, which a held payment's review and refunds judge by."""
+
+payment_reviews = Table(
+    "payment_reviews",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("payment_id", Uuid, ForeignKey("payments.id"), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("reviewer", String(200), nullable=False),
+    Column("reviewed_at", DateTime(timezone=True), nullable=False),
+    Column("stripe_refund_id", String(255)),
+    CheckConstraint("decision IN ('approve', 'refund')", name="payment_reviews_decision"),
+    Index("payment_reviews_by_payment", "payment_id", "reviewed_at"),
+)
+"""Every decision a person took on a held payment: who, when, which, and why."""
+
+refund_requests = Table(
+    "refund_requests",
+    metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("payment_id", Uuid, ForeignKey("payments.id"), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(40)),
+    Column("stripe_idempotency_key", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("stripe_refund_id", String(255)),
+    Column("refund_amount", BigInteger),
+    Column("refund_status", String(40)),
+    Column("answered_at", DateTime(timezone=True)),
+)
+"""Each admin refund once per Idempotency-Key: the request (its fingerprint, the amount it
+resolved to) and, once Stripe answered, the answer every retry gets."""
 
 stripe_events = Table(
     "stripe_events",

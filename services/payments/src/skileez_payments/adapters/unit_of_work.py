@@ -2,7 +2,8 @@
 `skileez_db.connections.transaction`.
 
 Saving a payment maps the domain events it recorded to integration events (`PaymentSucceeded`,
-`PaymentFailed`, `PaymentRefunded`) in the outbox, so a state change and the event it causes
+`PaymentFailed`, `PaymentRefunded`, `PaymentHeld`, `PaymentDisputed`, `PaymentDisputeClosed`) in
+the outbox, so a state change and the event it causes
 commit together; its status changes are counted in the metrics once the transaction commits.
 """
 
@@ -18,19 +19,37 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_db.connections import after_commit, connection, identity_map, transaction
 from skileez_db.statements import insert_rows_sql
-from skileez_events import EventData, PaymentFailed, PaymentRefunded, PaymentSucceeded, new_event
+from skileez_events import (
+    EventData,
+    PaymentDisputeClosed,
+    PaymentDisputed,
+    PaymentFailed,
+    PaymentHeld,
+    PaymentRefunded,
+    PaymentSucceeded,
+    new_event,
+)
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects
-from skileez_payments.adapters.repositories import ContractRepository, PaymentRepository
+from skileez_payments.adapters.repositories import (
+    ContractRepository,
+    PaymentRepository,
+    RefundRequestRepository,
+    ReviewRepository,
+)
 from skileez_payments.adapters.tables import outbox, stripe_events
 from skileez_payments.domain.payment import (
+    DisputeClosed,
+    Disputed,
     DomainEvent,
     Failed,
+    Held,
     Payment,
     PaymentStatus,
     Refunded,
     Succeeded,
 )
+from skileez_payments.service_layer.unit_of_work import NOT_APPLIED_OUTCOMES, UnappliedStripeEvent
 
 _EVENT_COLUMNS = ("id", "type", "livemode", "created", "payload", "source", "outcome")
 _RECORD_EVENTS = (
@@ -51,6 +70,10 @@ _WAITING = (
     " ORDER BY created, id FOR UPDATE"
 )
 _OUTCOMES = "SELECT id, outcome FROM stripe_events WHERE id = ANY($1::text[])"
+_UNAPPLIED = (
+    "SELECT id, type, livemode, created, received_at, source, outcome, payment_intent"
+    " FROM stripe_events WHERE outcome = ANY($1::text[]) ORDER BY created DESC, id LIMIT $2"
+)
 _CURSOR = "stripe_events"
 _READ_CURSOR = "SELECT created_since FROM reconciliation_cursor WHERE name = $1"
 _STORE_CURSOR = (
@@ -89,6 +112,8 @@ class PostgresUnitOfWork:
         self.connection = connection
         self.contracts = ContractRepository(connection)
         self.payments = PaymentRepository(connection)
+        self.reviews = ReviewRepository(connection)
+        self.refund_requests = RefundRequestRepository(connection)
         self._status_changes: list[PaymentStatus] = []
         self._waited: list[str] = []
 
@@ -200,6 +225,10 @@ class PostgresUnitOfWork:
         rows = await self.connection.fetch(_OUTCOMES, list(event_ids))
         return {row["id"]: row["outcome"] for row in rows}
 
+    async def unapplied_stripe_events(self, limit: int) -> list[UnappliedStripeEvent]:
+        rows = await self.connection.fetch(_UNAPPLIED, list(NOT_APPLIED_OUTCOMES), limit)
+        return [UnappliedStripeEvent(**row) for row in rows]
+
     async def reconciliation_cursor(self) -> datetime | None:
         since: datetime | None = await self.connection.fetchval(_READ_CURSOR, _CURSOR)
         return since
@@ -255,13 +284,40 @@ def _integration_event(payment: Payment, event: DomainEvent) -> EventData:
                 stripe_checkout_session_id=payment.checkout_session_id or "",
                 failed_at=failed_at,
             )
+        case Held(reason=reason, held_at=held_at):
+            return PaymentHeld(
+                payment_id=payment.id,
+                contract_id=payment.contract_id,
+                amount=payment.amount if payment.charged_amount is None else payment.charged_amount,
+                currency=payment.charged_currency or payment.currency,
+                reason=reason,
+                held_at=held_at,
+            )
+        case Disputed():
+            return PaymentDisputed(
+                payment_id=payment.id,
+                contract_id=payment.contract_id,
+                stripe_dispute_id=event.stripe_dispute_id,
+                amount=event.amount,
+                currency=event.currency,
+                reason=event.reason,
+                disputed_at=event.disputed_at,
+            )
+        case DisputeClosed():
+            return PaymentDisputeClosed(
+                payment_id=payment.id,
+                contract_id=payment.contract_id,
+                stripe_dispute_id=event.stripe_dispute_id,
+                outcome=event.outcome.value,
+                closed_at=event.closed_at,
+            )
         case Refunded():
             return PaymentRefunded(
                 payment_id=payment.id,
                 contract_id=payment.contract_id,
                 refund_amount=event.refund_amount,
                 total_refunded=event.total_refunded,
-                currency=payment.currency,
+                currency=payment.charged_currency or payment.currency,
                 fully_refunded=event.fully_refunded,
                 stripe_refund_id=event.stripe_refund_id,
                 refunded_at=event.refunded_at,

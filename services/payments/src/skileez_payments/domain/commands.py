@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+
+from skileez_payments.domain.payment import ReviewDecision
 
 
 @dataclass(frozen=True)
@@ -12,6 +15,15 @@ class Viewer:
 
     user_id: str
     admin: bool
+
+
+@dataclass(frozen=True)
+class OpenPaymentPage:
+    """A pay page asked for; `first_asked` is when it was first, if it waited for its contract."""
+
+    contract_id: uuid.UUID
+    viewer: Viewer
+    first_asked: datetime | None
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,19 @@ class ConfirmCheckout:
 
 @dataclass(frozen=True)
 class RequestRefund:
+    """An admin's refund; `client_key` is the request's Idempotency-Key."""
+
     payment_id: uuid.UUID
     amount: int | None
     reason: str | None
-    client_key: str | None
+    client_key: str
+
+
+@dataclass(frozen=True)
+class ReviewPayment:
+    """A person's decision on a held payment: who decided, and why."""
+
+    payment_id: uuid.UUID
+    decision: ReviewDecision
+    note: str
+    reviewer: str

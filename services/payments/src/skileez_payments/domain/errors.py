@@ -63,6 +63,25 @@ class NotRefundable(DomainError):
     code = "not_refundable"
 
 
+class NotHeldForReview(DomainError):
+    """A review is asked of a payment that is not held for one."""
+
+    code = "not_held_for_review"
+
+
+class CannotApprove(DomainError):
+    """A held payment that may not pay the contract: another payment did, or Stripe charged
+    other money than the contract asks. It can be refunded instead."""
+
+    code = "cannot_approve"
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key sent again with another request than the one it was first sent with."""
+
+    code = "idempotency_key_reused"
+
+
 class SessionNotFound(DomainError):
     """The Checkout Session a customer came back with is unknown, or not this contract's."""
 

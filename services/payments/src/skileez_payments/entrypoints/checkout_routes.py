@@ -9,9 +9,14 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from skileez_payments.domain.commands import ConfirmCheckout, StartCheckout, Viewer
+from skileez_payments.domain.commands import (
+    ConfirmCheckout,
+    OpenPaymentPage,
+    StartCheckout,
+    Viewer,
+)
 from skileez_payments.domain.contract import PayableContract
-from skileez_payments.domain.contract_payments import Attempt, ContractPayments
+from skileez_payments.domain.contract_payments import Attempt, AwaitedContract, ContractPayments
 from skileez_payments.domain.errors import ContractNotFound
 from skileez_payments.entrypoints.resources import (
     SETTINGS,
@@ -23,11 +28,16 @@ from skileez_payments.entrypoints.resources import (
     utc_now,
     viewer,
 )
-from skileez_payments.entrypoints.schemas import CheckoutOut, PaymentSuccessQuery
+from skileez_payments.entrypoints.schemas import (
+    CheckoutOut,
+    PaymentPageQuery,
+    PaymentSuccessQuery,
+)
 from skileez_payments.service_layer.checkout import (
     CheckoutPolicy,
     confirm_checkout,
     contract_payments,
+    open_payment_page,
     start_checkout,
 )
 from skileez_web.correlation import correlation_id
@@ -46,30 +56,62 @@ async def payments_of(request: web.Request, asker: Viewer) -> ContractPayments:
         return await contract_payments(contract_id_of(request), asker, uow)
 
 
+PREPARING_REFRESH_SECONDS = 2
+"""How often the page of a contract being prepared looks again."""
+
+
 def page_context(request: web.Request, contract: PayableContract, **extra: Any) -> dict[str, Any]:
     return {"contract": contract, "links": request.app[SETTINGS].links, **extra}
+
+
+def payments_context(request: web.Request, payments: ContractPayments) -> dict[str, Any]:
+    """What every page of a contract's payments shows: where its payment stands."""
+    standing, shown = payments.where_it_stands()
+    return page_context(request, payments.contract, standing=standing.value, shown=shown)
+
+
+def preparing_page(request: web.Request, awaited: AwaitedContract) -> web.StreamResponse:
+    """A contract on its way: the page says so and asks again by itself, never a 404."""
+    since = int(awaited.first_asked.timestamp())
+    again = f"/contracts/{awaited.contract_id}/pay?waiting_since={since}"
+    response = aiohttp_jinja2.render_template(
+        "preparing.html",
+        request,
+        {
+            "contract_id": awaited.contract_id,
+            "links": request.app[SETTINGS].links,
+            "refresh_url": again,
+            "refresh_seconds": PREPARING_REFRESH_SECONDS,
+        },
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @api.operation(
     "GET",
     "/contracts/{id}/pay",
     summary="The payment page of a contract",
-    responses={200: HTML, 401: None, 403: None, 404: None},
+    query=PaymentPageQuery,
+    responses={200: HTML, 401: None, 403: None, 404: None, 422: None},
 )
 @page
 async def payment_page(request: web.Request) -> web.StreamResponse:
+    """A browser asking for a contract payments has not learnt yet gets a page that says it is
+    being prepared and looks again by itself, until `CONTRACT_WAIT`; other clients get 404."""
     asker = viewer(request)
-    payments = await payments_of(request, asker)
+    query = parse_query(request, PaymentPageQuery)
+    command = OpenPaymentPage(contract_id_of(request), asker, query.first_asked)
+    async with request_unit_of_work(request) as uow:
+        shown = await open_payment_page(command, uow, utc_now())
+    if isinstance(shown, AwaitedContract):
+        if not wants_html(request):
+            raise ContractNotFound(shown.contract_id)
+        return preparing_page(request, shown)
     return aiohttp_jinja2.render_template(
         "pay.html",
         request,
-        page_context(
-            request,
-            payments.contract,
-            paid=payments.paid,
-            settling=payments.processing,
-            can_pay=payments.may_pay(asker.user_id),
-        ),
+        {**payments_context(request, shown), "can_pay": shown.may_pay(asker.user_id)},
     )
 
 
@@ -99,6 +141,7 @@ async def pay(request: web.Request) -> web.StreamResponse:
         success_url=settings.links.payment_success,
         cancel_url=settings.links.payment_cancel,
         clock=utc_now,
+        livemode=settings.stripe_livemode,
     )
     checkout = await start_checkout(
         command, units_of_work(request.app), request.app[STRIPE], policy
@@ -155,5 +198,5 @@ async def payment_success(request: web.Request) -> web.StreamResponse:
 async def payment_cancel(request: web.Request) -> web.StreamResponse:
     payments = await payments_of(request, viewer(request))
     return aiohttp_jinja2.render_template(
-        "cancel.html", request, page_context(request, payments.contract, paid=payments.paid)
+        "cancel.html", request, payments_context(request, payments)
     )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from skileez_payments.domain.errors import (
     AlreadyPaid,
+    CannotApprove,
     ContractNotFound,
     Forbidden,
+    IdempotencyKeyReused,
+    NotHeldForReview,
     NotRefundable,
     PaymentInProgress,
     PaymentNotFound,
@@ -23,6 +26,9 @@ REFUSALS: Refusals = {
     AlreadyPaid: 409,
     PaymentInProgress: 409,
     NotRefundable: 409,
+    NotHeldForReview: 409,
+    CannotApprove: 409,
+    IdempotencyKeyReused: 409,
     PaymentProviderRefused: 502,
     PaymentProviderUnavailable: 503,
 }

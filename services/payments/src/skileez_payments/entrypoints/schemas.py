@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skileez_payments.domain.payment import Payment, PaymentStatus
+from skileez_payments.domain.payment import DisputeOutcome, Payment, PaymentStatus, ReviewDecision
+from skileez_payments.domain.review import Review
+from skileez_payments.service_layer.unit_of_work import UnappliedStripeEvent
 
 
 class CheckoutOut(BaseModel):
@@ -32,6 +34,10 @@ class PaymentOut(BaseModel):
     paid_at: datetime | None
     failure_reason: str | None
     review_reason: str | None
+    charged_amount: int | None
+    charged_currency: str | None
+    stripe_dispute_id: str | None
+    dispute_outcome: DisputeOutcome | None
     created_at: datetime
     updated_at: datetime
 
@@ -59,6 +65,81 @@ class RefundOut(BaseModel):
     amount: int
     currency: str
     status: str
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: ReviewDecision = Field(
+        description="approve: the payment pays its contract; refund: its whole charge goes back"
+    )
+    note: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="why")
+
+
+class ReviewOut(BaseModel):
+    id: uuid.UUID
+    payment_id: uuid.UUID
+    decision: ReviewDecision
+    note: str
+    reviewer: str
+    reviewed_at: datetime
+    stripe_refund_id: str | None
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewOut:
+        return cls.model_validate(review, from_attributes=True)
+
+
+class ReviewedOut(BaseModel):
+    review: ReviewOut
+    payment: PaymentOut
+
+
+class ReviewsOut(BaseModel):
+    reviews: list[ReviewOut]
+
+
+class UnmatchedEventsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class UnmatchedEventOut(BaseModel):
+    """A Stripe event recorded and applied to no payment, with why (`outcome`)."""
+
+    id: str
+    type: str
+    livemode: bool
+    created: datetime
+    received_at: datetime
+    source: str
+    outcome: str
+    payment_intent: str | None
+
+    @classmethod
+    def of(cls, event: UnappliedStripeEvent) -> UnmatchedEventOut:
+        return cls.model_validate(event, from_attributes=True)
+
+
+class UnmatchedEventsOut(BaseModel):
+    events: list[UnmatchedEventOut]
+
+
+class PaymentPageQuery(BaseModel):
+    waiting_since: int | None = Field(
+        default=None,
+        ge=0,
+        le=4_102_444_800,  # 2100-01-01
+        description="Unix time the page was first asked for while its contract was not known yet"
+        " (set by the page's own refresh)",
+    )
+
+    @property
+    def first_asked(self) -> datetime | None:
+        if self.waiting_since is None:
+            return None
+        return datetime.fromtimestamp(self.waiting_since, UTC)
 
 
 class PaymentSuccessQuery(BaseModel):

@@ -1,5 +1,10 @@
 """Paying a contract: its payments page, starting (or reusing) a Checkout Session, and the
-customer's return from Checkout."""
+customer's return from Checkout.
+
+One contract has one payable session at a time: a session is offered again only once Stripe
+says it is still open, and any other that may still take money is expired at Stripe before a
+new one is created. Whatever Stripe says instead (paid, processing, expired, unknown) is settled
+first, and the decision is taken again."""
 
 from __future__ import annotations
 
@@ -15,16 +20,22 @@ from skileez_payments.adapters.stripe_gateway import (
     StripeRefused,
     StripeUnavailable,
 )
-from skileez_payments.domain.commands import ConfirmCheckout, StartCheckout, Viewer
+from skileez_payments.domain.commands import ConfirmCheckout, OpenPaymentPage, StartCheckout, Viewer
 from skileez_payments.domain.contract import PayableContract
-from skileez_payments.domain.contract_payments import Attempt, Checkout, ContractPayments
+from skileez_payments.domain.contract_payments import (
+    Attempt,
+    AwaitedContract,
+    Checkout,
+    ContractPayments,
+    session_abandoned,
+)
 from skileez_payments.domain.errors import (
     ContractNotFound,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
     SessionNotFound,
 )
-from skileez_payments.domain.payment import Payment
+from skileez_payments.domain.payment import Payment, SessionOutcome
 from skileez_payments.service_layer.stripe_events import settle_checkout_session
 from skileez_payments.service_layer.unit_of_work import UnitOfWork, UnitsOfWork
 
@@ -36,6 +47,13 @@ class CheckoutPolicy:
     """Where Checkout returns after payment; Stripe appends the session id."""
     cancel_url: Callable[[uuid.UUID], str]
     clock: Callable[[], datetime]
+    livemode: bool = False
+    """Whether the Stripe account is live: a session found paid on the way is checked for it."""
+
+
+CHECKOUT_PASSES = 5
+"""Each pass settles one attempt whose session Stripe sees otherwise than we do (or expires a
+stale one); more passes than that in one click means Stripe's answers keep changing."""
 
 
 async def contract_payments(
@@ -51,6 +69,19 @@ async def contract_payments(
     return payments
 
 
+async def open_payment_page(
+    command: OpenPaymentPage, uow: UnitOfWork, now: datetime
+) -> ContractPayments | AwaitedContract:
+    """The contract's payments; a contract not learnt yet is awaited (its ContractCreated is on
+    its way) until `CONTRACT_WAIT` after it was first asked for, then it does not exist."""
+    try:
+        return await contract_payments(command.contract_id, command.viewer, uow)
+    except ContractNotFound:
+        awaited = AwaitedContract.since(command.contract_id, command.first_asked, now)
+        awaited.check_still_expected(now)
+        return awaited
+
+
 async def start_checkout(
     command: StartCheckout, uows: UnitsOfWork, stripe: StripeGateway, policy: CheckoutPolicy
 ) -> Checkout:
@@ -60,17 +91,37 @@ async def start_checkout(
     makes the idempotency key: a retry or a concurrent click for the same attempt gets the same
     session from Stripe instead of a second one.
     """
-    now = policy.clock()
-    async with uows() as uow:
-        contract = await uow.contracts.get(command.contract_id, lock=True)  # one click at a time
-        if contract is None:
-            raise ContractNotFound(command.contract_id)
-        payments = ContractPayments(contract, await uow.payments.of_contract(contract.id))
-        checkout = payments.checkout(command.user_id, now, policy.expiry, command.correlation_id)
-        if checkout.attempt is Attempt.REUSED:
-            return checkout
-        if checkout.attempt is Attempt.NEW:
-            await uow.payments.add(checkout.payment)
+    for _ in range(CHECKOUT_PASSES):
+        async with uows() as uow:
+            contract = await uow.contracts.get(
+                command.contract_id, lock=True
+            )  # one click at a time
+            if contract is None:
+                raise ContractNotFound(command.contract_id)
+            payments = ContractPayments(contract, await uow.payments.of_contract(contract.id))
+            checkout = payments.checkout(
+                command.user_id, policy.clock(), policy.expiry, command.correlation_id
+            )
+            if checkout.attempt is Attempt.NEW:
+                await uow.payments.add(checkout.payment)
+        match checkout.attempt:
+            case Attempt.STALE:
+                await _expire_session(checkout.payment, uows, stripe, policy)
+            case Attempt.REUSED:
+                if await _still_open(checkout.payment, uows, stripe, policy):
+                    return checkout
+            case Attempt.NEW | Attempt.RESUMED:
+                return await _create_session(contract, checkout, uows, stripe, policy)
+    raise PaymentProviderUnavailable("Stripe's answers about this payment keep changing; retry.")
+
+
+async def _create_session(
+    contract: PayableContract,
+    checkout: Checkout,
+    uows: UnitsOfWork,
+    stripe: StripeGateway,
+    policy: CheckoutPolicy,
+) -> Checkout:
     try:
         session = await stripe.create_checkout_session(_request(policy, contract, checkout.payment))
     except StripeUnavailable:
@@ -84,6 +135,80 @@ async def start_checkout(
             saved.attach_session(session["id"], session["url"])
             uow.save(saved)
     return Checkout(saved, checkout.attempt)
+
+
+async def _still_open(
+    payment: Payment, uows: UnitsOfWork, stripe: StripeGateway, policy: CheckoutPolicy
+) -> bool:
+    """Whether Stripe still takes money in the attempt's session; if not, what it says of the
+    session is settled (a missed webhook) or the attempt abandoned (an unknown session)."""
+    assert payment.checkout_session_id is not None
+    session = await _retrieve(stripe, payment.checkout_session_id)
+    if session is not None and session.status == "open":
+        return True
+    await _settle_closed(payment, session, uows, policy)
+    return False
+
+
+async def _expire_session(
+    payment: Payment, uows: UnitsOfWork, stripe: StripeGateway, policy: CheckoutPolicy
+) -> None:
+    """Expire at Stripe a session that is not offered again, and settle what it became; a
+    session that would not expire (paid or completed meanwhile, unknown) is settled as it is."""
+    assert payment.checkout_session_id is not None
+    try:
+        expired = await stripe.expire_checkout_session(payment.checkout_session_id)
+    except StripeUnavailable:
+        raise PaymentProviderUnavailable("Stripe cannot be reached; please retry.") from None
+    except StripeRefused as refused:
+        session = (
+            None
+            if refused.code == "resource_missing"
+            else await _retrieve(stripe, payment.checkout_session_id)
+        )
+    else:
+        session = stripe_objects.CheckoutSession.model_validate(expired)
+    await _settle_closed(payment, session, uows, policy)
+
+
+async def _retrieve(
+    stripe: StripeGateway, session_id: str
+) -> stripe_objects.CheckoutSession | None:
+    """The session as Stripe has it; None when Stripe knows no such session."""
+    try:
+        found = await stripe.retrieve_checkout_session(session_id)
+    except StripeUnavailable:
+        raise PaymentProviderUnavailable("Stripe cannot be reached; please retry.") from None
+    except StripeRefused as refused:
+        if refused.code == "resource_missing":
+            return None
+        raise PaymentProviderRefused(f"Stripe refused to show the session: {refused}") from None
+    return stripe_objects.CheckoutSession.model_validate(found)
+
+
+async def _settle_closed(
+    payment: Payment,
+    session: stripe_objects.CheckoutSession | None,
+    uows: UnitsOfWork,
+    policy: CheckoutPolicy,
+) -> None:
+    said = (
+        None
+        if session is None
+        else SessionOutcome.of(session.status, session.payment_status, failed=False)
+    )
+    async with uows() as uow:
+        if session is not None and not session_abandoned(payment, said):
+            await settle_checkout_session(
+                session, uow, livemode=policy.livemode, clock=policy.clock, causation_id=None
+            )
+            return
+        await uow.lock_payment_intents([session.payment_intent if session else None])
+        saved = await uow.payments.get(payment.id, lock=True)
+        if saved is not None and session_abandoned(saved, said):
+            reason = "checkout_session_missing" if session is None else "checkout_session_closed"
+            saved.abandon_session(reason, policy.clock())
+            uow.save(saved)
 
 
 async def confirm_checkout(

@@ -4,7 +4,10 @@ One pass at a time across replicas (a PostgreSQL advisory lock); events already 
 skipped, the others go through the webhook's own code path. A refund or dispute recorded
 "unmatched" (it came before the event linking its PaymentIntent to a payment) is applied again
 by every pass that reads it. The stored cursor moves up to the newest event read, but never past
-one that could not be applied yet, nor past such an unmatched one younger than the lookback.
+an event younger than the lookback that could not be applied yet (its payment is not paid, or
+not known): the cursor's age is bounded. One older than the lookback is left waiting for its
+payment (recorded "unmatched", applied when that payment has Stripe's money) and listed for
+operators (`GET /payments/unmatched-events`).
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ from skileez_payments.service_layer.stripe_events import (
     PAYMENT_INTENT_EVENTS,
     Clock,
     process_stripe_event,
+    record_waiting_stripe_event,
     retry_unmatched_stripe_event,
 )
-from skileez_payments.service_layer.unit_of_work import UnitsOfWork
+from skileez_payments.service_layer.unit_of_work import (
+    UnappliedStripeEvent,
+    UnitOfWork,
+    UnitsOfWork,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +54,10 @@ class PassResult:
     (unmatched ones that found their payment); a refund or dispute that a recovered completion
     applied, as its payment became paid, is not counted again."""
     deferred: int = 0
-    """Events the cursor waits for: not applicable yet, or still unmatched and recent."""
+    """Events the cursor waits for: recent, and not applicable yet or still unmatched."""
+    skipped: int = 0
+    """Events older than the lookback that could not be applied yet: the cursor moves past
+    them, and they wait for their payment, listed for operators."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ async def reconcile(
     async with uows() as uow:
         recorded = await uow.stripe_event_outcomes([event["id"] for event in listed])
     retry_since = policy.clock() - policy.lookback
-    newest, deferred_from, recovered, deferred = since, None, 0, 0
+    newest, deferred_from, recovered, deferred, skipped = since, None, 0, 0, 0
     # Stripe lists newest first: reversed, then sorted by the second they were created in,
     # events of one second keep the order they happened in (a session's completion before
     # the refund of its payment).
@@ -98,9 +109,22 @@ async def reconcile(
                     )
         except PaymentNotReady:
             outcome = "not_ready"
-        if outcome == "not_ready" or (
-            outcome == "unmatched" and by_intent and created >= retry_since
-        ):
+        recent = created >= retry_since
+        if outcome == "not_ready" and not recent:
+            async with uows() as uow:
+                await record_waiting_stripe_event(
+                    event, uow, payload=orjson.dumps(raw), source="reconciliation"
+                )
+            skipped += 1
+            metrics.RECONCILED_EVENTS.inc()
+            log.warning(
+                "reconciliation: event %s (%s) is older than the lookback and its payment is not"
+                " paid: left waiting for it, listed in /payments/unmatched-events",
+                event.id,
+                event.type,
+            )
+            continue
+        if outcome == "not_ready" or (outcome == "unmatched" and by_intent and recent):
             deferred += 1
             deferred_from = deferred_from or created
             continue
@@ -111,7 +135,15 @@ async def reconcile(
         log.warning("reconciliation: event %s (%s) %s", event.id, event.type, outcome)
     async with uows() as uow:
         await uow.store_reconciliation_cursor(deferred_from or newest)
-    return PassResult(ran=True, read=len(listed), recovered=recovered, deferred=deferred)
+    return PassResult(
+        ran=True, read=len(listed), recovered=recovered, deferred=deferred, skipped=skipped
+    )
+
+
+async def unapplied_stripe_events(uow: UnitOfWork, limit: int) -> list[UnappliedStripeEvent]:
+    """What operators must look at: the Stripe events recorded that no payment took, newest
+    first (a refund or dispute waiting for its payment, another mode's, an unreadable one)."""
+    return await uow.unapplied_stripe_events(limit)
 
 
 class Reconciler:
@@ -137,7 +169,7 @@ class Reconciler:
         while True:
             try:
                 result = await self.reconcile()
-                if result.recovered or result.deferred:
+                if result.recovered or result.deferred or result.skipped:
                     log.info("reconciliation: %s", result)
             except asyncio.CancelledError:
                 raise

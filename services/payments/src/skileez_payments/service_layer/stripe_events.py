@@ -18,7 +18,13 @@ from pydantic import ValidationError
 
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.domain.errors import RefundCurrencyMismatch
-from skileez_payments.domain.payment import Charge, Payment, PaymentStatus, SessionOutcome
+from skileez_payments.domain.payment import (
+    Charge,
+    DisputeOutcome,
+    Payment,
+    PaymentStatus,
+    SessionOutcome,
+)
 from skileez_payments.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -34,14 +40,27 @@ OBJECT_OF: dict[str, type[stripe_objects.StripeModel]] = {
     "payment_intent.payment_failed": stripe_objects.PaymentIntent,
     "charge.refunded": stripe_objects.Charge,
     "charge.dispute.created": stripe_objects.Dispute,
+    "charge.dispute.closed": stripe_objects.Dispute,
+    "charge.dispute.funds_withdrawn": stripe_objects.Dispute,
+    "charge.dispute.funds_reinstated": stripe_objects.Dispute,
 }
 """The events payments acts on, and the object each carries."""
 HANDLED_EVENTS = tuple(OBJECT_OF)
 
-PAYMENT_INTENT_EVENTS = ("charge.refunded", "charge.dispute.created")
+PAYMENT_INTENT_EVENTS = ("charge.refunded", "charge.dispute.created", "charge.dispute.closed")
 """Events that find their payment by its PaymentIntent alone. One that arrives before its
-payment is linked to that intent is recorded "unmatched": the payment applies it when it becomes
-paid, and reconciliation retries it."""
+payment is linked to that intent is recorded "unmatched": the payment applies it when Stripe
+has taken its money (paid or held), and reconciliation retries it."""
+
+DISPUTE_FUNDS_EVENTS = ("charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated")
+"""Money moving with a dispute: recorded (and logged), the dispute's opening and closing
+being what moves the payment."""
+
+CLOSED_DISPUTE_OUTCOMES = {
+    "won": DisputeOutcome.WON,
+    "warning_closed": DisputeOutcome.WON,  # an inquiry closed without a chargeback
+    "lost": DisputeOutcome.LOST,
+}
 
 Clock = Callable[[], datetime]
 
@@ -84,6 +103,18 @@ async def retry_unmatched_stripe_event(
     return outcome
 
 
+async def record_waiting_stripe_event(
+    event: stripe_objects.Event, uow: UnitOfWork, *, payload: bytes, source: str
+) -> bool:
+    """Record a refund or dispute that cannot be applied yet as "unmatched", waiting for its
+    PaymentIntent: applied when that payment has Stripe's money, listed for operators
+    meanwhile. False if the event was recorded already."""
+    if not await uow.record_stripe_event(event, payload, source):
+        return False
+    await uow.set_event_outcome(event.id, "unmatched", _intent_of(event))
+    return True
+
+
 async def _outcome_of(
     uow: UnitOfWork, event: stripe_objects.Event, livemode: bool, clock: Clock
 ) -> str:
@@ -115,25 +146,58 @@ async def _apply(uow: UnitOfWork, event: stripe_objects.Event, livemode: bool, c
         if payment is not None:
             payment.link_payment_intent(obj.id)
             payment.mark_failed(obj.failure_reason, clock())
-    elif isinstance(obj, stripe_objects.Charge):
+    elif isinstance(obj, stripe_objects.Charge | stripe_objects.Dispute):
+        if (mismatch := _livemode_mismatch(event, obj, livemode)) is not None:
+            return mismatch
+        if event.type in DISPUTE_FUNDS_EVENTS:
+            log.warning("Stripe event %s: %s of dispute %s", event.id, event.type, obj.id)
+            return "recorded"
         payment = await _by_intent(uow, obj.payment_intent, None)
-        if payment is not None:
+        if payment is None:
+            return "unmatched"
+        if isinstance(obj, stripe_objects.Charge):
             try:
                 payment.check_refund_currency(obj.currency)
-            except RefundCurrencyMismatch as mismatch:
-                log.error("%s", mismatch)
-                return mismatch.code
+            except RefundCurrencyMismatch as other_currency:
+                log.error("%s", other_currency)
+                return other_currency.code
             payment.record_refunds(obj.amount_refunded, obj.latest_refund_id, clock())
-    elif isinstance(obj, stripe_objects.Dispute):
-        payment = await _by_intent(uow, obj.payment_intent, None)
-        if payment is not None:
-            payment.mark_disputed(clock())
+        elif event.type == "charge.dispute.created":
+            payment.open_dispute(
+                obj.id,
+                payment.amount if obj.amount is None else obj.amount,
+                obj.currency or payment.currency,
+                obj.reason or "unknown",
+                clock(),
+            )
             log.warning("payment %s is disputed (%s): %s", payment.id, obj.id, obj.reason)
+        else:
+            outcome = CLOSED_DISPUTE_OUTCOMES.get(obj.status or "")
+            if outcome is None:
+                log.error("dispute %s closed with a status we do not know: %s", obj.id, obj.status)
+                return "unknown_dispute_status"
+            payment.close_dispute(obj.id, outcome, clock())
+            log.warning("dispute %s of payment %s closed: %s", obj.id, payment.id, outcome)
+        uow.save(payment, causation_id=event.id)
+        return "processed"
     else:
         return "ignored"  # a kind OBJECT_OF names and this function does not (none today)
     if payment is not None:
         uow.save(payment, causation_id=event.id)
     return _outcome(payment)
+
+
+def _livemode_mismatch(
+    event: stripe_objects.Event,
+    obj: stripe_objects.Charge | stripe_objects.Dispute,
+    livemode: bool,
+) -> str | None:
+    """A refund or dispute of the other mode (live for a test key, or the reverse) is never
+    applied: recorded with this outcome, and listed for operators."""
+    if event.livemode == livemode and obj.livemode in (None, livemode):
+        return None
+    log.error("Stripe event %s (%s) of the other mode: not applied", event.id, event.type)
+    return "livemode_mismatch"
 
 
 async def lock_payments_ahead(events: Sequence[stripe_objects.Event], uow: UnitOfWork) -> None:
@@ -214,8 +278,8 @@ async def settle_checkout_session(
 
     `failed` is set for `async_payment_failed`, whose session still reads `complete`/`unpaid`.
     The payment's changes and its integration events are staged, caused by `causation_id`.
-    A payment that becomes paid then applies the refunds and disputes that wait for its
-    PaymentIntent, each caused by its own event.
+    A payment whose money Stripe has now taken (paid or held) then applies the refunds and
+    disputes that wait for its PaymentIntent, each caused by its own event.
     """
     await uow.lock_payment_intents([session.payment_intent])
     payment = await uow.payments.by_checkout_session(session.id)
@@ -226,7 +290,7 @@ async def settle_checkout_session(
             return None
         payment.link_checkout_session(session.id)
     payment.link_payment_intent(session.payment_intent)
-    was_paid = payment.is_paid
+    had_charge = payment.has_charge
     said = SessionOutcome.of(session.status, session.payment_status, failed=failed)
     # The payment was locked with its contract's row: two attempts paid at once are judged one
     # after the other, and the second sees the first's money.
@@ -240,7 +304,7 @@ async def settle_checkout_session(
     )
     payment.settle(said, charge, livemode, clock(), contract_paid_by=paid_by)
     uow.save(payment, causation_id=causation_id)
-    if session.payment_intent and payment.is_paid and not was_paid:
+    if session.payment_intent and payment.has_charge and not had_charge:
         for payload in await uow.waiting_stripe_events(session.payment_intent):
             try:
                 waiting = stripe_objects.Event.model_validate_json(payload)

@@ -6,12 +6,38 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from skileez_payments.adapters import stripe_objects
+from skileez_payments.domain.admin_refund import AdminRefund
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.payment import Payment
+from skileez_payments.domain.review import Review
+
+NOT_APPLIED_OUTCOMES = (
+    "unmatched",
+    "unreadable",
+    "currency_mismatch",
+    "livemode_mismatch",
+    "unknown_dispute_status",
+)
+"""Outcomes of Stripe events recorded but not applied to any payment: what operators list."""
+
+
+@dataclass(frozen=True)
+class UnappliedStripeEvent:
+    """A Stripe event recorded and not applied (`NOT_APPLIED_OUTCOMES`), for operators."""
+
+    id: str
+    type: str
+    livemode: bool
+    created: datetime
+    received_at: datetime
+    source: str
+    outcome: str
+    payment_intent: str | None
 
 
 class ContractRepository(Protocol):
@@ -53,12 +79,38 @@ class PaymentRepository(Protocol):
         payments must be locked here first."""
 
 
+class ReviewRepository(Protocol):
+    async def add(self, review: Review) -> None: ...
+
+    async def record_refund(self, review_id: uuid.UUID, stripe_refund_id: str) -> None:
+        """The refund a `refund` decision got from Stripe."""
+
+    async def of_payment(self, payment_id: uuid.UUID) -> list[Review]:
+        """The payment's reviews, oldest first."""
+
+
+class RefundRequestRepository(Protocol):
+    async def get(self, idempotency_key: str) -> AdminRefund | None: ...
+
+    async def claim(self, request: AdminRefund) -> AdminRefund:
+        """Store the request under its key unless one is already: the one stored."""
+
+    async def save_answer(self, request: AdminRefund) -> None:
+        """Keep Stripe's answer with the request (the first answer only)."""
+
+
 class UnitOfWork(Protocol):
     @property
     def contracts(self) -> ContractRepository: ...
 
     @property
     def payments(self) -> PaymentRepository: ...
+
+    @property
+    def reviews(self) -> ReviewRepository: ...
+
+    @property
+    def refund_requests(self) -> RefundRequestRepository: ...
 
     def save(self, payment: Payment, causation_id: str | None = None) -> None:
         """Stage a locked payment's changes and the integration events its transitions caused."""
@@ -97,6 +149,9 @@ class UnitOfWork(Protocol):
 
     async def stripe_event_outcomes(self, event_ids: Collection[str]) -> dict[str, str]:
         """The stored outcome of each of these events that is recorded."""
+
+    async def unapplied_stripe_events(self, limit: int) -> list[UnappliedStripeEvent]:
+        """Recorded events that no payment took (`NOT_APPLIED_OUTCOMES`), newest first."""
 
     async def reconciliation_cursor(self) -> datetime | None:
         """Where the last reconciliation pass asked Stripe's Events API to start."""
