@@ -72,6 +72,18 @@ class FakePaymentRepository:
         attempts = [p for p in self.stored.values() if p.contract_id == contract_id]
         return sorted(attempts, key=lambda p: p.created_at, reverse=True)
 
+    async def listing(
+        self,
+        status: PaymentStatus | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Payment]:
+        chosen = [p for p in self.stored.values() if status is None or p.status is status]
+        chosen.sort(key=lambda p: (p.created_at, p.id), reverse=True)
+        if after is not None:
+            chosen = [p for p in chosen if (p.created_at, p.id) < after]
+        return chosen[:limit]
+
     async def paid_attempt_of(
         self, contract_id: uuid.UUID, *, excluding: uuid.UUID
     ) -> uuid.UUID | None:

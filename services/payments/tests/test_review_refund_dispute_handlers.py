@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from skileez_payments.domain.commands import RequestRefund, ReviewPayment
+from skileez_payments.domain.commands import ListPayments, RequestRefund, ReviewPayment
 from skileez_payments.domain.errors import (
     CannotApprove,
     IdempotencyKeyReused,
@@ -35,7 +35,7 @@ from skileez_payments.service_layer.reconciliation import (
     reconcile,
     unapplied_stripe_events,
 )
-from skileez_payments.service_layer.refunds import request_refund
+from skileez_payments.service_layer.refunds import list_payments, request_refund
 from skileez_payments.service_layer.reviews import ReviewPolicy, review_payment, reviews_of
 
 from . import stripe_payloads as sp
@@ -408,3 +408,15 @@ async def test_reconciliation_moves_past_an_old_event_its_payment_is_not_ready_f
     )
     assert payment.status is PaymentStatus.DISPUTED
     assert stored.outcome == "processed"
+
+
+async def test_operators_find_held_payments_by_status_page_after_page() -> None:
+    world = World()
+    payment = await held(world, amount=49_999)
+    async with world.uows() as uow:
+        listed = await list_payments(ListPayments(PaymentStatus.HELD_FOR_REVIEW, None, 10), uow)
+        assert listed == [payment]
+        assert await list_payments(ListPayments(PaymentStatus.SUCCEEDED, None, 10), uow) == []
+        after = (payment.created_at, payment.id)
+        next_page = ListPayments(PaymentStatus.HELD_FOR_REVIEW, after, 10)
+        assert await list_payments(next_page, uow) == []

@@ -292,3 +292,36 @@ async def test_an_approval_and_a_refund_decided_at_once_decide_once(payments: Pa
         assert await refunds_at_stripe(payments, checkout) == []
     else:
         await wait_for_status(checkout, "refunded")
+
+
+async def test_operators_list_held_payments_page_by_page(payments: Payments) -> None:
+    held = [await held_after_expiry(payments) for _ in range(3)]
+    await open_checkout(payments)  # an open one, not listed under held_for_review
+
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params = {
+            "status": "held_for_review",
+            "limit": "2",
+            **({"cursor": cursor} if cursor else {}),
+        }
+        answer = await payments.client.get("/payments", params=params, headers=admin(payments))
+        assert answer.status == 200, await answer.text()
+        body = await answer.json()
+        assert all(item["status"] == "held_for_review" for item in body["payments"])
+        seen += [item["id"] for item in body["payments"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 2
+    assert seen == [str(checkout.payment_id) for checkout in reversed(held)]  # newest first
+
+    student = await payments.client.get("/payments", headers=payments.headers("student-1"))
+    assert student.status == 403
+    forged = await payments.client.get(
+        "/payments", params={"cursor": "not-ours"}, headers=admin(payments)
+    )
+    assert (forged.status, (await forged.json())["code"]) == (422, "invalid_cursor")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -50,6 +51,11 @@ _PAYMENT_COLUMNS = [column.name for column in payments.c]
 _CONTRACT_COLUMNS = [column.name for column in contracts.c if column.name != "learned_at"]
 
 _SELECT_PAYMENT = select_sql(payments, _PAYMENT_COLUMNS)
+_LISTING = (
+    f"{_SELECT_PAYMENT} WHERE ($1::text IS NULL OR status = $1)"
+    " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
+    " ORDER BY created_at DESC, id DESC LIMIT $4"
+)
 _LOCK_PAYMENTS = (
     f"SELECT {', '.join(f'payments.{name}' for name in _PAYMENT_COLUMNS)}"
     " FROM contracts JOIN payments ON payments.contract_id = contracts.id"
@@ -187,6 +193,18 @@ class PaymentRepository:
         """Every attempt for the contract, newest first."""
         rows = await self._connection.fetch(
             f"{_SELECT_PAYMENT} WHERE contract_id = $1 ORDER BY created_at DESC", contract_id
+        )
+        return [_payment(row) for row in rows]
+
+    async def listing(
+        self,
+        status: PaymentStatus | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Payment]:
+        created_at, payment_id = after if after else (None, None)
+        rows = await self._connection.fetch(
+            _LISTING, status.value if status else None, created_at, payment_id, limit
         )
         return [_payment(row) for row in rows]
 

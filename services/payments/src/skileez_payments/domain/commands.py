@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from skileez_payments.domain.payment import ReviewDecision
+from skileez_payments.domain.payment import PaymentStatus, ReviewDecision
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,13 @@ class ReviewPayment:
     decision: ReviewDecision
     note: str
     reviewer: str
+
+
+@dataclass(frozen=True)
+class ListPayments:
+    """An operator's page of payments, newest first: those of `status` (any if None), after
+    the payment `after` (created_at, id) of the page before."""
+
+    status: PaymentStatus | None
+    after: tuple[datetime, uuid.UUID] | None
+    limit: int

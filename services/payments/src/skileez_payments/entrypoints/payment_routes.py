@@ -3,12 +3,15 @@ no payment took."""
 
 from __future__ import annotations
 
+import base64
 import uuid
+from datetime import datetime
 
 from aiohttp import web
 
-from skileez_payments.domain.commands import RequestRefund, ReviewPayment
+from skileez_payments.domain.commands import ListPayments, RequestRefund, ReviewPayment
 from skileez_payments.domain.errors import PaymentNotFound
+from skileez_payments.domain.payment import Payment
 from skileez_payments.entrypoints.checkout_routes import payments_of
 from skileez_payments.entrypoints.resources import (
     SETTINGS,
@@ -23,6 +26,8 @@ from skileez_payments.entrypoints.resources import (
 from skileez_payments.entrypoints.schemas import (
     PaymentOut,
     PaymentsOut,
+    PaymentsPageOut,
+    PaymentsQuery,
     RefundIn,
     RefundOut,
     ReviewedOut,
@@ -34,7 +39,7 @@ from skileez_payments.entrypoints.schemas import (
     UnmatchedEventsQuery,
 )
 from skileez_payments.service_layer.reconciliation import unapplied_stripe_events
-from skileez_payments.service_layer.refunds import payment_for, request_refund
+from skileez_payments.service_layer.refunds import list_payments, payment_for, request_refund
 from skileez_payments.service_layer.reviews import ReviewPolicy, review_payment, reviews_of
 from skileez_web.auth import Role, require_role
 from skileez_web.problems import Problem, parse_json, parse_query, path_id
@@ -56,6 +61,44 @@ async def contract_payments(request: web.Request) -> web.Response:
     attempts = (await payments_of(request, viewer(request))).attempts
     body = PaymentsOut(payments=[PaymentOut.of(attempt) for attempt in attempts])
     return web.json_response(body.model_dump(mode="json"))
+
+
+@api.operation(
+    "GET",
+    "/payments",
+    summary="Payments by status, newest first (admins): held ones to review, disputed ones...",
+    query=PaymentsQuery,
+    responses={200: PaymentsPageOut, 401: None, 403: None, 422: None},
+)
+async def payments_listing(request: web.Request) -> web.Response:
+    require_role(caller(request), Role.ADMIN)
+    query = parse_query(request, PaymentsQuery)
+    after = _position(query.cursor) if query.cursor else None
+    async with request_unit_of_work(request) as uow:
+        page = await list_payments(ListPayments(query.status, after, query.limit + 1), uow)
+    more = len(page) > query.limit
+    page = page[: query.limit]
+    body = PaymentsPageOut(
+        payments=[PaymentOut.of(payment) for payment in page],
+        next_cursor=_cursor(page[-1]) if more else None,
+    )
+    return web.json_response(body.model_dump(mode="json"))
+
+
+def _cursor(last: Payment) -> str:
+    """Where the next page starts, opaque to clients: the last payment's (created_at, id)."""
+    return base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode()
+
+
+def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created_at, payment_id = base64.urlsafe_b64decode(cursor).decode().split("|")
+        position = datetime.fromisoformat(created_at), uuid.UUID(payment_id)
+    except ValueError:
+        raise Problem(422, "invalid_cursor", "This cursor was not given by this API.") from None
+    if position[0].tzinfo is None:
+        raise Problem(422, "invalid_cursor", "This cursor was not given by this API.")
+    return position
 
 
 @api.operation(

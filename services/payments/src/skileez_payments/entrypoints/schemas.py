@@ -50,6 +50,21 @@ class PaymentsOut(BaseModel):
     payments: list[PaymentOut]
 
 
+class PaymentsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: PaymentStatus | None = None
+    cursor: str | None = Field(
+        default=None, max_length=200, description="`next_cursor` of the page before"
+    )
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class PaymentsPageOut(BaseModel):
+    payments: list[PaymentOut]
+    next_cursor: str | None = Field(description="the next page's `cursor`; null on the last page")
+
+
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -14,7 +14,7 @@ from skileez_payments.adapters.stripe_gateway import (
     StripeUnavailable,
 )
 from skileez_payments.domain.admin_refund import AdminRefund, fingerprint_of
-from skileez_payments.domain.commands import RequestRefund, Viewer
+from skileez_payments.domain.commands import ListPayments, RequestRefund, Viewer
 from skileez_payments.domain.errors import (
     Forbidden,
     NotRefundable,
@@ -47,6 +47,11 @@ async def payment_for(payment_id: uuid.UUID, viewer: Viewer, uow: UnitOfWork) ->
     if not viewer.admin and not contract.is_party(viewer.user_id):
         raise Forbidden("This payment is not yours.")
     return found
+
+
+async def list_payments(command: ListPayments, uow: UnitOfWork) -> list[Payment]:
+    """A page of payments for operators (held ones to review, disputed ones...), newest first."""
+    return await uow.payments.listing(command.status, command.after, command.limit)
 
 
 async def request_refund(

@@ -13,7 +13,7 @@ from typing import Protocol
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.domain.admin_refund import AdminRefund
 from skileez_payments.domain.contract import PayableContract
-from skileez_payments.domain.payment import Payment
+from skileez_payments.domain.payment import Payment, PaymentStatus
 from skileez_payments.domain.review import Review
 
 NOT_APPLIED_OUTCOMES = (
@@ -71,6 +71,15 @@ class PaymentRepository(Protocol):
 
     async def of_contract(self, contract_id: uuid.UUID) -> list[Payment]:
         """Every attempt for the contract, newest first."""
+
+    async def listing(
+        self,
+        status: PaymentStatus | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Payment]:
+        """Payments of `status` (any if None), newest first, from just after `after`
+        (created_at, id)."""
 
     async def paid_attempt_of(
         self, contract_id: uuid.UUID, *, excluding: uuid.UUID
