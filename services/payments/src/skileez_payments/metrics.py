@@ -18,6 +18,10 @@ RECONCILED_EVENTS = Counter(
     "skileez_stripe_events_reconciled_total",
     "Stripe events found by reconciliation that no webhook had delivered",
 )
+RECONCILIATION_PASSES = Counter(
+    "skileez_reconciliation_passes_total",
+    "Reconciliation passes this replica ran to the end (an operator sees it is alive)",
+)
 WAITED_EVENTS = Counter(
     "skileez_stripe_events_waited_total",
     "Refunds and disputes that arrived before their payment was paid, applied once it was"

@@ -182,4 +182,6 @@ class Reconciler:
         async with self._exclusive() as taken:
             if not taken:
                 return PassResult(ran=False)
-            return await reconcile(self._stripe, self._uows, self._policy)
+            result = await reconcile(self._stripe, self._uows, self._policy)
+        metrics.RECONCILIATION_PASSES.inc()
+        return result
