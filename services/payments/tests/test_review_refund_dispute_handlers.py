@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from skileez_payments.domain.commands import ListPayments, RequestRefund, ReviewPayment
+from skileez_payments.domain.contract_payments import ContractPayments, Standing
 from skileez_payments.domain.errors import (
     CannotApprove,
     IdempotencyKeyReused,
@@ -420,3 +421,38 @@ async def test_operators_find_held_payments_by_status_page_after_page() -> None:
         after = (payment.created_at, payment.id)
         next_page = ListPayments(PaymentStatus.HELD_FOR_REVIEW, after, 10)
         assert await list_payments(next_page, uow) == []
+
+
+async def test_a_replayed_completion_of_a_disputed_duplicate_leaves_it_disputed() -> None:
+    world = World()
+    _, second = await duplicate(world)
+    assert await world.deliver(sp.event("charge.dispute.created", dispute(second))) == "processed"
+    assert second.status is PaymentStatus.DISPUTED
+    replay = sp.event("checkout.session.completed", world.session(second))
+    await world.deliver(replay)
+    assert second.status is PaymentStatus.DISPUTED
+    assert world.outbox.count(Held) == 1
+
+
+async def test_a_held_payment_sent_back_leaves_the_contract_to_pay_on_its_page() -> None:
+    world = World()
+    payment = await held(world, amount=49_999)
+    await review_payment(review(payment, ReviewDecision.REFUND), world.uows, world.stripe, POLICY)
+    refunded = sp.event("charge.refunded", world.charge(payment, 49_999, ["re_1"], amount=49_999))
+    assert await world.deliver(refunded) == "processed"
+    async with world.uows() as uow:
+        attempts = await uow.payments.of_contract(world.contract.id)
+    standing, _ = ContractPayments(world.contract, attempts).where_it_stands()
+    assert standing is Standing.UNPAID
+
+
+async def test_a_held_payment_partly_refunded_at_stripe_cannot_be_approved() -> None:
+    world = World()
+    payment = await paid_after_expiry(world)
+    partial = sp.event("charge.refunded", world.charge(payment, 10_000, ["re_1"]))
+    assert await world.deliver(partial) == "processed"
+    with pytest.raises(CannotApprove, match="refunded already"):
+        await review_payment(
+            review(payment, ReviewDecision.APPROVE), world.uows, world.stripe, POLICY
+        )
+    assert payment.status is PaymentStatus.HELD_FOR_REVIEW

@@ -27,7 +27,7 @@ from skileez_contracts.domain.errors import (
     AmountTooSmall,
     UnsupportedCurrency,
 )
-from skileez_web.money import format_amount
+from skileez_web.money import decimals_of, format_amount
 
 
 def _codes(text: str) -> frozenset[str]:
@@ -44,12 +44,6 @@ PRESENTMENT_CURRENCIES = _codes(
     "xaf xcd xcg xof xpf yer zar zmw"
 )
 """The currencies Stripe can charge in (card payments; other methods take fewer)."""
-
-ZERO_DECIMAL = _codes("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf")
-"""No minor unit: the amount is the number of yen, won, francs..."""
-
-THREE_DECIMAL = _codes("bhd jod kwd omr tnd")
-"""A minor unit of a thousandth; Stripe takes only amounts whose last digit is 0."""
 
 WHOLE_UNITS_ONLY = {"isk": 100}
 """Currencies Stripe takes with two decimals that must be zero (a multiple of this step)."""
@@ -116,7 +110,7 @@ def chargeable_currency(code: str) -> ChargeableCurrency:
             f"currencies, such as EUR, USD, GBP or JPY.",
             currency=code,
         )
-    decimals = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+    decimals = decimals_of(code)  # three decimals: Stripe takes only amounts ending in 0
     step = 10 if decimals == 3 else WHOLE_UNITS_ONLY.get(code, 1)
     return ChargeableCurrency(
         code=code,

@@ -97,8 +97,9 @@ class ContractPayments:
 
     def where_it_stands(self) -> tuple[Standing, Payment | None]:
         """Where the contract's payment stands, and the attempt that says so. The paid attempt
-        decides (a held duplicate of a paid contract changes nothing); without one, money held,
-        on its way or refunded is never called "no money taken"."""
+        decides (a held duplicate of a paid contract changes nothing); without one, money held
+        or on its way is never called "no money taken", and a held payment sent back leaves the
+        contract to pay, as contracts sees it."""
         if (paid := self.paid) is not None:
             if paid.status is PaymentStatus.DISPUTED:
                 return Standing.DISPUTED, paid
@@ -109,7 +110,6 @@ class ContractPayments:
             (PaymentStatus.HELD_FOR_REVIEW, Standing.HELD),
             (PaymentStatus.PROCESSING, Standing.PROCESSING),
             (PaymentStatus.DISPUTED, Standing.DISPUTED),
-            (PaymentStatus.REFUNDED, Standing.REFUNDED),  # a held payment sent back
         ):
             if (
                 attempt := next((a for a in self.attempts if a.status is status), None)

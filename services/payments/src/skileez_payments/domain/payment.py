@@ -293,8 +293,11 @@ class Payment:
             case SessionOutcome.EXPIRED:
                 self.mark_expired(now)
             case SessionOutcome.PAID if contract_paid_by is not None:
-                self._record_charge(charge)
-                self.hold_for_review(f"contract already paid by payment {contract_paid_by}", now)
+                if not self.has_charge:  # a replay never undoes a review or a dispute
+                    self._record_charge(charge)
+                    self.hold_for_review(
+                        f"contract already paid by payment {contract_paid_by}", now
+                    )
             case SessionOutcome.PAID:
                 self.mark_payment_paid(charge, expected_livemode, now)
             case SessionOutcome.AWAITING_PAYMENT:
@@ -318,7 +321,10 @@ class Payment:
             self.events.append(Succeeded(paid_at=now))
 
     def mark_processing(self, charge: Charge, expected_livemode: bool, now: datetime) -> None:
-        """Checkout completed with a delayed payment method: wait for the async outcome."""
+        """Checkout completed with a delayed payment method: wait for the async outcome (a
+        replay once the money is ours changes nothing)."""
+        if self.has_charge:
+            return
         self._record_charge(charge)
         if (mismatch := self._mismatch(charge, expected_livemode)) is not None:
             self.hold_for_review(mismatch, now)
@@ -363,6 +369,8 @@ class Payment:
             raise CannotApprove(f"A refund of payment {self.id} was decided already.")
         if contract_paid_by is not None:
             raise CannotApprove(f"The contract is already paid by payment {contract_paid_by}.")
+        if self.amount_refunded:
+            raise CannotApprove(f"Part of payment {self.id} was refunded already: refund the rest.")
         if self.charged_amount is None or self.charged_livemode is None:
             raise CannotApprove(f"What Stripe charged for payment {self.id} is not recorded.")
         charge = Charge(self.charged_amount, self.charged_currency, self.charged_livemode)
