@@ -39,7 +39,7 @@ from skileez_scheduling.service_layer.booking import (
     contract_sessions,
     session_of,
 )
-from skileez_scheduling.service_layer.contract_events import (
+from skileez_scheduling.service_layer.contracts import (
     contract_activated,
     contract_cancelled,
     contract_created,

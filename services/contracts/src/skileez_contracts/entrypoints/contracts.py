@@ -7,7 +7,13 @@ from aiohttp import web
 
 from skileez_contracts.domain.commands import CreateContract
 from skileez_contracts.domain.errors import ContractNotFound
-from skileez_contracts.entrypoints.resources import SETTINGS, api, caller, reading, transaction
+from skileez_contracts.entrypoints.resources import (
+    SETTINGS,
+    api,
+    caller,
+    reading,
+    request_unit_of_work,
+)
 from skileez_contracts.entrypoints.schemas import ContractIn, ContractList, ContractOut, Page
 from skileez_contracts.service_layer import contracts
 from skileez_web.auth import Role, require_role
@@ -40,7 +46,7 @@ async def create_contract(request: web.Request) -> web.Response:
     form = is_form(request)
     taken = await (parse_form if form else parse_json)(request, ContractIn)
     command = CreateContract(taken.proposal_id, principal.user_id)
-    async with transaction(request) as uow:
+    async with request_unit_of_work(request) as uow:
         contract = await contracts.create_contract(command, uow)
     pay = request.app[SETTINGS].links.pay(contract.id)
     if form:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from skileez_contracts.domain.commands import AnswerProposal, MakeProposal
 from skileez_contracts.domain.errors import ProposalNotFound
-from skileez_contracts.entrypoints.resources import api, caller, reading, transaction
+from skileez_contracts.entrypoints.resources import api, caller, reading, request_unit_of_work
 from skileez_contracts.entrypoints.schemas import Page, ProposalIn, ProposalList, ProposalOut
 from skileez_contracts.service_layer import proposals
 from skileez_web.auth import Role, require_role
@@ -44,7 +44,7 @@ async def create_proposal(request: web.Request) -> web.Response:
         price_per_session=offer.price_per_session,
         currency=offer.currency,
     )
-    async with transaction(request) as uow:
+    async with request_unit_of_work(request) as uow:
         proposal = await proposals.propose(command, uow)
     return web.json_response(
         ProposalOut.of(proposal).model_dump(mode="json"),
@@ -109,7 +109,7 @@ async def _answer(request: web.Request, decide: proposals.Decision) -> web.Respo
     principal = caller(request)
     require_role(principal, Role.STUDENT)
     answer = AnswerProposal(path_id(request, ProposalNotFound), principal.user_id)
-    async with transaction(request) as uow:
+    async with request_unit_of_work(request) as uow:
         proposal = await decide(answer, uow)
     if is_form(request):
         raise web.HTTPSeeOther(f"/proposals/{proposal.id}")

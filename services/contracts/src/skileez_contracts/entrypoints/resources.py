@@ -31,7 +31,7 @@ def caller(request: web.Request) -> Principal:
 
 
 @asynccontextmanager
-async def transaction(request: web.Request) -> AsyncIterator[UnitOfWork]:
+async def request_unit_of_work(request: web.Request) -> AsyncIterator[UnitOfWork]:
     """A unit of work for this request; the events it causes carry the request's correlation id."""
     async with unit_of_work.transaction(request.app[ENGINE], correlation_id(request)) as uow:
         yield uow

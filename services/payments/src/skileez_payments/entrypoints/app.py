@@ -13,7 +13,7 @@ from aiohttp import web
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
 from skileez_payments.adapters.tables import inbox, outbox
 from skileez_payments.adapters.unit_of_work import reconciliation_lock
-from skileez_payments.entrypoints import checkout_routes, payment_routes, webhook
+from skileez_payments.entrypoints import checkout, payments, webhook
 from skileez_payments.entrypoints.errors import REFUSALS
 from skileez_payments.entrypoints.resources import (
     CONSUMER,
@@ -35,7 +35,8 @@ from skileez_web.app import background, consuming, database, relaying, service_a
 from skileez_web.database import database_is_reachable
 from skileez_web.money import format_amount
 
-_ROUTE_MODULES = (checkout_routes, payment_routes, webhook)  # imported for their routes
+ROUTE_MODULES = (checkout, payments, webhook)
+"""Importing these declares their routes on `api`."""
 
 
 def create_app(settings: PaymentsSettings) -> web.Application:

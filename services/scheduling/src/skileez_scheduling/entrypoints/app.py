@@ -7,16 +7,16 @@ import jinja2
 from aiohttp import web
 
 from skileez_scheduling.adapters.tables import inbox
-from skileez_scheduling.entrypoints import (  # noqa: F401  (they register their routes on `api`)
-    schedule_page,
-    sessions_api,
-)
+from skileez_scheduling.entrypoints import schedule, sessions
 from skileez_scheduling.entrypoints.errors import REFUSALS
 from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, SETTINGS, api
-from skileez_scheduling.entrypoints.subscriptions import CONTRACT_EVENTS, lock_contracts
+from skileez_scheduling.entrypoints.subscriptions import SUBSCRIPTIONS, lock_contracts
 from skileez_scheduling.settings import SchedulingSettings
 from skileez_web.app import consuming, database, service_app
 from skileez_web.database import database_is_reachable
+
+ROUTE_MODULES = (sessions, schedule)
+"""Importing these declares their routes on `api`."""
 
 
 def create_app(settings: SchedulingSettings) -> web.Application:
@@ -46,7 +46,7 @@ def create_app(settings: SchedulingSettings) -> web.Application:
             CONSUMER,
             consumer="scheduling",
             inbox=inbox,
-            subscriptions=CONTRACT_EVENTS,
+            subscriptions=SUBSCRIPTIONS,
             lock_ahead=lock_contracts,
         )
     )

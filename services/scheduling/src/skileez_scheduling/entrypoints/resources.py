@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from skileez_events import EventConsumer
 from skileez_scheduling.adapters.unit_of_work import PostgresUnitOfWork, unit_of_work
 from skileez_scheduling.settings import SchedulingSettings
-from skileez_web.auth import authenticate
+from skileez_web.auth import Principal, authenticate
 from skileez_web.openapi import Api
 
 SETTINGS = web.AppKey("settings", SchedulingSettings)
@@ -24,10 +24,9 @@ PROBLEMS = {401: None, 403: None, 404: None}
 """The refusals every route of `api` may answer with (not signed in, not a party, unknown)."""
 
 
-def caller(request: web.Request) -> str:
-    """The signed-in user's id (401 otherwise)."""
-    secret = request.app[SETTINGS].jwt_secret.get_secret_value()
-    return authenticate(request, secret).user_id
+def caller(request: web.Request) -> Principal:
+    """The signed-in caller (401 otherwise)."""
+    return authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
 
 
 def request_unit_of_work(request: web.Request) -> AbstractAsyncContextManager[PostgresUnitOfWork]:

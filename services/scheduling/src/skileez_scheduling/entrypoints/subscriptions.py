@@ -20,7 +20,7 @@ from skileez_events import (
 )
 from skileez_scheduling.adapters.repositories import ContractViewRepository
 from skileez_scheduling.adapters.unit_of_work import PostgresUnitOfWork
-from skileez_scheduling.service_layer import contract_events
+from skileez_scheduling.service_layer import contracts
 
 
 def _unit_of_work(connection: asyncpg.Connection, _event: CloudEvent) -> PostgresUnitOfWork:
@@ -36,10 +36,10 @@ async def lock_contracts(connection: asyncpg.Connection, events: list[Incoming[A
 
 in_the_inbox_transaction = in_unit_of_work(_unit_of_work)
 
-CONTRACT_EVENTS = [
-    Subscription(ContractCreated, in_the_inbox_transaction(contract_events.contract_created)),
-    Subscription(ContractActivated, in_the_inbox_transaction(contract_events.contract_activated)),
-    Subscription(ContractSuspended, in_the_inbox_transaction(contract_events.contract_suspended)),
-    Subscription(ContractReinstated, in_the_inbox_transaction(contract_events.contract_reinstated)),
-    Subscription(ContractCancelled, in_the_inbox_transaction(contract_events.contract_cancelled)),
+SUBSCRIPTIONS = [
+    Subscription(ContractCreated, in_the_inbox_transaction(contracts.contract_created)),
+    Subscription(ContractActivated, in_the_inbox_transaction(contracts.contract_activated)),
+    Subscription(ContractSuspended, in_the_inbox_transaction(contracts.contract_suspended)),
+    Subscription(ContractReinstated, in_the_inbox_transaction(contracts.contract_reinstated)),
+    Subscription(ContractCancelled, in_the_inbox_transaction(contracts.contract_cancelled)),
 ]

@@ -12,7 +12,7 @@ from aiohttp import web
 from skileez_payments.domain.commands import ListPayments, RequestRefund, ReviewPayment
 from skileez_payments.domain.errors import PaymentNotFound
 from skileez_payments.domain.payment import Payment
-from skileez_payments.entrypoints.checkout_routes import payments_of
+from skileez_payments.entrypoints.checkout import payments_of
 from skileez_payments.entrypoints.resources import (
     SETTINGS,
     STRIPE,

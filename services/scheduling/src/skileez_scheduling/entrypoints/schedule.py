@@ -10,7 +10,7 @@ from aiohttp import web
 from skileez_scheduling.domain.sessions import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
 from skileez_scheduling.entrypoints.resources import PROBLEMS, SETTINGS, api
 from skileez_scheduling.entrypoints.schemas import ContractSessions
-from skileez_scheduling.entrypoints.sessions_api import sessions_of_contract
+from skileez_scheduling.entrypoints.sessions import sessions_of_contract
 from skileez_web.openapi import HTML
 
 

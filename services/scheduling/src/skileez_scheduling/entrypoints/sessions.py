@@ -48,7 +48,7 @@ def back_to_schedule(request: web.Request, contract_id: UUID) -> web.HTTPSeeOthe
     },
 )
 async def book(request: web.Request) -> web.Response:
-    user_id = caller(request)
+    user_id = caller(request).user_id
     contract_id = path_id(request, NotFound, "contract_id")
     parse = parse_form if is_form(request) else parse_json
     booking_request = await parse(request, BookingRequest)
@@ -90,7 +90,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 async def sessions_of_contract(request: web.Request) -> tuple[ContractView, list[Session]]:
     """The path's contract and its sessions, for one of its parties."""
-    user_id = caller(request)
+    user_id = caller(request).user_id
     contract_id = path_id(request, NotFound, "contract_id")
     async with request_unit_of_work(request) as uow:
         return await booking.contract_sessions(contract_id, uow, user_id=user_id)
@@ -103,7 +103,7 @@ async def sessions_of_contract(request: web.Request) -> tuple[ContractView, list
     responses={200: SessionOut, **PROBLEMS},
 )
 async def get_session(request: web.Request) -> web.Response:
-    user_id = caller(request)
+    user_id = caller(request).user_id
     session_id = path_id(request, NotFound, "session_id")
     async with request_unit_of_work(request) as uow:
         session = await booking.session_of(session_id, uow, user_id=user_id)
@@ -118,7 +118,7 @@ async def get_session(request: web.Request) -> web.Response:
 )
 async def cancel(request: web.Request) -> web.Response:
     command = CancelSession(
-        user_id=caller(request),
+        user_id=caller(request).user_id,
         session_id=path_id(request, NotFound, "session_id"),
         now=datetime.now(UTC),
     )
