@@ -350,3 +350,9 @@ def test_where_a_contracts_payment_stands(
     world = World()
     attempts = [attempt(status, NOW - timedelta(minutes=n)) for n, status in enumerate(statuses)]
     assert ContractPayments(world.contract, attempts).standing is standing
+
+
+def test_a_day_long_checkout_never_asks_stripe_for_more_than_a_day() -> None:
+    contract = World().contract
+    started = ContractPayments(contract, []).checkout(STUDENT, NOW, timedelta(hours=24), "c-1")
+    assert NOW + timedelta(hours=23) < started.payment.expires_at <= NOW + timedelta(hours=24)

@@ -431,7 +431,7 @@ async def test_a_secret_being_rotated_out_still_verifies(payments: Payments) -> 
 
 @pytest.mark.parametrize(
     "spoil",
-    ["wrong_secret", "old", "future", "tampered", "missing", "garbage"],
+    ["wrong_secret", "old", "future", "tampered", "missing", "garbage", "not_ascii"],
 )
 async def test_a_bad_signature_is_400_and_nothing_is_stored(payments: Payments, spoil: str) -> None:
     checkout = await open_checkout(payments)
@@ -444,6 +444,7 @@ async def test_a_bad_signature_is_400_and_nothing_is_stored(payments: Payments, 
         "tampered": sp.sign(body, WEBHOOK_SECRET),
         "missing": None,
         "garbage": "t=abc,v1=",
+        "not_ascii": f"t={now},v1=\u00e9",
     }[spoil]
     sent = body.replace(b'"paid"', b'"unpaid"') if spoil == "tampered" else body
     headers = {} if header is None else {"Stripe-Signature": header}

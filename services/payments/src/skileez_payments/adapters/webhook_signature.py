@@ -28,7 +28,8 @@ def verify_signature(
                 timestamp = int(value)
             except ValueError:
                 raise InvalidSignature("malformed timestamp") from None
-        elif key == "v1" and value:
+        elif key == "v1" and value.isascii() and value:
+            # A hex digest is ASCII; anything else cannot match (and compare_digest refuses it).
             signatures.append(value)
     if timestamp is None or not signatures:
         raise InvalidSignature("no timestamp or no v1 signature")

@@ -29,6 +29,9 @@ REUSE_MARGIN_SECONDS = 300
 RESUME_WINDOW = timedelta(seconds=60)
 """How long an attempt written before its session was created may be resumed (a retry)."""
 
+LONGEST_CHECKOUT = timedelta(hours=24)
+"""Stripe's limit on a Checkout Session's lifetime."""
+
 CONTRACT_WAIT = timedelta(seconds=30)
 """How long a pay page waits for a contract payments has not learnt yet, from when it was first
 asked for. ContractCreated normally arrives within a second of the contract's creation; 30 s
@@ -199,9 +202,12 @@ def _new_attempt(
         amount=contract.amount,
         currency=contract.currency,
         correlation_id=correlation_id,
-        # Whole seconds, rounded up with the resume window as slack, so that the session is
-        # never created with less than the configured lifetime (Stripe wants 30 min at least).
-        expires_at=(now + expiry + RESUME_WINDOW + timedelta(seconds=1)).replace(microsecond=0),
+        # Whole seconds, with the resume window as slack, so that the session is never created
+        # with less than the configured lifetime (Stripe wants 30 min at least), nor more than
+        # Stripe's 24 h after the session is created (later than now).
+        expires_at=min(
+            now + expiry + RESUME_WINDOW + timedelta(seconds=1), now + LONGEST_CHECKOUT
+        ).replace(microsecond=0),
         created_at=now,
         updated_at=now,
     )
