@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.domain.commands import OpenPaymentPage, StartCheckout, Viewer
-from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.contract_payments import (
     CONTRACT_WAIT,
     Attempt,
@@ -35,14 +34,10 @@ from skileez_payments.service_layer.checkout import (
     start_checkout,
 )
 from skileez_payments.service_layer.stripe_events import process_stripe_event
-from skileez_web.settings import Links
 
 from . import stripe_payloads as sp
 from .fakes import FakeStripe, FakeUnitsOfWork, complete
-
-NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
-LINKS = Links("https://contracts.test", "https://payments.test", "https://scheduling.test")
-STUDENT, COACH = "student-1", "coach-1"
+from .test_handlers import LINKS, NOW, STUDENT, contract
 
 
 def policy(at: datetime = NOW) -> CheckoutPolicy:
@@ -60,16 +55,7 @@ class World:
     def __init__(self) -> None:
         self.uows = FakeUnitsOfWork()
         self.stripe = FakeStripe()
-        self.contract = PayableContract(
-            id=uuid.uuid4(),
-            student_id=STUDENT,
-            coach_id=COACH,
-            title="Ten sessions of chess",
-            session_count=10,
-            amount=50_000,
-            currency="eur",
-            created_at=NOW,
-        )
+        self.contract = contract()
         self.uows.database.contracts.known[self.contract.id] = self.contract
 
     @property
