@@ -41,7 +41,14 @@ from bench.population import PayableContract, completed_event, create_contracts
 from bench.report import percentile, table, write
 from skileez_events.testing import wait_until
 from skileez_system.processes import ManagedProcess, ProcessSpec
-from skileez_system.system import SERVICES, System, SystemConfig, free_port, with_free_ports
+from skileez_system.system import (
+    BUSY_USER_ROUTE_LIMIT,
+    SERVICES,
+    System,
+    SystemConfig,
+    free_port,
+    with_free_ports,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123456789"  # noqa: S105 - a throwaway run
@@ -168,6 +175,7 @@ class Bench:
                     workdir=ROOT / "test-output" / "bench" / stamp,
                     database_prefix=f"bench_{tag}_",
                     extra_env=options.extra_env,
+                    stripe_route_limit=BUSY_USER_ROUTE_LIMIT,
                 )
             )
         )

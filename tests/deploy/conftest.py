@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -99,7 +100,8 @@ def resolve(node: Any, env: Mapping[str, str]) -> Any:
 
 @dataclass(frozen=True)
 class Compose:
-    """docker-compose.yml as written (`raw`) and as compose would run it with .env.example."""
+    """docker-compose.yml as written (`raw`) and as compose would run it with the .env that the
+    README's first run writes: .env.example with a fresh JWT_SECRET (its placeholder is refused)."""
 
     raw: dict[str, Any]
     env_example: dict[str, str]
@@ -129,7 +131,7 @@ class Compose:
 def compose() -> Compose:
     return Compose(
         raw=yaml.safe_load((ROOT / "docker-compose.yml").read_text()),
-        env_example=read_dotenv(ROOT / ".env.example"),
+        env_example=read_dotenv(ROOT / ".env.example") | {"JWT_SECRET": secrets.token_hex(32)},
     )
 
 
@@ -179,7 +181,8 @@ def render_definitions(passwords: Mapping[str, str], output: Path) -> dict[str, 
 
 
 def import_definitions(definitions: dict[str, Any], vhost: str, expected_users: int) -> None:
-    """`rabbitmqctl import_definitions`, then wait: the import finishes asynchronously."""
+    """`rabbitmqctl import_definitions`, then wait: the import finishes asynchronously
+    (permissions, then exchanges, queues and last their bindings)."""
     # rabbitmqctl runs as the rabbitmq user, who cannot read pytest's private tmp: a file
     # of its own under /tmp, readable, removed at once (throw-away passwords only).
     with tempfile.NamedTemporaryFile("w", suffix=".json", dir="/tmp", delete=False) as file:
@@ -192,9 +195,19 @@ def import_definitions(definitions: dict[str, Any], vhost: str, expected_users: 
         while True:
             try:
                 listed = rabbitmqctl("list_permissions", "-p", vhost, "--no-table-headers")
+                bound = rabbitmqctl(
+                    "list_bindings",
+                    "-p",
+                    vhost,
+                    "source_name",
+                    "destination_name",
+                    "--no-table-headers",
+                )
             except RuntimeError:
-                listed = ""  # the vhost does not exist yet
-            if len(listed.strip().splitlines()) >= expected_users:
+                listed = bound = ""  # the vhost does not exist yet
+            bindings = {tuple(line.split("\t")) for line in bound.splitlines()}
+            expected = {(b["source"], b["destination"]) for b in definitions["bindings"]}
+            if len(listed.strip().splitlines()) >= expected_users and expected <= bindings:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"definitions not imported after 30 s: {listed!r}")
@@ -220,7 +233,9 @@ def broker_users(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         vhost_entry["name"] = vhost
     for permission in definitions["permissions"]:
         permission["user"] = renamed[permission["user"]]
-        permission["vhost"] = vhost
+    for section in ("permissions", "policies", "exchanges", "queues", "bindings"):
+        for entry in definitions[section]:
+            entry["vhost"] = vhost
     try:
         import_definitions(definitions, vhost, expected_users=len(renamed))
         base = URL(amqp_url)

@@ -158,6 +158,8 @@ def stack_env(address: str) -> dict[str, str]:
         "RABBITMQ_PAYMENTS_PASSWORD": secrets.token_hex(16),
         "RABBITMQ_SCHEDULING_PASSWORD": secrets.token_hex(16),
         "JWT_SECRET": secrets.token_hex(24),
+        "JWT_AUDIENCE": "skileez",
+        "JWT_ISSUER": f"compose-test-{secrets.token_hex(4)}",
         "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
         "BIND_ADDRESS": address,
         "PUBLIC_BASE": f"http://{address}",
@@ -254,9 +256,15 @@ def uid_of_command(stack: Stack, item: dict[str, Any], module: str) -> set[int]:
 class Client:
     """A user of the system from outside the containers, over the published ports."""
 
-    def __init__(self, stack: Stack, secret: str, role: Role) -> None:
+    def __init__(self, stack: Stack, env: dict[str, str], role: Role) -> None:
         self.user_id = f"{role}-{uuid.uuid4().hex[:8]}"
-        self.token = mint_token(secret, self.user_id, role)
+        self.token = mint_token(
+            env["JWT_SECRET"],
+            self.user_id,
+            role,
+            audience=env["JWT_AUDIENCE"],
+            issuer=env["JWT_ISSUER"],
+        )
         self.stack = stack
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {self.token}"
@@ -306,9 +314,17 @@ def test_compose_up_a_payment_through_the_stack_and_a_clean_sigterm_stop(stack: 
         assert health_check_of(containers[service]), f"{service} has no health check"
 
     # -- one payment, from outside the containers ---------------------------------------
-    secret = stack.env_file.read_text().split("JWT_SECRET=")[1].splitlines()[0]
-    coach = Client(stack, secret, Role.COACH)
-    student = Client(stack, secret, Role.STUDENT)
+    env = dict(line.split("=", 1) for line in stack.env_file.read_text().splitlines())
+    coach = Client(stack, env, Role.COACH)
+    student = Client(stack, env, Role.STUDENT)
+    # The stack checks `aud` and `iss`: a token without them is refused.
+    unaimed = mint_token(env["JWT_SECRET"], coach.user_id, Role.COACH)
+    refused = requests.get(
+        f"{stack.url(SERVICES['contracts'])}/contracts",
+        headers={"Authorization": f"Bearer {unaimed}"},
+        timeout=15,
+    )
+    assert refused.status_code == 401, refused.text
 
     proposal = coach.call(
         "POST",

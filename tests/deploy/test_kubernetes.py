@@ -1,17 +1,31 @@
 """The Kubernetes manifests parse, reference real files, and line up with the image and the
-services: probes, resource requests, migration Jobs, Secret keys, selectors. Rendered with
-`kubectl kustomize` where kubectl is installed (it needs no cluster); no cluster runs here."""
+services: probes, resource requests, migration Jobs (their database URL alone), Secret keys,
+selectors, the NetworkPolicies (each pod reaches only what it needs) and the Ingress (public
+routes only). Rendered with `kubectl kustomize` where kubectl is installed (it needs no
+cluster); no cluster runs here."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import importlib.util
+import ipaddress
+import json
+import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import yaml
+from yarl import URL
+
+from skileez_db.connections import asyncpg_dsn
+from skileez_web.settings import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -86,9 +100,6 @@ def test_the_image_runs_the_same_entry_points_as_compose(compose, service: str) 
     assert migrate["args"][-1] == "migrate"
     assert importlib.util.find_spec(serve["args"][2]) is not None
     assert serve["image"] == migrate["image"] == "skileez"
-    # The Job reads the same configuration as the Deployment (settings load in full).
-    assert env_names(migrate) == env_names(serve)
-    assert migrate["envFrom"] == serve["envFrom"]
     job = by_kind("Job")[f"{service}-migrate"]["spec"]
     assert job["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
 
@@ -164,3 +175,305 @@ def test_kubectl_kustomize_renders(directory: str) -> None:
         assert next(iter(images)).endswith(":0.1.0")
     if directory != "rabbitmq":
         assert kinds.count("Deployment") == kinds.count("Job") == 3
+
+
+# -- the migration Jobs: their database URL alone ------------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_migration_container_is_given_its_database_url_alone(service: str) -> None:
+    """No JWT secret, Stripe key or AMQP credentials where only the schema changes."""
+    [serve] = by_kind("Deployment")[service]["spec"]["template"]["spec"]["containers"]
+    [migrate] = by_kind("Job")[f"{service}-migrate"]["spec"]["template"]["spec"]["containers"]
+    assert "envFrom" not in migrate
+    assert env_names(migrate) == {"DATABASE_URL"}
+    assert migrate["env"] == [entry for entry in serve["env"] if entry["name"] == "DATABASE_URL"]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("service", SERVICES)
+async def test_migrate_runs_with_its_database_url_alone(
+    service: str, create_database: Callable[[str], Awaitable[str]]
+) -> None:
+    """What the Job's container holds is enough, its URL's `sslmode` included."""
+    url = await create_database(f"{service}_migrate") + "?sslmode=disable"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *["-m", f"skileez_{service}", "migrate"],
+        env={"PATH": os.environ["PATH"], "DATABASE_URL": url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 150)
+    assert process.returncode == 0, output.decode()
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        assert await connection.fetchval("SELECT version_num FROM alembic_version")
+    finally:
+        await connection.close()
+
+
+def test_the_secret_templates_database_urls_pass_the_start_up_checks() -> None:
+    [template] = documents(BASE / "secret.template.yaml")
+    urls = {k: v for k, v in template["stringData"].items() if k.endswith("_DATABASE_URL")}
+    assert len(urls) == len(SERVICES)
+    for url in urls.values():
+        assert DatabaseSettings(database_url=url).database_url == url
+        assert "sslmode=" in url
+
+
+def test_tokens_are_checked_for_an_audience_and_an_issuer() -> None:
+    config = by_kind("ConfigMap")["skileez-config"]["data"]
+    assert config["JWT_AUDIENCE"].strip()
+    assert URL(config["JWT_ISSUER"]).scheme == "https"
+
+
+# -- NetworkPolicies ------------------------------------------------------------------------
+
+PEERS = {
+    "dns": {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    },
+    "ingress controller": {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+    },
+    "prometheus": {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    },
+}
+"""The peers outside the namespace, by name."""
+
+PRIVATE_RANGES = [
+    ipaddress.ip_network(cidr)
+    for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+]
+
+Allowed = set[tuple[str, str, str]]
+"""(peer, protocol, port or port range) a pod may exchange traffic with."""
+
+
+def pods() -> dict[str, dict[str, str]]:
+    """The labels of every pod of the namespace by the name of what makes it, the nodes of
+    deploy/k8s/rabbitmq's cluster labelled as its Cluster Operator labels them."""
+    found = {
+        obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["labels"]
+        for kind in ("Deployment", "Job")
+        for obj in by_kind(kind).values()
+    }
+    [cluster] = documents(K8S / "rabbitmq" / "rabbitmqcluster.yaml")
+    found["rabbitmq"] = {
+        "app.kubernetes.io/name": cluster["metadata"]["name"],
+        "app.kubernetes.io/component": "rabbitmq",
+    }
+    return found
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Kubernetes' label selector semantics: `matchLabels` and `matchExpressions`, ANDed."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        value = labels.get(expression["key"])
+        matched = {
+            "In": value in expression.get("values", []),
+            "NotIn": value not in expression.get("values", []),
+            "Exists": value is not None,
+            "DoesNotExist": value is None,
+        }[expression["operator"]]
+        if not matched:
+            return False
+    return True
+
+
+def peer_name(peer: dict[str, Any]) -> str:
+    """A peer by its name in PEERS, "public internet" for an ipBlock of everything but the
+    private ranges, "pods: a, b" for pods of the namespace; else the peer itself."""
+    for name, known in PEERS.items():
+        if peer == known:
+            return name
+    if "ipBlock" in peer:
+        block = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+        excepted = [ipaddress.ip_network(cidr) for cidr in peer["ipBlock"].get("except", [])]
+        private = [r for r in PRIVATE_RANGES if r.version == block.version]
+        if block.prefixlen == 0 and all(r in excepted for r in private):
+            return "public internet"
+    if set(peer) == {"podSelector"}:
+        return "pods: " + ", ".join(
+            sorted(name for name, labels in pods().items() if selects(peer["podSelector"], labels))
+        )
+    return json.dumps(peer, sort_keys=True)
+
+
+def allowed(labels: dict[str, str], direction: str) -> Allowed:
+    """Every (peer, protocol, port) the policies selecting a pod let through in `direction`
+    (`Ingress` or `Egress`); a rule without peers allows "anywhere"."""
+    rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    selecting = [
+        policy
+        for policy in by_kind("NetworkPolicy").values()
+        if direction in policy["spec"]["policyTypes"]
+        and selects(policy["spec"]["podSelector"], labels)
+    ]
+    assert selecting, f"no policy isolates {labels}: everything is allowed"
+    found: Allowed = set()
+    for policy in selecting:
+        spec = policy["spec"]
+        for rule in spec.get(rules_key, []):
+            assert rule.get("ports"), f"{policy['metadata']['name']}: a rule for every port"
+            for peer in [peer_name(peer) for peer in rule.get(peers_key, [])] or ["anywhere"]:
+                for port in rule["ports"]:
+                    end = f"-{port['endPort']}" if "endPort" in port else ""
+                    found.add((peer, port.get("protocol", "TCP"), f"{port['port']}{end}"))
+    return found
+
+
+DNS = {("dns", "UDP", "53"), ("dns", "TCP", "53")}
+POSTGRESQL = {("anywhere", "TCP", "5432")}
+RABBITMQ = {("anywhere", "TCP", "5672"), ("anywhere", "TCP", "5671")}
+STRIPE = {("public internet", "TCP", "443")}
+NEEDED_EGRESS = {
+    "contracts": DNS | POSTGRESQL | RABBITMQ,
+    "payments": DNS | POSTGRESQL | RABBITMQ | STRIPE,
+    "scheduling": DNS | POSTGRESQL | RABBITMQ,
+    **{f"{service}-migrate": DNS | POSTGRESQL for service in SERVICES},
+}
+
+
+def test_every_pod_of_the_namespace_is_denied_everything_by_default() -> None:
+    deny_all = [
+        policy["spec"]
+        for policy in by_kind("NetworkPolicy").values()
+        if set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not policy["spec"].get("ingress")
+        and not policy["spec"].get("egress")
+    ]
+    assert deny_all
+    for labels in pods().values():
+        assert any(selects(spec["podSelector"], labels) for spec in deny_all), labels
+
+
+@pytest.mark.parametrize("pod", NEEDED_EGRESS)
+def test_each_pod_reaches_out_to_exactly_what_it_needs(pod: str) -> None:
+    """DNS, its PostgreSQL, RabbitMQ for the services (their migrations need neither the
+    broker nor anything else), Stripe over HTTPS for payments alone; no service calls another."""
+    assert allowed(pods()[pod], "Egress") == NEEDED_EGRESS[pod]
+
+
+@pytest.mark.parametrize("pod", [*SERVICES, *(f"{service}-migrate" for service in SERVICES)])
+def test_each_pod_is_reached_only_by_the_ingress_controller_and_prometheus(pod: str) -> None:
+    """On the service's port, its public routes (the Ingress) and /metrics; a migration, never."""
+    expected = (
+        {(peer, "TCP", str(SERVICES[pod])) for peer in ("ingress controller", "prometheus")}
+        if pod in SERVICES
+        else set()
+    )
+    assert allowed(pods()[pod], "Ingress") == expected
+
+
+def test_rabbitmq_in_the_namespace_is_reached_by_the_services_and_its_own_nodes() -> None:
+    rabbitmq = pods()["rabbitmq"]
+    inbound = allowed(rabbitmq, "Ingress")
+    services = "pods: " + ", ".join(sorted(SERVICES))
+    assert {port for peer, _, port in inbound if peer == services} == {"5672", "5671"}
+    assert {port for peer, _, port in inbound if peer == "pods: rabbitmq"} >= {"4369", "25672"}
+    assert ("prometheus", "TCP", "15692") in inbound
+    assert {peer for peer, _, _ in inbound} <= {
+        services,
+        "pods: rabbitmq",
+        "prometheus",
+        peer_name(
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": "rabbitmq-system"}
+                },
+                "podSelector": {
+                    "matchLabels": {"app.kubernetes.io/component": "rabbitmq-operator"}
+                },
+            }
+        ),
+    }
+
+
+# -- the Ingress: public routes only --------------------------------------------------------
+
+OPERATIONAL = ("/metrics", "/health/", "/admin/")
+"""Paths every service answers inside the cluster only."""
+
+
+def routes_of(host: str) -> list[dict[str, Any]]:
+    [ingress] = by_kind("Ingress").values()
+    return [
+        path
+        for rule in ingress["spec"]["rules"]
+        if rule["host"] == host
+        for path in rule["http"]["paths"]
+    ]
+
+
+def routed(routes: list[dict[str, Any]], path: str) -> bool:
+    """Whether a request for `path` matches one of `routes` (Kubernetes' Exact and Prefix:
+    a prefix matches whole path elements)."""
+    for route in routes:
+        assert route["pathType"] in ("Exact", "Prefix"), route
+        prefix = route["path"].rstrip("/")
+        if route["pathType"] == "Exact" and path == route["path"]:
+            return True
+        if route["pathType"] == "Prefix" and (path == prefix or path.startswith(f"{prefix}/")):
+            return True
+    return False
+
+
+def paths_served(service: str) -> set[str]:
+    """Every path the service's app answers, a sample value in each `{placeholder}`."""
+    app = importlib.import_module(f"skileez_{service}.entrypoints.app")
+    settings_type = getattr(
+        importlib.import_module(f"skileez_{service}.settings"), f"{service.capitalize()}Settings"
+    )
+    settings = settings_type(
+        database_url="postgresql+asyncpg://svc@db.example/svc",
+        port=SERVICES[service],
+        jwt_secret="an-ingress-test-secret-of-more-than-32-bytes",
+        stripe_secret_key="sk_test_ingress",
+        stripe_webhook_secret="whsec_ingress",
+    )
+    router = app.create_app(settings).router
+    return {
+        "/".join("x" if part.startswith("{") else part for part in resource.canonical.split("/"))
+        for resource in router.resources()
+    }
+
+
+def public_hosts() -> dict[str, str]:
+    config = by_kind("ConfigMap")["skileez-config"]["data"]
+    return {service: str(URL(config[f"{service.upper()}_URL"]).host) for service in SERVICES}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_ingress_routes_every_public_path_to_its_service(service: str) -> None:
+    host = public_hosts()[service]
+    [ingress] = by_kind("Ingress").values()
+    assert any(host in tls["hosts"] for tls in ingress["spec"]["tls"])
+    routes = routes_of(host)
+    assert {json.dumps(route["backend"], sort_keys=True) for route in routes} == {
+        json.dumps({"service": {"name": service, "port": {"name": "http"}}}, sort_keys=True)
+    }
+    public = {path for path in paths_served(service) if not path.startswith(OPERATIONAL)}
+    assert public
+    for path in public:
+        assert routed(routes, path), f"{service}: {path} is not routed"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_ingress_never_routes_metrics_health_or_admin(service: str) -> None:
+    served = paths_served(service)
+    assert {"/metrics", "/health/ready", "/health/live"} <= served
+    operational = {path for path in served if path.startswith(OPERATIONAL)}
+    [ingress] = by_kind("Ingress").values()
+    hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
+    assert hosts == set(public_hosts().values())
+    for host in hosts:
+        for path in operational | {"/metrics", "/metrics/", "/admin/dead-letters", "/"}:
+            assert not routed(routes_of(host), path), f"{host}{path} is routed"

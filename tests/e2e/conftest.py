@@ -18,7 +18,7 @@ import pytest
 from e2e_client import Actor, Emulator, Parties
 
 from skileez_events import Names
-from skileez_system.system import System, SystemConfig, with_free_ports
+from skileez_system.system import BUSY_USER_ROUTE_LIMIT, System, SystemConfig, with_free_ports
 from skileez_web.auth import Role
 
 OUTPUT = Path(__file__).parents[2] / "test-output" / "e2e"
@@ -55,6 +55,7 @@ def system_config(
             webhook_secret=WEBHOOK_SECRET,
             workdir=output_dir,
             database_prefix=f"e2e_{uuid.uuid4().hex[:10]}_",
+            stripe_route_limit=BUSY_USER_ROUTE_LIMIT,
         )
         return with_free_ports(SystemConfig(**{**config.__dict__, **overrides}))
 

@@ -1,8 +1,9 @@
 """The pages in a real browser: headless Chromium clicks through contract, payment, checkout.
 
 Debian's `/usr/bin/chromium`, driven by Playwright's own driver (no browser download). The
-student signs in once through `/auth/session` on the contracts service; the cookie is per
-host, so it covers every service on 127.0.0.1. Every page visited is kept as a screenshot
+student signs in once through a sign-in link of the contracts service (a code asked for with
+their token, then the confirmation page); the cookie is per host, so it covers every service
+on 127.0.0.1. Every page visited is kept as a screenshot
 under the test's output folder (`test-output/e2e/<test>/NN-name.png`).
 """
 
@@ -14,8 +15,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 from e2e_client import Parties, pending_contract
 from playwright.async_api import (
@@ -71,9 +72,26 @@ class Browser:
         await self.page.screenshot(path=path, full_page=True)
         return path
 
-    async def sign_in(self, system: System, token: str, next_path: str) -> None:
-        query = urlencode({"token": token, "next": next_path})
-        await self.page.goto(f"{system.url('contracts')}/auth/session?{query}")
+    async def sign_in(self, system: System, token: str, next_path: str, who: str) -> str:
+        """Follow a sign-in link the contracts service gave for `token`, confirm; the link."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{system.url('contracts')}/auth/codes",
+                json={"next": next_path},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response,
+        ):
+            assert response.status == 201, await response.text()
+            link = (await response.json())["url"]
+        await self.page.goto(link)
+        await expect(heading(self.page, "Sign in to Skileez")).to_be_visible()
+        confirm = self.page.get_by_role("button", name=f"Continue as {who} (student)")
+        await expect(confirm).to_be_visible()
+        await self.shot("sign-in")
+        await confirm.click()
+        await expect(self.page).to_have_url(f"{system.url('contracts')}{next_path}")
+        return str(link)
 
     async def reload_until(self, shown: Callable[[], Locator], timeout: float = EVENTUALLY) -> None:
         """Reload the page until `shown()` is visible, as a person waiting for news would."""
@@ -128,7 +146,9 @@ async def open_contract_then_checkout(
 ) -> None:
     """Sign in on the contract page, then on to Stripe's checkout page."""
     page = browser.page
-    await browser.sign_in(system, parties.student.token, f"/contracts/{contract_id}")
+    await browser.sign_in(
+        system, parties.student.token, f"/contracts/{contract_id}", parties.student.user_id
+    )
     await expect(heading(page, "Endgame technique")).to_be_visible()
     await expect(page.get_by_text("pending").first).to_be_visible()
     await browser.shot("contract-pending")
@@ -294,3 +314,18 @@ async def test_going_back_from_checkout_shows_the_cancel_page_which_offers_a_ret
     await expect(page).to_have_url(checkout_url)
     await expect(heading(page, "Pay €180.00")).to_be_visible()
     await browser.shot("checkout-again")
+
+
+async def test_a_sign_in_link_works_once(
+    system: System, parties: Parties, browser: Browser
+) -> None:
+    contract = await pending_contract(parties)
+    page = browser.page
+    path = f"/contracts/{contract['id']}"
+    link = await browser.sign_in(system, parties.student.token, path, parties.student.user_id)
+    await expect(heading(page, "Endgame technique")).to_be_visible()
+
+    await page.goto(link)
+    await expect(heading(page, "This sign-in link does not work any more")).to_be_visible()
+    await expect(page.get_by_role("alert")).to_contain_text("was already used or has expired")
+    await browser.shot("sign-in-link-used")

@@ -100,7 +100,9 @@ async def test_a_contract_made_in_the_browser_lands_on_preparing_then_pay_never_
 
     page.on("response", on_response)
     proposal_id = await accepted_proposal(parties)
-    await browser.sign_in(system, parties.student.token, f"/proposals/{proposal_id}")
+    await browser.sign_in(
+        system, parties.student.token, f"/proposals/{proposal_id}", parties.student.user_id
+    )
 
     dsn = make_url(system.database_url("payments")).set(drivername="postgresql")
     held = await asyncpg.connect(dsn.render_as_string(hide_password=False))

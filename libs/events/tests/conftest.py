@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -25,9 +23,9 @@ from skileez_events import (
     Outbox,
     OutboxRelay,
     Subscription,
-    new_event,
 )
 from skileez_events.consumer import SETTLED, LockAhead
+from skileez_events.testing import contract_created_event
 
 metadata = MetaData()
 outbox = Outbox(metadata)
@@ -38,21 +36,6 @@ effects = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("event_id", String, nullable=False),
 )
-
-
-def make_contract_created(**overrides: Any) -> CloudEvent:
-    data = ContractCreated(
-        contract_id=uuid.uuid4(),
-        proposal_id=uuid.uuid4(),
-        student_id="student-1",
-        coach_id="coach-1",
-        title="Ten sessions of chess",
-        session_count=10,
-        amount=50_000,
-        currency="eur",
-        created_at=datetime.now(UTC),
-    )
-    return new_event(data, subject=str(data.contract_id), **overrides)
 
 
 @dataclass
@@ -153,4 +136,4 @@ def settled() -> Callable[[], int]:
 @pytest.fixture
 def contract_created() -> Callable[..., CloudEvent]:
     """Factory of valid ContractCreated events (keyword arguments go to `new_event`)."""
-    return make_contract_created
+    return contract_created_event

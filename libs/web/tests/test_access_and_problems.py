@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import jwt
 import pytest
@@ -12,12 +12,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import BaseModel, Field
 
-from skileez_web.app import service_app
-from skileez_web.auth import Role, authenticate, mint_token, require_role
+from skileez_web.auth import TOKEN_RULES, Role, authenticate, mint_token, require_role
 from skileez_web.openapi import Api
 from skileez_web.problems import PROBLEM_JSON, parse_json
 
-SECRET = "test-secret-that-is-long-enough-for-hs256"
+from .service import SECRET, build, settings_for, sign_in_database
 
 
 class Greeting(BaseModel):
@@ -33,21 +32,18 @@ api = Api("test")
 
 @api.operation("POST", "/greet", summary="Greet", body=Greeting, responses={200: Reply, 401: None})
 async def greet(request: web.Request) -> web.Response:
-    principal = authenticate(request, SECRET)
+    principal = authenticate(request, request.app[TOKEN_RULES])
     require_role(principal, Role.COACH)
     body = await parse_json(request, Greeting)
     return web.json_response({"text": f"hello {body.name} from {principal.user_id}"})
 
 
-async def ready() -> bool:
-    return True
-
-
 @pytest.fixture
-async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    async with TestClient(
-        TestServer(service_app(api, {"always": ready}, SECRET, refusals={}))
-    ) as test_client:
+async def client(
+    create_database: Callable[[str], Awaitable[str]],
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    settings = settings_for(await sign_in_database(create_database))
+    async with TestClient(TestServer(build(api, settings))) as test_client:
         yield test_client
 
 
@@ -168,24 +164,6 @@ async def test_health_metrics_and_openapi(client: TestClient) -> None:
     }
     assert "Reply" in spec["components"]["schemas"]
     assert "application/problem+json" in operation["responses"]["401"]["content"]
-
-
-async def test_sign_in_link_sets_the_cookie_and_refuses_bad_tokens_and_foreign_targets(
-    client: TestClient,
-) -> None:
-    token = mint_token(SECRET, "coach-1", Role.COACH)
-    response = await client.get(
-        "/auth/session", params={"token": token, "next": "/greet"}, allow_redirects=False
-    )
-    assert response.status == 303
-    assert response.headers["Location"] == "/greet"
-    assert response.cookies["skileez_token"].value == token
-    forged = await client.get("/auth/session", params={"token": "x.y.z"}, allow_redirects=False)
-    assert forged.status == 401
-    elsewhere = await client.get(
-        "/auth/session", params={"token": token, "next": "//evil.example/"}, allow_redirects=False
-    )
-    assert elsewhere.status == 422
 
 
 async def test_the_correlation_id_is_taken_from_the_caller_or_minted_and_echoed(

@@ -17,6 +17,7 @@ TABLES = {
     "waiting_payment_events",
     "outbox",
     "inbox",
+    "sign_in_codes",
     "alembic_version",
 }
 

@@ -51,9 +51,15 @@ async def test_the_openapi_document_lists_every_route(service: Any) -> None:
     described = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     assert served == described
     create = spec["paths"]["/contracts"]["post"]
-    assert set(create["responses"]) == {"201", "303", "400", "401", "403", "404", "409", "422"}
-    assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ContractIn"
+    declared = {"201", "303", "400", "401", "403", "404", "409", "413", "415", "422"}
+    assert set(create["responses"]) == declared
+    assert create["requestBody"]["content"] == {
+        media_type: {"schema": {"$ref": "#/components/schemas/ContractIn"}}
+        for media_type in (
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        )
     }
     contract = spec["components"]["schemas"]["ContractOut"]
     assert set(contract["required"]) >= {"id", "status", "payment_status", "payment_url"}

@@ -31,6 +31,7 @@ from skileez_web.database import migrate
 from stripe_emulator.testing import EmulatorControl, running_emulator
 
 from .stripe_payloads import sign
+from .stripe_recorder import StripeRecorder, recording_stripe
 
 WEBHOOK_SECRET = "whsec_test_current"
 OLD_WEBHOOK_SECRET = "whsec_test_previous"
@@ -54,6 +55,8 @@ class Payments:
     amqp_url: str
     names: Names
     emulator: EmulatorControl
+    stripe: StripeRecorder
+    """What payments asked of Stripe: it reaches the emulator through this recorder."""
 
     def headers(self, user: str, role: Role | str = Role.STUDENT, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {mint_token(JWT_SECRET, user, role)}", **extra}
@@ -143,6 +146,7 @@ async def start_payments(
             api_base = await stack.enter_async_context(
                 running_emulator(webhooks=[(webhook_url, WEBHOOK_SECRET)])
             )
+            stripe = await stack.enter_async_context(recording_stripe(api_base))
             settings = PaymentsSettings(
                 database_url=database_url,
                 amqp_url=amqp_url,
@@ -150,7 +154,7 @@ async def start_payments(
                 jwt_secret=JWT_SECRET,
                 stripe_secret_key=STRIPE_KEY,
                 stripe_webhook_secret=f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}",
-                stripe_api_base=api_base,
+                stripe_api_base=stripe.url,
                 payments_url=f"http://127.0.0.1:{port}",
                 **overrides,
             )
@@ -158,7 +162,7 @@ async def start_payments(
             client = await stack.enter_async_context(
                 TestClient(TestServer(app, host="127.0.0.1", port=port))
             )
-            return Payments(client, app, amqp_url, events_names, EmulatorControl(api_base))
+            return Payments(client, app, amqp_url, events_names, EmulatorControl(api_base), stripe)
 
         yield start
 

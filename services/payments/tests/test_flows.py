@@ -97,13 +97,24 @@ async def test_a_delayed_payment_shows_as_processing_then_settles(payments: Paym
     assert await published_types(payments) == ["PaymentSucceeded"]
 
 
-async def test_the_success_page_refuses_a_session_of_another_contract(payments: Payments) -> None:
+async def test_the_success_page_refuses_a_session_not_of_its_contract_without_asking_stripe(
+    payments: Payments,
+) -> None:
     contract, _ = await start(payments)
     _, other_checkout = await start(payments)
-    page = await payments.client.get(
-        success_path(contract, other_checkout), headers=payments.headers(contract.student_id)
-    )
-    assert page.status == 404
+    asked = len(payments.stripe.on_demand)
+    for session_id in ("cs_test_made_up_by_anyone", other_checkout["checkout_session_id"]):
+        path = success_path(contract, {"checkout_session_id": session_id})
+        answer = await payments.client.get(path, headers=payments.headers(contract.student_id))
+        assert answer.status == 404
+        assert answer.content_type == "application/problem+json"
+        assert (await answer.json())["code"] == "session_not_found"
+        page = await payments.client.get(
+            path, headers=payments.headers(contract.student_id, Accept="text/html")
+        )
+        assert (page.status, page.content_type) == (404, "text/html")
+        assert "We cannot find this payment" in await page.text()
+    assert payments.stripe.on_demand[asked:] == []
 
 
 async def test_the_cancel_page_says_the_contract_is_pending_and_offers_a_retry(

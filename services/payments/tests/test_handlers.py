@@ -289,37 +289,26 @@ async def test_the_success_page_settles_a_paid_session_before_the_webhook() -> N
     assert world.outbox == [Succeeded]  # once
 
 
-async def test_the_success_page_refuses_sessions_it_cannot_trust() -> None:
+async def test_the_success_page_refuses_a_session_not_the_contracts_without_asking_stripe() -> None:
     world, other = World(), World()
-    payment = await other.checkout()
-    assert payment.checkout_session_id is not None
-    world.stripe = other.stripe
-    viewer = Viewer(STUDENT, False)
-    with pytest.raises(SessionNotFound, match=r"for another contract"):
-        await confirm_checkout(
-            ConfirmCheckout(world.contract.id, payment.checkout_session_id, viewer),
-            world.uows,
-            world.stripe,
-            livemode=False,
-            clock=clock,
-        )
-    with pytest.raises(SessionNotFound, match=r"We found no such payment session."):
-        await confirm_checkout(
-            ConfirmCheckout(world.contract.id, "cs_nope", viewer),
-            world.uows,
-            world.stripe,
-            livemode=False,
-            clock=clock,
-        )
-    world.stripe.unavailable = True
+    own, theirs = await world.checkout(), await other.checkout()
+    assert own.checkout_session_id is not None
+    assert theirs.checkout_session_id is not None
+
+    async def confirm(session_id: str) -> None:
+        command = ConfirmCheckout(world.contract.id, session_id, Viewer(STUDENT, False))
+        await confirm_checkout(command, world.uows, world.stripe, livemode=False, clock=clock)
+
+    world.stripe.unavailable = True  # asking Stripe would answer PaymentProviderUnavailable
+    for session_id in ("cs_nope", theirs.checkout_session_id):
+        with pytest.raises(SessionNotFound, match=r"no such payment session for this contract"):
+            await confirm(session_id)
     with pytest.raises(PaymentProviderUnavailable, match=r"please reload"):
-        await confirm_checkout(
-            ConfirmCheckout(world.contract.id, "cs_nope", viewer),
-            world.uows,
-            world.stripe,
-            livemode=False,
-            clock=clock,
-        )
+        await confirm(own.checkout_session_id)
+    world.stripe.unavailable = False
+    del world.stripe.sessions[own.checkout_session_id]  # Stripe no longer knows it
+    with pytest.raises(SessionNotFound, match=r"We found no such payment session\."):
+        await confirm(own.checkout_session_id)
 
 
 # The webhook's decisions

@@ -20,6 +20,7 @@ TABLES = {
     "reconciliation_cursor",
     "outbox",
     "inbox",
+    "sign_in_codes",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from skileez_events.testing import wait_until
 from skileez_payments.entrypoints.resources import ENGINE
 from skileez_payments.settings import PaymentsSettings
+from skileez_web.readiness import ANSWER_SECONDS
 
 from .conftest import JWT_SECRET, WEBHOOK_SECRET, Payments
 
@@ -100,6 +102,7 @@ async def test_ready_while_every_pooled_connection_is_busy(payments: Payments) -
     async with contextlib.AsyncExitStack() as busy:
         for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
             await busy.enter_async_context(engine.connect())
+        await asyncio.sleep(ANSWER_SECONDS + 0.2)  # past the cached answer: a fresh check
         response = await payments.client.get("/health/ready")
         assert response.status == 200
         assert (await response.json())["checks"]["database"] is True
@@ -142,9 +145,17 @@ async def test_bad_input_is_a_clear_4xx_problem(payments: Payments) -> None:
     )
     assert missing.status == 404
     malformed = await payments.client.post(
-        "/payments/3f0c9a8e-2d1b-4c55-9a43-0d7c5b0e1a22/refunds", data=b"{", headers=admin
+        "/payments/3f0c9a8e-2d1b-4c55-9a43-0d7c5b0e1a22/refunds",
+        data=b"{",
+        headers={**admin, "Content-Type": "application/json"},
     )
     assert (malformed.status, (await malformed.json())["code"]) == (400, "malformed_json")
+    as_form = await payments.client.post(
+        "/payments/3f0c9a8e-2d1b-4c55-9a43-0d7c5b0e1a22/refunds",
+        data={"amount": "5"},
+        headers=admin,
+    )
+    assert (as_form.status, (await as_form.json())["code"]) == (415, "unsupported_media_type")
     negative = await payments.client.post(
         "/payments/3f0c9a8e-2d1b-4c55-9a43-0d7c5b0e1a22/refunds",
         json={"amount": -5},

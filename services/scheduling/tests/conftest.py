@@ -134,7 +134,11 @@ class Scheduling:
             return response.status, await response.text()
 
     async def book(
-        self, contract_id: uuid.UUID, starts_at: str, minutes: int = 60, user: str = "student-1"
+        self,
+        contract_id: uuid.UUID,
+        starts_at: str,
+        minutes: int = 60,
+        user: str | None = "student-1",
     ) -> tuple[int, Any]:
         return await self.call(
             "POST",

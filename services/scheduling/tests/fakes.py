@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
-from skileez_scheduling.domain.contracts import ContractView
+from skileez_scheduling.domain.contracts import ContractView, SessionTally
 from skileez_scheduling.domain.errors import SessionOverlap
 from skileez_scheduling.domain.sessions import Session, SessionStatus
 
@@ -36,8 +36,10 @@ class FakeSessions:
     def __init__(self) -> None:
         self.rows: dict[UUID, Session] = {}
 
-    async def count_scheduled(self, contract_id: UUID) -> int:
-        return len(self._scheduled(contract_id))
+    async def tally(self, contract_id: UUID) -> SessionTally:
+        of_contract = self._of_contract(contract_id)
+        scheduled = sum(1 for s in of_contract if s.status is SessionStatus.SCHEDULED)
+        return SessionTally(scheduled=scheduled, cancelled=len(of_contract) - scheduled)
 
     async def add(self, session: Session) -> None:
         for other in self.rows.values():
@@ -54,9 +56,33 @@ class FakeSessions:
         session = self.rows.get(session_id)
         return None if session is None else replace(session)
 
-    async def of_contract(self, contract_id: UUID) -> list[Session]:
-        found = [replace(s) for s in self.rows.values() if s.contract_id == contract_id]
-        return sorted(found, key=lambda session: (session.starts_at, session.created_at))
+    async def page(
+        self,
+        contract_id: UUID,
+        status: SessionStatus | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[Session]:
+        found = [
+            replace(s)
+            for s in self._of_contract(contract_id)
+            if (status is None or s.status is status)
+            and (after is None or (s.starts_at, s.id) > after)
+        ]
+        return sorted(found, key=lambda session: (session.starts_at, session.id))[:limit]
+
+    async def scheduled(self, contract_id: UUID) -> list[Session]:
+        found = [replace(s) for s in self._scheduled(contract_id)]
+        return sorted(found, key=lambda session: (session.starts_at, session.id))
+
+    async def recently_cancelled(self, contract_id: UUID, limit: int) -> list[Session]:
+        cancelled = [
+            replace(s)
+            for s in self._of_contract(contract_id)
+            if s.status is SessionStatus.CANCELLED
+        ]
+        cancelled.sort(key=lambda session: (session.cancelled_at, session.id), reverse=True)
+        return cancelled[:limit]
 
     async def scheduled_from(self, contract_id: UUID, since: datetime) -> list[Session]:
         return [replace(s) for s in self._scheduled(contract_id) if s.starts_at >= since]
@@ -65,11 +91,14 @@ class FakeSessions:
         for session in cancelled:
             self.rows[session.id] = replace(session)
 
+    def _of_contract(self, contract_id: UUID) -> list[Session]:
+        return [session for session in self.rows.values() if session.contract_id == contract_id]
+
     def _scheduled(self, contract_id: UUID) -> list[Session]:
         return [
             session
-            for session in self.rows.values()
-            if session.contract_id == contract_id and session.status is SessionStatus.SCHEDULED
+            for session in self._of_contract(contract_id)
+            if session.status is SessionStatus.SCHEDULED
         ]
 
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from skileez_scheduling.domain.contracts import ContractStatus, ContractView
+from skileez_scheduling.domain.contracts import ContractStatus, ContractView, SessionTally
 from skileez_scheduling.domain.errors import (
+    CancellationLimitReached,
     ContractClosed,
     DomainError,
     InvalidSessionTime,
@@ -25,6 +26,7 @@ from skileez_scheduling.domain.sessions import Session, SessionStatus
 
 NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 CANCELLED_AT = datetime(2030, 5, 1, 11, 0, tzinfo=UTC)
+ALLOWANCE = 10
 
 
 def record(view: ContractView, event: str) -> None:
@@ -73,7 +75,9 @@ def test_a_cancellation_alone_does_not_make_a_known_contract() -> None:
     assert view.closed_reason == "expired"
 
 
-def book(view: ContractView, *, user: str = "s", scheduled: int = 0, **when: object) -> Session:
+def book(
+    view: ContractView, *, user: str = "s", scheduled: int = 0, cancelled: int = 0, **when: object
+) -> Session:
     starts_at = when.get("starts_at", NOW + timedelta(days=1))
     minutes = when.get("minutes", 60)
     assert isinstance(starts_at, datetime)
@@ -83,7 +87,8 @@ def book(view: ContractView, *, user: str = "s", scheduled: int = 0, **when: obj
         booked_by=user,
         starts_at=starts_at,
         duration_minutes=minutes,
-        scheduled_sessions=scheduled,
+        sessions=SessionTally(scheduled=scheduled, cancelled=cancelled),
+        cancellation_allowance=ALLOWANCE,
         now=NOW,
     )
 
@@ -124,6 +129,7 @@ def suspended() -> ContractView:
         (suspended, {}, SuspendedContract),
         (closed, {}, ContractClosed),
         (active, {"scheduled": 2}, SessionLimitReached),
+        (active, {"cancelled": 2 + ALLOWANCE}, CancellationLimitReached),
         (active, {"user": "stranger"}, NotAParticipant),
         (active, {"starts_at": NOW}, InvalidSessionTime),
         (active, {"starts_at": NOW - timedelta(seconds=1)}, InvalidSessionTime),
@@ -141,6 +147,18 @@ def test_booking_refusals(
 ) -> None:
     with pytest.raises(refusal):
         book(contract(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_past_the_session_count_plus_the_allowance_of_cancellations_no_booking() -> None:
+    view = active(session_count=4)
+    assert view.cancellation_limit(ALLOWANCE) == 14
+    book(view, scheduled=3, cancelled=13)
+    with pytest.raises(
+        CancellationLimitReached, match="14 sessions of this contract were cancelled"
+    ) as refused:
+        book(view, scheduled=3, cancelled=14)
+    assert refused.value.code == "cancellation_limit_reached"
+    assert refused.value.fields == {"cancellation_limit": 14}
 
 
 def test_a_participant_cancels_before_the_start_once() -> None:

@@ -16,9 +16,10 @@ from skileez_events import (
     ContractReinstated,
     ContractSuspended,
 )
-from skileez_scheduling.domain.commands import BookSession, CancelSession
-from skileez_scheduling.domain.contracts import ContractStatus
+from skileez_scheduling.domain.commands import BookSession, CancelSession, ListSessions
+from skileez_scheduling.domain.contracts import ContractStatus, SessionTally
 from skileez_scheduling.domain.errors import (
+    CancellationLimitReached,
     ContractClosed,
     DomainError,
     InvalidSessionTime,
@@ -37,6 +38,7 @@ from skileez_scheduling.service_layer.booking import (
     book_session,
     cancel_session,
     contract_sessions,
+    schedule_of,
     session_of,
 )
 from skileez_scheduling.service_layer.contracts import (
@@ -50,6 +52,7 @@ from skileez_scheduling.service_layer.contracts import (
 from .fakes import FakeUnitOfWork
 
 NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+ALLOWANCE = 10
 
 
 def created(contract_id: uuid.UUID, **overrides: Any) -> ContractCreated:
@@ -132,7 +135,19 @@ def booking(
 
 
 async def book(uow: FakeUnitOfWork, contract_id: uuid.UUID, **when: Any) -> Session:
-    return await book_session(booking(contract_id, **when), uow)
+    return await book_session(booking(contract_id, **when), uow, cancellation_allowance=ALLOWANCE)
+
+
+def listing(
+    contract_id: uuid.UUID,
+    *,
+    user: str = "student-1",
+    status: SessionStatus | None = None,
+    after: Session | None = None,
+    limit: int = 50,
+) -> ListSessions:
+    position = None if after is None else (after.starts_at, after.id)
+    return ListSessions(contract_id, user, status, position, limit)
 
 
 def test_every_refusal_has_a_status_and_a_code_of_its_own() -> None:
@@ -156,7 +171,7 @@ async def test_the_student_and_the_coach_of_an_active_contract_book_sessions() -
     assert (by_coach.student_id, by_coach.coach_id) == ("student-1", "coach-1")
     assert by_coach.ends_at - by_coach.starts_at == timedelta(hours=1)
     assert uow.sessions.rows == {by_student.id: by_student, by_coach.id: by_coach}
-    assert await uow.sessions.count_scheduled(contract_id) == 2
+    assert await uow.sessions.tally(contract_id) == SessionTally(scheduled=2, cancelled=0)
 
 
 async def test_a_pending_contract_needs_paying_first() -> None:
@@ -187,7 +202,25 @@ async def test_never_more_scheduled_sessions_than_the_contract_has() -> None:
     # A cancelled session frees its place.
     await cancel_session(CancelSession(first.id, "coach-1", NOW), uow)
     await book(uow, contract_id, starts_at=NOW + timedelta(days=3))
-    assert await uow.sessions.count_scheduled(contract_id) == 2
+    assert await uow.sessions.tally(contract_id) == SessionTally(scheduled=2, cancelled=1)
+
+
+async def test_past_its_allowance_of_cancellations_a_contract_takes_no_booking() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow, session_count=2)
+    kept = await book(uow, contract_id, starts_at=NOW + timedelta(days=2))
+    for _ in range(2 + ALLOWANCE):
+        moved = await book(uow, contract_id)
+        await cancel_session(CancelSession(moved.id, "student-1", NOW), uow)
+    with pytest.raises(CancellationLimitReached) as refused:
+        await book(uow, contract_id)
+    assert (refused.value.code, REFUSALS[CancellationLimitReached]) == (
+        "cancellation_limit_reached",
+        409,
+    )
+    assert await uow.sessions.tally(contract_id) == SessionTally(scheduled=1, cancelled=12)
+    # What was booked stays, and can still be cancelled.
+    await cancel_session(CancelSession(kept.id, "coach-1", NOW), uow)
 
 
 async def test_a_coach_cannot_be_booked_twice_at_once_across_contracts() -> None:
@@ -255,7 +288,7 @@ async def test_a_contract_never_seen_is_not_found() -> None:
     with pytest.raises(NotFound, match=f"No contract {unknown} is known to scheduling."):
         await book(uow, unknown)
     with pytest.raises(NotFound):
-        await contract_sessions(unknown, uow, user_id="student-1")
+        await contract_sessions(listing(unknown), uow)
 
 
 async def test_a_contract_only_heard_of_through_its_cancellation_is_not_found() -> None:
@@ -265,7 +298,7 @@ async def test_a_contract_only_heard_of_through_its_cancellation_is_not_found() 
     with pytest.raises(NotFound):
         await book(uow, contract_id)
     with pytest.raises(NotFound):
-        await contract_sessions(contract_id, uow, user_id="student-1")
+        await contract_sessions(listing(contract_id), uow)
 
 
 # Looking
@@ -277,12 +310,59 @@ async def test_a_party_sees_the_contract_and_its_sessions_in_time_order() -> Non
     later = await book(uow, contract_id, starts_at=NOW + timedelta(days=2))
     sooner = await book(uow, contract_id, starts_at=NOW + timedelta(days=1))
     await cancel_session(CancelSession(later.id, "coach-1", NOW), uow)
-    contract, sessions = await contract_sessions(contract_id, uow, user_id="coach-1")
-    assert (contract.status, contract.title) == (ContractStatus.ACTIVE, "Chess openings")
-    assert [s.id for s in sessions] == [sooner.id, later.id]
-    assert [s.status for s in sessions] == [SessionStatus.SCHEDULED, SessionStatus.CANCELLED]
+    found = await contract_sessions(listing(contract_id, user="coach-1"), uow)
+    assert (found.contract.status, found.contract.title) == (
+        ContractStatus.ACTIVE,
+        "Chess openings",
+    )
+    assert [s.id for s in found.sessions] == [sooner.id, later.id]
+    assert [s.status for s in found.sessions] == [SessionStatus.SCHEDULED, SessionStatus.CANCELLED]
+    assert found.tally == SessionTally(scheduled=1, cancelled=1)
     with pytest.raises(NotAParticipant):
-        await contract_sessions(contract_id, uow, user_id="someone-else")
+        await contract_sessions(listing(contract_id, user="someone-else"), uow)
+
+
+async def test_sessions_come_in_pages_by_start_time_and_by_status() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow, session_count=5)
+    booked = [await book(uow, contract_id, starts_at=NOW + timedelta(days=d)) for d in (3, 1, 2)]
+    await cancel_session(CancelSession(booked[2].id, "coach-1", NOW), uow)
+    in_time_order = [booked[1].id, booked[2].id, booked[0].id]
+
+    first = await contract_sessions(listing(contract_id, limit=2), uow)
+    assert [s.id for s in first.sessions] == in_time_order[:2]
+    rest = await contract_sessions(listing(contract_id, after=first.sessions[-1]), uow)
+    assert [s.id for s in rest.sessions] == in_time_order[2:]
+    scheduled = await contract_sessions(listing(contract_id, status=SessionStatus.SCHEDULED), uow)
+    assert [s.id for s in scheduled.sessions] == [booked[1].id, booked[0].id]
+    cancelled = await contract_sessions(listing(contract_id, status=SessionStatus.CANCELLED), uow)
+    assert [s.id for s in cancelled.sessions] == [booked[2].id]
+
+
+async def test_the_schedule_shows_sessions_to_come_first_and_only_the_latest_cancellations() -> (
+    None
+):
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow, session_count=4)
+    held = await book(uow, contract_id, starts_at=NOW + timedelta(hours=1))
+    held_later = await book(uow, contract_id, starts_at=NOW + timedelta(hours=3))
+    to_come = await book(uow, contract_id, starts_at=NOW + timedelta(days=2))
+    cancellations = []
+    for minutes in range(4):
+        moved = await book(uow, contract_id, starts_at=NOW + timedelta(days=3))
+        when = NOW + timedelta(minutes=minutes)
+        cancellations.append(await cancel_session(CancelSession(moved.id, "coach-1", when), uow))
+
+    later = NOW + timedelta(hours=5)
+    schedule = await schedule_of(
+        contract_id, uow, user_id="student-1", now=later, cancelled_shown=3
+    )
+    assert [s.id for s in schedule.upcoming] == [to_come.id]
+    assert [s.id for s in schedule.past] == [held_later.id, held.id]
+    assert [s.id for s in schedule.recently_cancelled] == [c.id for c in cancellations[:0:-1]]
+    assert schedule.tally == SessionTally(scheduled=3, cancelled=4)
+    with pytest.raises(NotAParticipant):
+        await schedule_of(contract_id, uow, user_id="someone-else", now=later, cancelled_shown=3)
 
 
 async def test_one_session_is_for_its_parties() -> None:
@@ -445,9 +525,9 @@ async def test_a_suspended_contract_refuses_new_bookings_and_keeps_its_sessions(
     assert "until it is reinstated" in str(refused.value)
     assert list(uow.sessions.rows) == [kept.id]
     assert uow.sessions.rows[kept.id].status is SessionStatus.SCHEDULED
-    contract, sessions = await contract_sessions(contract_id, uow, user_id="coach-1")
-    assert (contract.shown_status, contract.is_suspended) == ("suspended", True)
-    assert [s.status for s in sessions] == [SessionStatus.SCHEDULED]
+    found = await contract_sessions(listing(contract_id, user="coach-1"), uow)
+    assert (found.contract.shown_status, found.contract.is_suspended) == ("suspended", True)
+    assert [s.status for s in found.sessions] == [SessionStatus.SCHEDULED]
     # A participant may still call off a session booked before the suspension.
     await cancel_session(CancelSession(kept.id, "student-1", NOW), uow)
 

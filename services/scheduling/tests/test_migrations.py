@@ -26,7 +26,7 @@ async def tables_of(url: str) -> set[str]:
 async def test_stairway(create_database: Callable[[str], Awaitable[str]]) -> None:
     url = await create_database("scheduling_stairway")
     await asyncio.to_thread(migrate, PACKAGE, url)
-    expected = {"contracts", "sessions", "outbox", "inbox", "alembic_version"}
+    expected = {"contracts", "sessions", "outbox", "inbox", "sign_in_codes", "alembic_version"}
     assert await tables_of(url) == expected
     await asyncio.to_thread(downgrade, PACKAGE, url, "base")
     assert await tables_of(url) == {"alembic_version"}

@@ -115,7 +115,8 @@ async def test_every_answer_of_the_booking_route_is_declared(scheduling: Schedul
         (await scheduling.book(uuid.uuid4(), in_days(1)))[0],
         (await scheduling.book(contract_id, in_days(1), user="nobody"))[0],
         (await scheduling.book(contract_id, "soon"))[0],
-        (await scheduling.call("POST", f"/contracts/{contract_id}/sessions", user=None))[0],
+        (await scheduling.book(contract_id, in_days(3), user=None))[0],
+        (await scheduling.call("POST", f"/contracts/{contract_id}/sessions", data="x"))[0],
     }
-    assert answers == {201, 409, 404, 403, 422, 401}
+    assert answers == {201, 409, 404, 403, 422, 401, 415}
     assert {str(status) for status in answers} <= declared

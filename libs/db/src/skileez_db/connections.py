@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -136,7 +137,13 @@ def _unusable(driver: asyncpg.Connection, error: BaseException) -> bool:
 
 def server_dsn(engine: AsyncEngine) -> str:
     """The engine's database as a plain `postgresql://` DSN, for a connection of asyncpg's own."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return asyncpg_dsn(engine.url)
+
+
+def asyncpg_dsn(url: URL | str) -> str:
+    """A SQLAlchemy URL as the plain `postgresql://` DSN asyncpg parses itself, query and all:
+    libpq's TLS parameters (`sslmode`, `sslrootcert`...) reach asyncpg only this way."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _together(statements: list[Statement]) -> Statement:

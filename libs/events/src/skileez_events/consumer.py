@@ -53,7 +53,7 @@ from skileez_events.backoff import Backoff
 from skileez_events.envelope import CloudEvent
 from skileez_events.schemas import EventData, event_type_of
 from skileez_events.tables import inbox_table
-from skileez_events.topology import SUBSCRIPTIONS, Names, declare_exchanges, declare_subscription
+from skileez_events.topology import SUBSCRIPTIONS, Names, declare_subscription
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +235,16 @@ class EventConsumer:
             workers = [asyncio.create_task(self._work(buffer)) for _ in range(self._workers)]
             try:
                 channel = await connection.channel()
-                channel.close_callbacks.add(lambda *_: lost.set())
-                await channel.set_qos(prefetch_count=self._prefetch)
-                await declare_exchanges(channel, self._names)
-                for subscription in self._subscriptions:
-                    queue = await declare_subscription(
+                queues = [
+                    await declare_subscription(
                         channel, self._names, self._consumer, subscription.model
                     )
+                    for subscription in self._subscriptions
+                ]
+                # After the declarations: a lookup that finds nothing reopens the channel.
+                channel.close_callbacks.add(lambda *_: lost.set())
+                await channel.set_qos(prefetch_count=self._prefetch)
+                for queue, subscription in zip(queues, self._subscriptions, strict=True):
                     await queue.consume(partial(self._on_message, buffer, subscription))
                 self.ready = True
                 backoff.reset()

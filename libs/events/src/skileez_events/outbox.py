@@ -13,6 +13,7 @@ bench/README.md, "Before / after", pass 1.)
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import asyncpg
 from sqlalchemy import MetaData, Table
@@ -51,3 +52,22 @@ class Outbox:
         """Wake this process's relays: a transaction that added events has committed."""
         for listener in list(self._listeners):
             listener()
+
+
+async def prune_sent(
+    connection: asyncpg.Connection, outbox: Outbox, *, older_than: timedelta, limit: int
+) -> int:
+    """Delete up to `limit` rows sent more than `older_than` ago; return how many went.
+
+    Only a row whose `sent_at` is committed counts: an unsent row, or one a relay has claimed
+    and not yet committed (it is locked, and skipped), is never touched, so nothing waiting to
+    be published is lost. Rows another replica's prune holds are skipped too.
+    """
+    table = outbox.table.name
+    status = await connection.execute(
+        f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table}"  # noqa: S608
+        " WHERE sent_at < now() - $1::interval ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        older_than,
+        limit,
+    )
+    return int(status.split()[-1])

@@ -1,9 +1,10 @@
 """Pytest plugin: real PostgreSQL and RabbitMQ for every test suite of the project.
 
 Servers come from `TEST_DATABASE_URL` / `TEST_AMQP_URL` where set (CI: the machine's own
-servers); else testcontainers starts them where a Docker engine answers; else the run fails
-and says how to provide them. Each test gets fresh databases and its own `EVENTS_NAMESPACE`,
-both removed afterwards.
+servers); else testcontainers starts them where a Docker engine answers; else this machine's
+servers at their default addresses (`LocalServers`) where they answer; else the run stops with
+one message saying how to provide them. Each test gets fresh databases and its own
+`EVENTS_NAMESPACE`, both removed afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar
 
 import aio_pika
 import asyncpg
@@ -25,15 +28,29 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.engine import make_url
 from yarl import URL
 
+from skileez_events.envelope import CloudEvent, new_event
+from skileez_events.schemas import ContractCreated
 from skileez_events.topology import Names, declare_exchanges, delete_topology
 
 T = TypeVar("T")
 
-HOW_TO_PROVIDE = (
-    "set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres) and "
-    "TEST_AMQP_URL (e.g. amqp://guest:guest@127.0.0.1:5672/), or run a Docker engine so "
-    "testcontainers can start them"
-)
+CONNECT_TIMEOUT = 3.0
+"""Seconds a local server is given to answer before the harness looks elsewhere."""
+
+
+@dataclass(frozen=True)
+class LocalServers:
+    """Where the tests look when no TEST_ variable is set and no Docker engine answers."""
+
+    postgres: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    amqp: str = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@pytest.fixture(scope="session")
+def local_servers() -> LocalServers:
+    """This machine's PostgreSQL and RabbitMQ at their default addresses (a conftest may
+    override this fixture to look elsewhere)."""
+    return LocalServers()
 
 
 def _docker_answers() -> bool:
@@ -46,14 +63,57 @@ def _docker_answers() -> bool:
     return True
 
 
+async def _postgres_refusal(url: str) -> str | None:
+    """Why the PostgreSQL at `url` cannot be used, or None when it answers."""
+    try:
+        connection = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    await connection.close(timeout=CONNECT_TIMEOUT)
+    return None
+
+
+async def _amqp_refusal(url: str) -> str | None:
+    """Why the RabbitMQ at `url` cannot be used, or None when it answers."""
+    try:
+        connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    await connection.close()
+    return None
+
+
+def _stop_without_servers(local: LocalServers) -> NoReturn:
+    """End the whole run with one message (not one error per test) saying what was tried."""
+    tried = [
+        f"  - {name} at {url}: {refusal or 'answers'}"
+        for name, url, refusal in [
+            ("PostgreSQL", local.postgres, asyncio.run(_postgres_refusal(local.postgres))),
+            ("RabbitMQ", local.amqp, asyncio.run(_amqp_refusal(local.amqp))),
+        ]
+    ]
+    pytest.exit(
+        "No PostgreSQL or RabbitMQ for the tests. TEST_DATABASE_URL / TEST_AMQP_URL are not "
+        "both set, no Docker engine answers (for testcontainers), and this machine's servers "
+        "at their default addresses do not both answer:\n"
+        + "\n".join(tried)
+        + "\nStart them there, run a Docker engine, or set TEST_DATABASE_URL (a server URL "
+        "whose user may create databases) and TEST_AMQP_URL.",
+        returncode=pytest.ExitCode.USAGE_ERROR,
+    )
+
+
 @pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
+def postgres_server_url(local_servers: LocalServers) -> Iterator[str]:
     """A server-level PostgreSQL URL (`postgresql://...`) whose user may create databases."""
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield url
         return
     if not _docker_answers():
-        pytest.fail(f"No PostgreSQL for the tests: {HOW_TO_PROVIDE}", pytrace=False)
+        if asyncio.run(_postgres_refusal(local_servers.postgres)) is not None:
+            _stop_without_servers(local_servers)
+        yield local_servers.postgres
+        return
     from testcontainers.postgres import PostgresContainer
 
     with PostgresContainer("postgres:16-alpine", driver=None) as container:
@@ -61,12 +121,15 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def amqp_url() -> Iterator[str]:
+def amqp_url(local_servers: LocalServers) -> Iterator[str]:
     if url := os.environ.get("TEST_AMQP_URL"):
         yield url
         return
     if not _docker_answers():
-        pytest.fail(f"No RabbitMQ for the tests: {HOW_TO_PROVIDE}", pytrace=False)
+        if asyncio.run(_amqp_refusal(local_servers.amqp)) is not None:
+            _stop_without_servers(local_servers)
+        yield local_servers.amqp
+        return
     from testcontainers.rabbitmq import RabbitMqContainer
 
     with RabbitMqContainer("rabbitmq:3.13-management-alpine") as container:
@@ -192,3 +255,19 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write(data)
             await writer.drain()
     writer.close()
+
+
+def contract_created_event(**overrides: Any) -> CloudEvent:
+    """A valid ContractCreated event of a new contract (keyword arguments go to `new_event`)."""
+    data = ContractCreated(
+        contract_id=uuid.uuid4(),
+        proposal_id=uuid.uuid4(),
+        student_id="student-1",
+        coach_id="coach-1",
+        title="Ten sessions of chess",
+        session_count=10,
+        amount=50_000,
+        currency="eur",
+        created_at=datetime.now(UTC),
+    )
+    return new_event(data, subject=str(data.contract_id), **overrides)

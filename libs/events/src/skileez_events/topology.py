@@ -5,18 +5,23 @@
   with a delivery limit, dead-lettering through the consumer's own `{ns}{consumer}.dead-letters`
   exchange into its own `....dlq` queue;
 - every producer exchange has the alternate exchange `{ns}unrouted`, whose queue keeps the
-  events that no one subscribes to (yet), so nothing published is ever dropped.
+  events that no one subscribes to (yet), so nothing published is refused or silently lost
+  (that queue and the dead-letter queues are bounded by the broker's policies: deploy/README.md).
 
-Permissions (per-service RabbitMQ users, deploy/rabbitmq): a service writes only to names
-starting with `{ns}{service}.` (its exchange, its dead-letter exchange, its queues) and to
-`{ns}unrouted` and `{ns}unrouted.kept` (RabbitMQ wants write access to an alternate exchange to
-declare an exchange that names it); it reads the producer exchanges it binds to.
+Ownership: a consumer declares its own names (dead-letter exchange, queues, bindings). The
+shared names (the producer exchanges, `unrouted` and its queue) are the broker's: deployed by
+deploy/rabbitmq/definitions.json, only looked up (passively: no permission needed) by the
+services, and created here only where missing, which only a user allowed to configure them may
+do (the administrator user of a local run or the tests). Redeclaring an existing name actively
+would need the `configure` permission, which also allows deleting it: no service has it on names
+it does not own (deploy/rabbitmq, "Broker permissions" in deploy/README.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, ExchangeType
@@ -100,32 +105,62 @@ class Names:
 
 QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
 
+T = TypeVar("T")
+
+
+async def _look_up(channel: AbstractChannel, lookup: Callable[[], Awaitable[T]]) -> T | None:
+    """What a passive declaration finds, or None. Not found closes the channel (AMQP says so):
+    it is reopened, so the caller's channel is usable either way."""
+    try:
+        return await lookup()
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        await channel.reopen()
+        return None
+
+
+async def declare_unrouted(channel: AbstractChannel, names: Names) -> None:
+    """Look up the shared alternate exchange `unrouted` and its queue; create them where missing."""
+    exchange = await _look_up(
+        channel, lambda: channel.declare_exchange(names.unrouted, passive=True)
+    )
+    if exchange is None:
+        await channel.declare_exchange(names.unrouted, ExchangeType.FANOUT, durable=True)
+    kept = await _look_up(
+        channel, lambda: channel.declare_queue(names.unrouted_queue, passive=True)
+    )
+    if kept is None:
+        kept = await channel.declare_queue(names.unrouted_queue, durable=True, arguments=QUORUM)
+        await kept.bind(names.unrouted)
+
+
+async def declare_exchange(
+    channel: AbstractChannel, names: Names, producer: str
+) -> AbstractExchange:
+    """Look up a producer's exchange; create it (with `unrouted` behind it) where missing."""
+    name = names.exchange(producer)
+    found = await _look_up(channel, lambda: channel.declare_exchange(name, passive=True))
+    if found is not None:
+        return found
+    await declare_unrouted(channel, names)
+    return await channel.declare_exchange(
+        name, ExchangeType.TOPIC, durable=True, arguments={"alternate-exchange": names.unrouted}
+    )
+
 
 async def declare_exchanges(channel: AbstractChannel, names: Names) -> dict[str, AbstractExchange]:
-    """Declare every producer exchange (with its alternate exchange); return them by producer."""
-    unrouted = await channel.declare_exchange(names.unrouted, ExchangeType.FANOUT, durable=True)
-    unrouted_queue = await channel.declare_queue(
-        names.unrouted_queue, durable=True, arguments=QUORUM
-    )
-    await unrouted_queue.bind(unrouted)
-    return {
-        producer: await channel.declare_exchange(
-            names.exchange(producer),
-            ExchangeType.TOPIC,
-            durable=True,
-            arguments={"alternate-exchange": names.unrouted},
-        )
-        for producer in PRODUCERS
-    }
+    """Look up (or create where missing) every producer exchange; return them by producer."""
+    return {producer: await declare_exchange(channel, names, producer) for producer in PRODUCERS}
 
 
 async def declare_subscription(
     channel: AbstractChannel, names: Names, consumer: str, model: type[EventData]
 ) -> aio_pika.abc.AbstractQueue:
-    """Declare a consumer's queue for one event type, its dead-letter queue and binding."""
+    """Declare a consumer's queue for one event type, its dead-letter queue and binding, after
+    looking up the producer exchange it binds to."""
     event_type = event_type_of(model)
     queue_name = names.queue(consumer, event_type)
     dlq_name = names.dead_letter_queue(queue_name)
+    producer_exchange = await declare_exchange(channel, names, model.producer)
     dead_letters = await channel.declare_exchange(
         names.dead_letter_exchange(consumer), ExchangeType.DIRECT, durable=True
     )
@@ -141,7 +176,7 @@ async def declare_subscription(
             "x-dead-letter-routing-key": queue_name,
         },
     )
-    await queue.bind(names.exchange(model.producer), routing_key=event_type)
+    await queue.bind(producer_exchange, routing_key=event_type)
     return queue
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -12,19 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_events import EventConsumer, Inbox, Names, Outbox, OutboxRelay, Subscription
 from skileez_events.consumer import LockAhead
+from skileez_web.auth import TOKEN_RULES
 from skileez_web.correlation import correlation_middleware
 from skileez_web.database import create_engine
-from skileez_web.observability import (
-    JWT_SECRET,
-    READINESS,
-    ReadinessCheck,
-    metrics_middleware,
-    standard_api,
-)
+from skileez_web.docs import DOCS_PAGE, docs_api, docs_page
+from skileez_web.observability import READINESS, metrics_middleware, standard_api
 from skileez_web.openapi import Api
+from skileez_web.origins import ORIGINS, Origins, origin_middleware, strict_transport_security
 from skileez_web.problems import REFUSALS, Refusals, problem_middleware
+from skileez_web.readiness import ReadinessCheck, ReadinessChecks
+from skileez_web.retention import Pruning, prune_every
 from skileez_web.settings import ServiceSettings
 from skileez_web.shutdown import within
+from skileez_web.sign_in import keeping_sign_in_codes, sign_in_api
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +33,39 @@ log = logging.getLogger(__name__)
 def service_app(
     api: Api,
     readiness: dict[str, ReadinessCheck],
-    jwt_secret: str,
+    settings: ServiceSettings,
     refusals: Refusals,
+    *,
+    public_url: str,
+    engine: web.AppKey[AsyncEngine],
 ) -> web.Application:
     """An application with problem+json errors (the domain's `refusals` among them), metrics,
-    health, readiness, the sign-in link and an `/openapi.json` that describes every route."""
+    health, readiness, the sign-in links (their codes in the database of `engine`), the
+    checks on requests from other sites, an `/openapi.json` that describes every route, and
+    `/docs`, the same document as a page.
+
+    `public_url` is where browsers reach this service (one of `settings`' public URLs)."""
     app = web.Application(
-        middlewares=[correlation_middleware, metrics_middleware, problem_middleware]
+        middlewares=[
+            correlation_middleware,
+            metrics_middleware,
+            problem_middleware,
+            origin_middleware,
+        ]
     )
     app[REFUSALS] = refusals
-    app[READINESS] = readiness
-    app[JWT_SECRET] = jwt_secret
+    app[READINESS] = ReadinessChecks(readiness)
+    app[TOKEN_RULES] = settings.token_rules
+    app[ORIGINS] = Origins.of(
+        public_url, (settings.contracts_url, settings.payments_url, settings.scheduling_url)
+    )
+    app.on_response_prepare.append(strict_transport_security)
+    app.on_startup.append(keeping_sign_in_codes(engine))
     app.add_routes(standard_api.routes)
-    spec = api.spec(standard_api)
+    app.add_routes(sign_in_api.routes)
+    app.add_routes(docs_api.routes)
+    spec = api.spec(standard_api, sign_in_api, docs_api)
+    app[DOCS_PAGE] = docs_page(spec)
 
     async def openapi(_request: web.Request) -> web.Response:
         return web.json_response(spec)
@@ -108,6 +129,27 @@ def relaying(
         )
         app[relay_key] = relay
         async for _ in background("outbox relay", relay.run, relay.drain)(app):
+            yield
+
+    return context
+
+
+def pruning(
+    settings: ServiceSettings,
+    engine_key: web.AppKey[AsyncEngine],
+    prunings: Sequence[Pruning],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context: the retention job (`skileez_web.retention`), stopped at shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        run = partial(
+            prune_every,
+            app[engine_key],
+            prunings,
+            batch_size=settings.retention_batch_size,
+            interval=settings.retention_interval_seconds,
+        )
+        async for _ in background("retention job", run)(app):
             yield
 
     return context

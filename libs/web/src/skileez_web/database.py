@@ -12,7 +12,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from skileez_db.connections import server_dsn
+from skileez_db.connections import asyncpg_dsn, server_dsn
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -26,13 +26,17 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     invalidates it and the next checkout connects afresh. Custom plans
     (`plan_cache_mode`): PostgreSQL keeps a generic plan made on nearly empty tables, which
     scans them sequentially once they have grown, and which cannot know how many keys an
-    `= ANY($1)` array holds. Each measured in bench/README.md, "Before / after"."""
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=0,
-        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
-    )
+    `= ANY($1)` array holds. Each measured in bench/README.md, "Before / after".
+
+    asyncpg opens each connection from the URL as a DSN (`asyncpg_dsn`), so `?sslmode=...`
+    and the other libpq TLS parameters apply: SQLAlchemy would pass them to
+    `asyncpg.connect` as keywords it refuses."""
+    dsn = asyncpg_dsn(url)
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(dsn, server_settings={"plan_cache_mode": "force_custom_plan"})
+
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, async_creator=connect)
 
 
 async def database_is_reachable(engine: AsyncEngine) -> bool:
@@ -76,7 +80,7 @@ def run_migrations_online(config: Config, target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def main() -> None:
-        engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "", pool_size=1)
         async with engine.connect() as connection:
             await connection.run_sync(run)
             await connection.commit()

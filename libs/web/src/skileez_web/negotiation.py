@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+JSON = "application/json"
+URLENCODED = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+FORMS = (URLENCODED, MULTIPART)
+"""The media types of a browser form's body."""
+
 
 def wants_html(request: web.Request) -> bool:
     """True for a browser navigation or form post (it asks for text/html before JSON)."""
@@ -16,4 +22,4 @@ def wants_html(request: web.Request) -> bool:
 
 
 def is_form(request: web.Request) -> bool:
-    return request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+    return request.content_type in FORMS

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from functools import wraps
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+
+from skileez_web.negotiation import FORMS, JSON
+from skileez_web.problems import require_media_type
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -45,6 +49,18 @@ class Operation:
     query: type[BaseModel] | None
     responses: dict[int, ResponseSpec]
     auth: bool
+    headers: type[BaseModel] | None = None
+    """Request headers the operation reads, by their aliases (described; the route checks them)."""
+
+    @property
+    def media_types(self) -> dict[str, type[BaseModel]]:
+        """The body's model by each media type the operation takes (none: it reads no body)."""
+        taken: dict[str, type[BaseModel]] = {}
+        if self.body is not None:
+            taken[JSON] = self.body
+        if self.form is not None:
+            taken |= dict.fromkeys(FORMS, self.form)
+        return taken
 
 
 @dataclass
@@ -65,14 +81,16 @@ class Api:
         form: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         auth: bool = True,
+        headers: type[BaseModel] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register an aiohttp handler and describe it in the OpenAPI document."""
 
         def register(handler: Handler) -> Handler:
-            self.routes.route(method, path)(handler)
-            self.operations.append(
-                Operation(method, path, summary, body, form, query, responses, auth)
+            operation = Operation(
+                method, path, summary, body, form, query, responses, auth, headers
             )
+            self.routes.route(method, path)(_taking(operation.media_types, handler))
+            self.operations.append(operation)
             return handler
 
         return register
@@ -107,6 +125,24 @@ class Api:
         }
 
 
+def _taking(media_types: Collection[str], handler: Handler) -> Handler:
+    """The handler, answering 415 first to a body of a media type the operation does not take."""
+    if not media_types:
+        return handler
+
+    @wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        require_media_type(request, media_types)
+        return await handler(request)
+
+    return checked
+
+
+BODY_REFUSALS = (400, 413, 415, 422)
+"""What any operation that reads a body may answer: malformed, too large, not a type it takes,
+invalid fields."""
+
+
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
@@ -122,21 +158,36 @@ def _operation_spec(op: Operation) -> dict[str, Any]:
             parameters.append(
                 {"name": name, "in": "query", "required": info.is_required(), "schema": schema}
             )
+    if op.headers is not None:
+        properties = op.headers.model_json_schema(by_alias=True)["properties"]
+        for name, info in op.headers.model_fields.items():
+            alias = info.alias or name
+            parameters.append(
+                {
+                    "name": alias,
+                    "in": "header",
+                    "required": info.is_required(),
+                    "schema": properties[alias],
+                }
+            )
+    responses = dict(op.responses)
+    if op.media_types:
+        responses |= {status: None for status in BODY_REFUSALS if status not in responses}
     spec: dict[str, Any] = {
         "summary": op.summary,
         "operationId": op.method.lower() + "_" + re.sub(r"\W+", "_", op.path).strip("_"),
         "parameters": parameters,
         "responses": {
-            str(status): _response(status, spec) for status, spec in op.responses.items()
+            str(status): _response(status, spec) for status, spec in sorted(responses.items())
         },
     }
-    content: dict[str, Any] = {}
-    if op.body is not None:
-        content["application/json"] = {"schema": _ref(op.body)}
-    if op.form is not None:
-        content["application/x-www-form-urlencoded"] = {"schema": _ref(op.form)}
-    if content:
-        spec["requestBody"] = {"required": True, "content": content}
+    if op.media_types:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {
+                media_type: {"schema": _ref(model)} for media_type, model in op.media_types.items()
+            },
+        }
     spec["security"] = [{"bearer": []}, {"cookie": []}] if op.auth else []
     return spec
 
@@ -151,4 +202,12 @@ def _response(status: int, spec: ResponseSpec) -> dict[str, Any]:
         response["content"] = {"text/html": {"schema": {"type": "string"}}}
     elif isinstance(spec, type):
         response["content"] = {"application/json": {"schema": _ref(spec)}}
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before asking again",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
     return response

@@ -3,36 +3,53 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from functools import wraps
 from http import HTTPStatus
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
-from skileez_web.negotiation import wants_html
+from skileez_web.negotiation import URLENCODED, wants_html
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 M = TypeVar("M", bound=BaseModel)
 
+BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
 
 class Problem(Exception):
-    """Raise to answer with a problem+json body; `extra` members are added to the body."""
+    """Raise to answer with a problem+json body; `extra` members are added to the body, and
+    `headers` to the answer (as a page too), e.g. a 429's `Retry-After`."""
 
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extra = extra
 
     def response(self) -> web.Response:
-        return problem_response(self.status, self.code, self.detail, **self.extra)
+        response = problem_response(self.status, self.code, self.detail, **self.extra)
+        response.headers.update(self.headers)
+        return response
 
 
 def problem_response(status: int, code: str, detail: str, **extra: Any) -> web.Response:
@@ -98,9 +115,11 @@ def page(handler: Handler) -> Handler:
             problem = as_problem(request.app.get(REFUSALS, {}), error)
             if problem is None or not wants_html(request):
                 raise
-            return aiohttp_jinja2.render_template(
+            response = aiohttp_jinja2.render_template(
                 "problem.html", request, {"problem": problem}, status=problem.status
             )
+            response.headers.update(problem.headers)
+            return response
 
     return render_refusals
 
@@ -116,6 +135,26 @@ def path_id(
         raise not_found(f"There is no such id {raw!r}.") from None
 
 
+def require_media_type(request: web.Request, accepted: Collection[str]) -> None:
+    """415 for a body of a media type the route does not take, or not in UTF-8: a JSON route
+    never reads a form or `text/plain` (what a cross-site page can send without asking)."""
+    given = request.content_type if "Content-Type" in request.headers else "no Content-Type"
+    if given not in accepted:
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            f"This route takes {' or '.join(accepted)}, not {given}.",
+            accepted=list(accepted),
+        )
+    if (request.charset or "utf-8").lower() not in ("utf-8", "utf8"):
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            f"Bodies are read in UTF-8, not {request.charset}.",
+            accepted=list(accepted),
+        )
+
+
 async def parse_json(request: web.Request, model: type[M]) -> M:
     """The request body validated as `model`: 400 for malformed JSON, 422 for invalid fields."""
     raw = await request.read()
@@ -128,12 +167,28 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
 
 
 async def parse_form(request: web.Request, model: type[M]) -> M:
-    """A browser form validated as `model` (422 for invalid fields)."""
-    form = await request.post()
+    """A browser form (urlencoded or multipart) validated as `model`: 400 for a malformed
+    body, 422 for invalid fields."""
     try:
-        return model.model_validate({key: value for key, value in form.items()})
+        fields = await _form_fields(request)
+    except (ValueError, LookupError, RuntimeError, HttpProcessingError):
+        # aiohttp's multipart reader raises each of these on a malformed body.
+        raise Problem(400, "malformed_form", "The request body is not a valid form.") from None
+    try:
+        return model.model_validate(fields)
     except ValidationError as error:
         raise invalid(error) from None
+
+
+async def _form_fields(request: web.Request) -> dict[str, Any]:
+    """The form's fields, the last value of a repeated one; urlencoded bodies strictly: UTF-8,
+    every `%` escape well formed (aiohttp's own parsing passes bad escapes through)."""
+    if request.content_type != URLENCODED:
+        return dict((await request.post()).items())
+    text = (await request.read()).decode("ascii").rstrip()
+    if BAD_PERCENT_ESCAPE.search(text):
+        raise ValueError("a malformed percent-escape")
+    return dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict"))
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
@@ -145,7 +200,7 @@ def parse_query(request: web.Request, model: type[M]) -> M:
 
 def invalid(error: ValidationError) -> Problem:
     errors = [
-        {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]}
+        {"field": ".".join(str(part) for part in e["loc"]) or "body", "message": e["msg"]}
         for e in error.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

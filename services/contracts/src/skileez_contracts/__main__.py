@@ -1,8 +1,8 @@
-"""`python -m skileez_contracts migrate|serve`."""
+"""`python -m skileez_contracts migrate|serve|prune`."""
 
-from skileez_contracts.entrypoints.app import create_app
+from skileez_contracts.entrypoints.app import create_app, retention
 from skileez_contracts.settings import ContractsSettings
 from skileez_web.cli import run_service
 
 if __name__ == "__main__":
-    run_service("skileez_contracts", ContractsSettings, create_app)
+    run_service("skileez_contracts", ContractsSettings, create_app, retention=retention)

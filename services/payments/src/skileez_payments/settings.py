@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from skileez_web.rate_limit import Rate
 from skileez_web.settings import ServiceSettings
 
 
@@ -21,6 +22,20 @@ class PaymentsSettings(ServiceSettings):
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
     reconcile_interval_seconds: float = Field(default=60.0, gt=0)
     reconcile_lookback_seconds: int = Field(default=3600, gt=0)
+    stripe_route_limit_per_minute: float = Field(
+        default=10.0,
+        gt=0,
+        description="requests a minute each user may make to each route that calls Stripe,"
+        " in each replica",
+    )
+    stripe_route_limit_burst: int = Field(
+        default=10, ge=1, description="requests a user may make at once to each such route"
+    )
+    stripe_event_body_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="raw bodies of stored Stripe events are cleared this long after receipt",
+    )
 
     @field_validator("stripe_webhook_secret")
     @classmethod
@@ -37,6 +52,10 @@ class PaymentsSettings(ServiceSettings):
                 " unmatched refund or dispute is retried by the passes within the lookback"
             )
         return self
+
+    @property
+    def stripe_route_rate(self) -> Rate:
+        return Rate(self.stripe_route_limit_per_minute, self.stripe_route_limit_burst)
 
     @property
     def webhook_secrets(self) -> list[bytes]:

@@ -1,4 +1,4 @@
-"""`python -m skileez_system up|demo`.
+"""`python -m skileez_system up|demo|token` (`--help` describes each).
 
 `up`: the whole system on this machine, without Docker. Migrates and starts the three
 services and the Stripe emulator against a local PostgreSQL and RabbitMQ, with their logs
@@ -6,6 +6,8 @@ interleaved on the terminal; Ctrl-C stops everything cleanly.
 
 `demo`: against a running system, a demo coach, student and admin, a proposal, a pending
 contract, and the sign-in links to click through the flow in a browser.
+
+`token`: a signed access token for curl (`skileez_system.access_token`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from pathlib import Path
 import aio_pika
 import asyncpg
 
+from skileez_system.access_token import add_token_command, print_token
 from skileez_system.demo import DemoConfig, DemoError, print_result, run_demo
 from skileez_system.system import System, SystemConfig
 
 LOCAL_PORTS = {"contracts": [8001], "payments": [8002], "scheduling": [8003], "emulator": [12111]}
-LOCAL_JWT_SECRET = "local-only-jwt-secret-change-me-0123456789"  # noqa: S105 - local runs only
+LOCAL_JWT_SECRET = "skileez-local-run-only-jwt-secret-9f3c2a7e41d8b605"  # noqa: S105 - local runs only
 
 
 def local_config() -> SystemConfig:
@@ -93,11 +96,29 @@ def demo() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m skileez_system")
-    parser.add_argument("command", choices=["up", "demo"])
+    parser = argparse.ArgumentParser(
+        prog="python -m skileez_system",
+        description="The whole Skileez system on this machine, without Docker.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    commands.add_parser(
+        "up",
+        help="migrate and start the three services and the Stripe emulator against this "
+        "machine's PostgreSQL and RabbitMQ (POSTGRES_URL, AMQP_URL), logs interleaved; "
+        "Ctrl-C stops them cleanly",
+    )
+    commands.add_parser(
+        "demo",
+        help="against a running system: a demo coach, student and admin, a pending contract, "
+        "and sign-in links to click through the flow in a browser",
+    )
+    add_token_command(commands)
     args = parser.parse_args()
     if args.command == "demo":
         demo()
+        return
+    if args.command == "token":
+        print_token(args, os.environ, LOCAL_JWT_SECRET)
         return
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(up(local_config()))

@@ -1,6 +1,6 @@
 """`python -m skileez_system demo`: a demo coach, student and admin, a proposal the student
 has accepted and a pending contract, and the sign-in links to click through the whole flow
-in a browser.
+in a browser (each asked of the service it opens: a code that works once, for minutes).
 
 Runs against a running system (the local run or docker compose); fails with a clear message
 when a service does not answer. Everything goes through the services' public APIs.
@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import aiohttp
 
@@ -26,6 +25,11 @@ DEMO_USERS = {
     Role.STUDENT: "demo-student",
     Role.ADMIN: "demo-admin",
 }
+DEMO_NAMES = {
+    Role.COACH: "Demo Coach",
+    Role.STUDENT: "Demo Student",
+    Role.ADMIN: "Demo Admin",
+}
 TOKEN_TTL_SECONDS = 12 * 3600
 
 
@@ -36,13 +40,15 @@ class DemoError(Exception):
 @dataclass(frozen=True)
 class DemoConfig:
     jwt_secret: str
-    public: Mapping[str, str]
-    """Base URL per service as a browser reaches it (the printed links)."""
     api: Mapping[str, str]
-    """Base URL per service as this command reaches it (the same, except inside compose)."""
+    """Base URL per service as this command reaches it: its public URL (`<SERVICE>_URL`),
+    except inside compose. The links printed are the services' own, on their public URLs."""
     session_count: int = 4
     price_per_session: int = 4500
     currency: str = "eur"
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    """`aud` and `iss` of the demo users' tokens, where the services check them."""
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str], jwt_secret: str) -> DemoConfig:
@@ -54,16 +60,17 @@ class DemoConfig:
             service: env.get(f"DEMO_{service.upper()}_API", public[service]).rstrip("/")
             for service in SERVICES
         }
-        return cls(jwt_secret=env.get("JWT_SECRET", jwt_secret), public=public, api=api)
+        return cls(
+            jwt_secret=env.get("JWT_SECRET", jwt_secret),
+            api=api,
+            jwt_audience=env.get("JWT_AUDIENCE") or None,
+            jwt_issuer=env.get("JWT_ISSUER") or None,
+        )
 
 
 def demo_user_id(role: Role) -> str:
     """Stable ids, so that every demo run's contracts land on the same coach's notifications."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://skileez.example/demo/{DEMO_USERS[role]}"))
-
-
-def sign_in_link(base: str, token: str, next_path: str) -> str:
-    return f"{base}/auth/session?{urlencode({'token': token, 'next': next_path}, quote_via=quote)}"
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,15 @@ class DemoResult:
 
 async def run_demo(config: DemoConfig, timeout: float = 20.0) -> DemoResult:
     tokens = {
-        role: mint_token(config.jwt_secret, demo_user_id(role), role, TOKEN_TTL_SECONDS)
+        role: mint_token(
+            config.jwt_secret,
+            demo_user_id(role),
+            role,
+            TOKEN_TTL_SECONDS,
+            name=DEMO_NAMES[role],
+            audience=config.jwt_audience,
+            issuer=config.jwt_issuer,
+        )
         for role in DEMO_USERS
     }
     client_timeout = aiohttp.ClientTimeout(total=10)
@@ -119,45 +134,51 @@ async def run_demo(config: DemoConfig, timeout: float = 20.0) -> DemoResult:
         # Payments learns the contract from ContractCreated; wait until its page knows it.
         await _wait_for_payments(http, config, tokens[Role.STUDENT], contract_id, timeout)
 
-    public = config.public
-    student, coach, admin = tokens[Role.STUDENT], tokens[Role.COACH], tokens[Role.ADMIN]
-    links = [
-        (
-            "student",
-            "the accepted proposal",
-            sign_in_link(public["contracts"], student, f"/proposals/{proposal_id}"),
-        ),
-        (
-            "student",
-            "the contract (pending until paid)",
-            sign_in_link(public["contracts"], student, f"/contracts/{contract_id}"),
-        ),
-        (
-            "student",
-            "the payment page: press Pay",
-            sign_in_link(public["payments"], student, f"/contracts/{contract_id}/pay"),
-        ),
-        (
-            "student",
-            "the schedule page (book sessions once paid)",
-            sign_in_link(public["scheduling"], student, f"/contracts/{contract_id}/schedule"),
-        ),
-        (
-            "coach",
-            "the notifications (the payment shows up here)",
-            sign_in_link(public["contracts"], coach, "/notifications"),
-        ),
-        (
-            "coach",
-            "the contract",
-            sign_in_link(public["contracts"], coach, f"/contracts/{contract_id}"),
-        ),
-        (
-            "admin",
-            "the contract's payments (refunds)",
-            sign_in_link(public["payments"], admin, f"/contracts/{contract_id}/payments"),
-        ),
-    ]
+        pages = [
+            (Role.STUDENT, "the accepted proposal", "contracts", f"/proposals/{proposal_id}"),
+            (
+                Role.STUDENT,
+                "the contract (pending until paid)",
+                "contracts",
+                f"/contracts/{contract_id}",
+            ),
+            (
+                Role.STUDENT,
+                "the payment page: press Pay",
+                "payments",
+                f"/contracts/{contract_id}/pay",
+            ),
+            (
+                Role.STUDENT,
+                "the schedule page (book sessions once paid)",
+                "scheduling",
+                f"/contracts/{contract_id}/schedule",
+            ),
+            (
+                Role.COACH,
+                "the notifications (the payment shows up here)",
+                "contracts",
+                "/notifications",
+            ),
+            (Role.COACH, "the contract", "contracts", f"/contracts/{contract_id}"),
+            (
+                Role.ADMIN,
+                "the contract's payments (refunds)",
+                "payments",
+                f"/contracts/{contract_id}/payments",
+            ),
+        ]
+        links = []
+        for role, page, service, path in pages:
+            issued = await _call(
+                http,
+                "POST",
+                f"{config.api[service]}/auth/codes",
+                tokens[role],
+                {"next": path},
+                expect=201,
+            )
+            links.append((str(role), page, str(issued["url"])))
     return DemoResult(proposal_id=proposal_id, contract_id=contract_id, links=links)
 
 
@@ -229,8 +250,9 @@ def print_result(result: DemoResult) -> None:
         f"\nDemo proposal {result.proposal_id} accepted; contract {result.contract_id} "
         "is pending payment.\n"
     )
-    print("Each link signs the browser in as that user, then opens the page (so clicking a")
-    print("link switches users). On the Stripe emulator's checkout page choose the card")
-    print("4242 4242 4242 4242 to pay, 4000 0000 0000 0002 to see a decline.\n")
+    print("Each link asks to confirm, then signs the browser in as that user and opens the")
+    print("page (so clicking a link switches users). A link works once, for a few minutes:")
+    print("run the demo again for fresh ones. On the Stripe emulator's checkout page choose")
+    print("the card 4242 4242 4242 4242 to pay, 4000 0000 0000 0002 to see a decline.\n")
     for role, page, link in result.links:
         print(f"  {role:<8} {page}\n           {link}\n")

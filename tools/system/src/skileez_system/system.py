@@ -27,6 +27,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+BUSY_USER_ROUTE_LIMIT = 1_000_000
+"""A Stripe route limit that one test or bench user acting for many never meets."""
+
+
 @dataclass(frozen=True)
 class SystemConfig:
     postgres_url: str
@@ -41,6 +45,9 @@ class SystemConfig:
     ports: dict[str, list[int]] = field(default_factory=dict)
     """Ports per service (one per replica) and for `emulator`; free ports where not given."""
     stripe_secret_key: str = "sk_test_emulator"  # noqa: S105 - the emulator takes any test key
+    stripe_route_limit: int | None = None
+    """Requests per minute (and burst) per user on payments' routes that call Stripe; None keeps
+    the service's default. Load generators and tests that act as one busy user raise it."""
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     """More environment per service, e.g. a short reconciliation interval for a test."""
 
@@ -140,6 +147,9 @@ class System:
                 "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
                 "STRIPE_API_BASE": self.url("emulator"),
             }
+            if config.stripe_route_limit is not None:
+                env["STRIPE_ROUTE_LIMIT_PER_MINUTE"] = str(config.stripe_route_limit)
+                env["STRIPE_ROUTE_LIMIT_BURST"] = str(config.stripe_route_limit)
         return env | config.extra_env.get(service, {})
 
     def specs(self) -> list[ProcessSpec]:

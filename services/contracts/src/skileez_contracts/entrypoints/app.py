@@ -12,11 +12,17 @@ from skileez_contracts.entrypoints.errors import REFUSALS
 from skileez_contracts.entrypoints.resources import CONSUMER, ENGINE, RELAY, SETTINGS, api
 from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS, lock_contracts
 from skileez_contracts.settings import ContractsSettings
-from skileez_web.app import consuming, database, relaying, service_app
+from skileez_web.app import consuming, database, pruning, relaying, service_app
 from skileez_web.database import database_is_reachable
+from skileez_web.retention import Pruning, messaging_pruning
 
 ROUTE_MODULES = (proposals, contracts, notifications)
 """Importing these declares their routes on `api`."""
+
+
+def retention(settings: ContractsSettings) -> list[Pruning]:
+    """What the retention job prunes (`python -m skileez_contracts prune`)."""
+    return messaging_pruning(settings, inbox=inbox, outbox=outbox)
 
 
 def create_app(settings: ContractsSettings) -> web.Application:
@@ -29,8 +35,10 @@ def create_app(settings: ContractsSettings) -> web.Application:
     app = service_app(
         api,
         readiness={"database": database_ready, "consumer": consumer_ready},
-        jwt_secret=settings.jwt_secret.get_secret_value(),
+        settings=settings,
         refusals=REFUSALS,
+        public_url=settings.contracts_url,
+        engine=ENGINE,
     )
     app[SETTINGS] = settings
     aiohttp_jinja2.setup(
@@ -51,6 +59,7 @@ def create_app(settings: ContractsSettings) -> web.Application:
                 subscriptions=SUBSCRIPTIONS,
                 lock_ahead=lock_contracts,
             ),
+            pruning(settings, ENGINE, retention(settings)),
         ]
     )
     return app

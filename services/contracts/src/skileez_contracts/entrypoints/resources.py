@@ -27,7 +27,7 @@ api = Api(title="Skileez contracts")
 
 def caller(request: web.Request) -> Principal:
     """The authenticated caller (401 otherwise)."""
-    return authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
+    return authenticate(request, request.app[SETTINGS].token_rules)
 
 
 @asynccontextmanager

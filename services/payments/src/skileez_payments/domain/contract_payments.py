@@ -15,6 +15,7 @@ from skileez_payments.domain.errors import (
     ContractNotFound,
     Forbidden,
     PaymentInProgress,
+    SessionNotFound,
 )
 from skileez_payments.domain.payment import (
     SETTLING_STATUSES,
@@ -81,6 +82,12 @@ class ContractPayments:
     def check_viewer(self, user_id: str, *, admin: bool) -> None:
         if not self.may_see(user_id, admin=admin):
             raise Forbidden("This contract is not yours.")
+
+    def check_session(self, session_id: str) -> None:
+        """Refuse a Checkout Session that is not one of the contract's attempts, before Stripe
+        is asked about it: no caller makes payments call Stripe for any session id they like."""
+        if not any(attempt.checkout_session_id == session_id for attempt in self.attempts):
+            raise SessionNotFound("We found no such payment session for this contract.")
 
     def may_pay(self, user_id: str) -> bool:
         """Only the contract's student pays it."""

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 
 import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from skileez_payments.adapters.stripe_event_retention import clear_old_bodies
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
-from skileez_payments.adapters.tables import inbox, outbox
+from skileez_payments.adapters.tables import inbox, outbox, stripe_events
 from skileez_payments.adapters.unit_of_work import reconciliation_lock
 from skileez_payments.entrypoints import checkout, payments, webhook
 from skileez_payments.entrypoints.errors import REFUSALS
@@ -22,6 +24,7 @@ from skileez_payments.entrypoints.resources import (
     RELAY,
     SETTINGS,
     STRIPE,
+    STRIPE_ROUTE_LIMITS,
     WEBHOOKS,
     api,
     units_of_work,
@@ -31,12 +34,24 @@ from skileez_payments.entrypoints.subscriptions import SUBSCRIPTIONS
 from skileez_payments.entrypoints.webhook import webhook_group_commit
 from skileez_payments.service_layer.reconciliation import Reconciler, ReconciliationPolicy
 from skileez_payments.settings import PaymentsSettings
-from skileez_web.app import background, consuming, database, relaying, service_app
+from skileez_web.app import background, consuming, database, pruning, relaying, service_app
 from skileez_web.database import database_is_reachable
 from skileez_web.money import format_amount
+from skileez_web.rate_limit import TokenBuckets
+from skileez_web.retention import Pruning, messaging_pruning
 
 ROUTE_MODULES = (checkout, payments, webhook)
 """Importing these declares their routes on `api`."""
+
+
+def retention(settings: PaymentsSettings) -> list[Pruning]:
+    """What the retention job prunes (`python -m skileez_payments prune`): the messaging tables
+    and the old bodies of stored Stripe events."""
+    bodies = timedelta(days=settings.stripe_event_body_retention_days)
+    return [
+        *messaging_pruning(settings, inbox=inbox, outbox=outbox),
+        Pruning(stripe_events.name, partial(clear_old_bodies, older_than=bodies)),
+    ]
 
 
 def create_app(settings: PaymentsSettings) -> web.Application:
@@ -49,10 +64,13 @@ def create_app(settings: PaymentsSettings) -> web.Application:
     app = service_app(
         api,
         readiness={"database": database_ready, "consumer": consumer_ready},
-        jwt_secret=settings.jwt_secret.get_secret_value(),
+        settings=settings,
         refusals=REFUSALS,
+        public_url=settings.payments_url,
+        engine=ENGINE,
     )
     app[SETTINGS] = settings
+    app[STRIPE_ROUTE_LIMITS] = TokenBuckets(settings.stripe_route_rate)
     environment = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("skileez_payments", "templates"),
@@ -76,6 +94,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
             ),
             _reconciler,
             background("payments reconciliation", lambda: app[RECONCILER].run()),
+            pruning(settings, ENGINE, retention(settings)),
         ]
     )
     return app

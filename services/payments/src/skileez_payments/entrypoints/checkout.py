@@ -21,9 +21,11 @@ from skileez_payments.domain.errors import ContractNotFound
 from skileez_payments.entrypoints.resources import (
     SETTINGS,
     STRIPE,
+    StripeRoute,
     api,
     caller,
     request_unit_of_work,
+    spend_stripe_route,
     units_of_work,
     utc_now,
     viewer,
@@ -127,6 +129,7 @@ async def payment_page(request: web.Request) -> web.StreamResponse:
         403: None,
         404: None,
         409: None,
+        429: None,
         502: None,
         503: None,
     },
@@ -135,6 +138,7 @@ async def payment_page(request: web.Request) -> web.StreamResponse:
 async def pay(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     principal = caller(request)
+    spend_stripe_route(request, principal.user_id, StripeRoute.PAY)
     command = StartCheckout(contract_id_of(request), principal.user_id, correlation_id(request))
     policy = CheckoutPolicy(
         expiry=timedelta(minutes=settings.checkout_expiry_minutes),
@@ -169,12 +173,22 @@ async def pay(request: web.Request) -> web.StreamResponse:
     "/contracts/{id}/payment-success",
     summary="Where Stripe Checkout returns after payment: confirms it and shows the receipt",
     query=PaymentSuccessQuery,
-    responses={200: HTML, 401: None, 403: None, 404: None, 422: None, 502: None, 503: None},
+    responses={
+        200: HTML,
+        401: None,
+        403: None,
+        404: None,
+        422: None,
+        429: None,
+        502: None,
+        503: None,
+    },
 )
 @page
 async def payment_success(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     asker = viewer(request)
+    spend_stripe_route(request, asker.user_id, StripeRoute.PAYMENT_SUCCESS)
     query = parse_query(request, PaymentSuccessQuery)
     contract, payment = await confirm_checkout(
         ConfirmCheckout(contract_id_of(request), query.session_id, asker),

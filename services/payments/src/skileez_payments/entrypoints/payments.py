@@ -3,31 +3,32 @@ no payment took."""
 
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import datetime
 
 from aiohttp import web
 
 from skileez_payments.domain.commands import ListPayments, RequestRefund, ReviewPayment
 from skileez_payments.domain.errors import PaymentNotFound
-from skileez_payments.domain.payment import Payment
 from skileez_payments.entrypoints.checkout import payments_of
 from skileez_payments.entrypoints.resources import (
     SETTINGS,
     STRIPE,
+    StripeRoute,
     api,
     caller,
     request_unit_of_work,
+    spend_stripe_route,
     units_of_work,
     utc_now,
     viewer,
 )
 from skileez_payments.entrypoints.schemas import (
+    IDEMPOTENCY_KEY_LENGTH,
     PaymentOut,
     PaymentsOut,
     PaymentsPageOut,
     PaymentsQuery,
+    RefundHeaders,
     RefundIn,
     RefundOut,
     ReviewedOut,
@@ -42,9 +43,8 @@ from skileez_payments.service_layer.reconciliation import unapplied_stripe_event
 from skileez_payments.service_layer.refunds import list_payments, payment_for, request_refund
 from skileez_payments.service_layer.reviews import ReviewPolicy, review_payment, reviews_of
 from skileez_web.auth import Role, require_role
+from skileez_web.pagination import page_of
 from skileez_web.problems import Problem, parse_json, parse_query, path_id
-
-IDEMPOTENCY_KEY_LENGTH = 200
 
 
 def payment_id_of(request: web.Request) -> uuid.UUID:
@@ -73,32 +73,13 @@ async def contract_payments(request: web.Request) -> web.Response:
 async def payments_listing(request: web.Request) -> web.Response:
     require_role(caller(request), Role.ADMIN)
     query = parse_query(request, PaymentsQuery)
-    after = _position(query.cursor) if query.cursor else None
     async with request_unit_of_work(request) as uow:
-        page = await list_payments(ListPayments(query.status, after, query.limit + 1), uow)
-    more = len(page) > query.limit
-    page = page[: query.limit]
+        fetched = await list_payments(ListPayments(query.status, query.after, query.limit + 1), uow)
+    page, next_cursor = page_of(fetched, query.limit, lambda last: (last.created_at, last.id))
     body = PaymentsPageOut(
-        payments=[PaymentOut.of(payment) for payment in page],
-        next_cursor=_cursor(page[-1]) if more else None,
+        payments=[PaymentOut.of(payment) for payment in page], next_cursor=next_cursor
     )
     return web.json_response(body.model_dump(mode="json"))
-
-
-def _cursor(last: Payment) -> str:
-    """Where the next page starts, opaque to clients: the last payment's (created_at, id)."""
-    return base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode()
-
-
-def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created_at, payment_id = base64.urlsafe_b64decode(cursor).decode().split("|")
-        position = datetime.fromisoformat(created_at), uuid.UUID(payment_id)
-    except ValueError:
-        raise Problem(422, "invalid_cursor", "This cursor was not given by this API.") from None
-    if position[0].tzinfo is None:
-        raise Problem(422, "invalid_cursor", "This cursor was not given by this API.")
-    return position
 
 
 @api.operation(
@@ -138,6 +119,7 @@ async def payment(request: web.Request) -> web.Response:
     summary="Refund a payment, fully or partly (admins); the outcome arrives by webhook. Header"
     " Idempotency-Key required: the same key and body answer the same and refund once",
     body=RefundIn,
+    headers=RefundHeaders,
     responses={
         202: RefundOut,
         400: None,
@@ -146,12 +128,15 @@ async def payment(request: web.Request) -> web.Response:
         404: None,
         409: None,
         422: None,
+        429: None,
         502: None,
         503: None,
     },
 )
 async def refund(request: web.Request) -> web.Response:
-    require_role(caller(request), Role.ADMIN)
+    admin = caller(request)
+    require_role(admin, Role.ADMIN)
+    spend_stripe_route(request, admin.user_id, StripeRoute.REFUNDS)
     payment_id = payment_id_of(request)
     asked = await parse_json(request, RefundIn)
     client_key = request.headers.get("Idempotency-Key")
@@ -195,6 +180,7 @@ async def refund(request: web.Request) -> web.Response:
         404: None,
         409: None,
         422: None,
+        429: None,
         502: None,
         503: None,
     },
@@ -202,6 +188,7 @@ async def refund(request: web.Request) -> web.Response:
 async def review(request: web.Request) -> web.Response:
     reviewer = caller(request)
     require_role(reviewer, Role.ADMIN)
+    spend_stripe_route(request, reviewer.user_id, StripeRoute.REVIEWS)
     payment_id = payment_id_of(request)
     decided = await parse_json(request, ReviewIn)
     settings = request.app[SETTINGS]

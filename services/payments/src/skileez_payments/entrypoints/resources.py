@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +22,7 @@ from skileez_payments.service_layer.unit_of_work import UnitOfWork, UnitsOfWork
 from skileez_payments.settings import PaymentsSettings
 from skileez_web.auth import Principal, Role, authenticate
 from skileez_web.openapi import Api
+from skileez_web.rate_limit import TokenBuckets
 
 api = Api(title="Skileez payments")
 
@@ -31,6 +33,16 @@ RELAY = web.AppKey("relay", OutboxRelay)
 CONSUMER = web.AppKey("consumer", EventConsumer)
 RECONCILER = web.AppKey("reconciler", Reconciler)
 WEBHOOKS = web.AppKey("webhooks", GroupCommit[VerifiedEvent, str])
+STRIPE_ROUTE_LIMITS = web.AppKey("stripe_route_limits", TokenBuckets)
+
+
+class StripeRoute(StrEnum):
+    """The routes that call Stripe, each limited per user on its own."""
+
+    PAY = "pay"
+    PAYMENT_SUCCESS = "payment-success"
+    REFUNDS = "refunds"
+    REVIEWS = "reviews"
 
 
 def utc_now() -> datetime:
@@ -39,12 +51,18 @@ def utc_now() -> datetime:
 
 def caller(request: web.Request) -> Principal:
     """The signed-in caller (401 otherwise)."""
-    return authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
+    return authenticate(request, request.app[SETTINGS].token_rules)
 
 
 def viewer(request: web.Request) -> Viewer:
     principal = caller(request)
     return Viewer(principal.user_id, admin=principal.role is Role.ADMIN)
+
+
+def spend_stripe_route(request: web.Request, user_id: str, route: StripeRoute) -> None:
+    """429 `rate_limited` for a user past their rate on a route that calls Stripe, before the
+    route reads anything: no one spends the account's Stripe rate limit at will."""
+    request.app[STRIPE_ROUTE_LIMITS].take((user_id, route))
 
 
 def units_of_work(app: web.Application) -> UnitsOfWork:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skileez_payments.domain.payment import DisputeOutcome, Payment, PaymentStatus, ReviewDecision
 from skileez_payments.domain.review import Review
 from skileez_payments.service_layer.unit_of_work import UnappliedStripeEvent
+from skileez_web.pagination import PageQuery
 
 
 class CheckoutOut(BaseModel):
@@ -50,19 +51,27 @@ class PaymentsOut(BaseModel):
     payments: list[PaymentOut]
 
 
-class PaymentsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PaymentsQuery(PageQuery):
     status: PaymentStatus | None = None
-    cursor: str | None = Field(
-        default=None, max_length=200, description="`next_cursor` of the page before"
-    )
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 class PaymentsPageOut(BaseModel):
     payments: list[PaymentOut]
     next_cursor: str | None = Field(description="the next page's `cursor`; null on the last page")
+
+
+IDEMPOTENCY_KEY_LENGTH = 200
+
+
+class RefundHeaders(BaseModel):
+    """The refund route's header (checked by the route: missing is 400, as Stripe answers)."""
+
+    idempotency_key: str = Field(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_LENGTH,
+        description="a new key per refund, the same one when retrying it",
+    )
 
 
 class RefundIn(BaseModel):

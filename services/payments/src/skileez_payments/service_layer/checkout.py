@@ -219,10 +219,12 @@ async def confirm_checkout(
     livemode: bool,
     clock: Callable[[], datetime],
 ) -> tuple[PayableContract, Payment]:
-    """The customer is back from Checkout: settle the payment from the session Stripe gives
-    (before or without the webhook), for the receipt."""
+    """The customer is back from Checkout with one of the contract's sessions: settle the
+    payment from the session Stripe gives (before or without the webhook), for the receipt."""
     async with uows() as uow:
-        contract = (await contract_payments(command.contract_id, command.viewer, uow)).contract
+        payments = await contract_payments(command.contract_id, command.viewer, uow)
+    payments.check_session(command.session_id)
+    contract = payments.contract
     try:
         session = stripe_objects.CheckoutSession.model_validate(
             await stripe.retrieve_checkout_session(command.session_id)
@@ -231,8 +233,6 @@ async def confirm_checkout(
         raise PaymentProviderUnavailable("Stripe cannot be reached; please reload.") from None
     except StripeRefused:
         raise SessionNotFound("We found no such payment session.") from None
-    if session.client_reference_id != str(contract.id):
-        raise SessionNotFound("This payment session is for another contract.")
     async with uows() as uow:
         payment = await settle_checkout_session(
             session, uow, livemode=livemode, clock=clock, causation_id=None

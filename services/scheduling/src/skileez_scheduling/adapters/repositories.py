@@ -25,7 +25,7 @@ from skileez_db.statements import (
     values_of,
 )
 from skileez_scheduling.adapters.tables import COACH_OVERLAP, contracts, sessions
-from skileez_scheduling.domain.contracts import ContractStatus, ContractView
+from skileez_scheduling.domain.contracts import ContractStatus, ContractView, SessionTally
 from skileez_scheduling.domain.errors import SessionOverlap
 from skileez_scheduling.domain.sessions import Session, SessionStatus
 
@@ -62,11 +62,24 @@ _CONTRACT_CHANGES = StagedUpdate(contracts, [*_SAVED_CONTRACT, "updated_at"])
 _SCHEDULED = f"status = '{SessionStatus.SCHEDULED.value}'"
 """Inline, not a parameter: a constant of the domain (and the exclusion constraints' own
 predicate)."""
-_COUNT_SCHEDULED = f"SELECT count(*) FROM sessions WHERE contract_id = $1 AND {_SCHEDULED}"
+_TALLY = (
+    f"SELECT count(*) FILTER (WHERE {_SCHEDULED}) AS scheduled,"
+    f" count(*) FILTER (WHERE status = '{SessionStatus.CANCELLED.value}') AS cancelled"
+    " FROM sessions WHERE contract_id = $1"
+)
 _INSERT_SESSION = insert_sql(sessions, _SESSION_NAMES)
 _SELECT_SESSIONS = select_sql(sessions, _SESSION_NAMES)
 _SELECT_SESSION = f"{_SELECT_SESSIONS} WHERE id = $1"
-_SESSIONS_OF = f"{_SELECT_SESSIONS} WHERE contract_id = $1 ORDER BY starts_at, created_at"
+_PAGE = (
+    f"{_SELECT_SESSIONS} WHERE contract_id = $1 AND ($2::text IS NULL OR status = $2)"
+    " AND ($3::timestamptz IS NULL OR (starts_at, id) > ($3, $4::uuid))"
+    " ORDER BY starts_at, id LIMIT $5"
+)
+_SCHEDULED_OF = f"{_SELECT_SESSIONS} WHERE contract_id = $1 AND {_SCHEDULED} ORDER BY starts_at, id"
+_RECENTLY_CANCELLED = (
+    f"{_SELECT_SESSIONS} WHERE contract_id = $1 AND status = '{SessionStatus.CANCELLED.value}'"
+    " ORDER BY cancelled_at DESC, id DESC LIMIT $2"
+)
 _SCHEDULED_SESSIONS_FROM = (
     f"{_SELECT_SESSIONS} WHERE contract_id = $1 AND {_SCHEDULED} AND starts_at >= $2 FOR UPDATE"
 )
@@ -115,8 +128,9 @@ class SessionRepository:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
 
-    async def count_scheduled(self, contract_id: UUID) -> int:
-        return int(await self._connection.fetchval(_COUNT_SCHEDULED, contract_id))
+    async def tally(self, contract_id: UUID) -> SessionTally:
+        row = await self._connection.fetchrow(_TALLY, contract_id)
+        return SessionTally(scheduled=row["scheduled"], cancelled=row["cancelled"])
 
     async def add(self, session: Session) -> None:
         """Insert a booked session; the exclusion constraints refuse an overlapping one."""
@@ -133,8 +147,26 @@ class SessionRepository:
         row = await self._connection.fetchrow(query, session_id)
         return None if row is None else _session_of(row)
 
-    async def of_contract(self, contract_id: UUID) -> list[Session]:
-        rows = await self._connection.fetch(_SESSIONS_OF, contract_id)
+    async def page(
+        self,
+        contract_id: UUID,
+        status: SessionStatus | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[Session]:
+        starts_at, session_id = after if after else (None, None)
+        status_value = status.value if status else None
+        rows = await self._connection.fetch(
+            _PAGE, contract_id, status_value, starts_at, session_id, limit
+        )
+        return [_session_of(row) for row in rows]
+
+    async def scheduled(self, contract_id: UUID) -> list[Session]:
+        rows = await self._connection.fetch(_SCHEDULED_OF, contract_id)
+        return [_session_of(row) for row in rows]
+
+    async def recently_cancelled(self, contract_id: UUID, limit: int) -> list[Session]:
+        rows = await self._connection.fetch(_RECENTLY_CANCELLED, contract_id, limit)
         return [_session_of(row) for row in rows]
 
     async def scheduled_from(self, contract_id: UUID, since: datetime) -> list[Session]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from skileez_scheduling.domain.sessions import SessionStatus
+
 
 @dataclass(frozen=True)
 class BookSession:
@@ -14,6 +16,18 @@ class BookSession:
     starts_at: datetime
     duration_minutes: int
     now: datetime
+
+
+@dataclass(frozen=True)
+class ListSessions:
+    """A page of a contract's sessions by start time: those of `status` (any if None), after
+    the session `after` (starts_at, id) of the page before."""
+
+    contract_id: UUID
+    user_id: str
+    status: SessionStatus | None
+    after: tuple[datetime, UUID] | None
+    limit: int
 
 
 @dataclass(frozen=True)

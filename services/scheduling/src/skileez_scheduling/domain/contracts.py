@@ -15,6 +15,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from skileez_scheduling.domain.errors import (
+    CancellationLimitReached,
     ContractClosed,
     NotAParticipant,
     PaymentRequired,
@@ -30,6 +31,14 @@ class ContractStatus(StrEnum):
 
 
 _PROGRESS = {ContractStatus.PENDING: 0, ContractStatus.ACTIVE: 1, ContractStatus.CLOSED: 2}
+
+
+@dataclass(frozen=True)
+class SessionTally:
+    """How many of a contract's sessions are scheduled, and how many were cancelled."""
+
+    scheduled: int
+    cancelled: int
 
 
 @dataclass
@@ -111,9 +120,15 @@ class ContractView:
         if not self.is_participant(user_id):
             raise NotAParticipant("Only the contract's student or coach may do this.")
 
-    def check_can_book(self, scheduled_sessions: int) -> None:
-        """A new session fits: the contract is paid, still open, not suspended, and has a free
-        session left."""
+    def cancellation_limit(self, allowance: int) -> int:
+        """How many cancelled sessions the contract may have and still take bookings: one per
+        session it was paid for (each may be moved once) and `allowance` more."""
+        return (self.session_count or 0) + allowance
+
+    def check_can_book(self, sessions: SessionTally, cancellation_allowance: int) -> None:
+        """A new session fits: the contract is paid, still open, not suspended, has a free
+        session left, and has not had its allowance of cancellations (booking and cancelling
+        without end would fill its list for free)."""
         if self.status is ContractStatus.CLOSED:
             raise ContractClosed(f"The contract is closed ({self.closed_reason}).")
         # Only a paid contract is suspended: the suspension may be heard of before the activation.
@@ -124,9 +139,16 @@ class ContractView:
             )
         if self.status is ContractStatus.PENDING:
             raise PaymentRequired("The contract must be paid before sessions can be scheduled.")
-        if self.session_count is not None and scheduled_sessions >= self.session_count:
+        if self.session_count is not None and sessions.scheduled >= self.session_count:
             raise SessionLimitReached(
                 f"All {self.session_count} sessions of this contract are already scheduled."
+            )
+        limit = self.cancellation_limit(cancellation_allowance)
+        if sessions.cancelled >= limit:
+            raise CancellationLimitReached(
+                f"{sessions.cancelled} sessions of this contract were cancelled, as many as it"
+                " allows: no new session can be booked. Sessions already booked are kept.",
+                cancellation_limit=limit,
             )
 
     def _learn_terms(self, student_id: str, coach_id: str, session_count: int) -> None:

@@ -42,6 +42,12 @@ class SessionLimitReached(DomainError):
     code = "session_limit_reached"
 
 
+class CancellationLimitReached(DomainError):
+    """The contract has had as many cancelled sessions as it allows: no more bookings."""
+
+    code = "cancellation_limit_reached"
+
+
 class SessionOverlap(DomainError):
     code = "overlap"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from skileez_scheduling.domain.contracts import ContractView
+from skileez_scheduling.domain.contracts import ContractView, SessionTally
 from skileez_scheduling.domain.errors import (
     InvalidSessionTime,
     NotAParticipant,
@@ -50,13 +50,15 @@ class Session:
         booked_by: str,
         starts_at: datetime,
         duration_minutes: int,
-        scheduled_sessions: int,
+        sessions: SessionTally,
+        cancellation_allowance: int,
         now: datetime,
     ) -> Session:
-        """A new session on `contract`, or a refusal saying which rule it breaks."""
+        """A new session on `contract`, which has `sessions` already, or a refusal saying which
+        rule it breaks."""
         contract.check_participant(booked_by)
         check_session_time(starts_at, duration_minutes, now)
-        contract.check_can_book(scheduled_sessions)
+        contract.check_can_book(sessions, cancellation_allowance)
         assert contract.student_id is not None
         assert contract.coach_id is not None
         starts_at = starts_at.astimezone(UTC)

@@ -12,11 +12,17 @@ from skileez_scheduling.entrypoints.errors import REFUSALS
 from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, SETTINGS, api
 from skileez_scheduling.entrypoints.subscriptions import SUBSCRIPTIONS, lock_contracts
 from skileez_scheduling.settings import SchedulingSettings
-from skileez_web.app import consuming, database, service_app
+from skileez_web.app import consuming, database, pruning, service_app
 from skileez_web.database import database_is_reachable
+from skileez_web.retention import Pruning, messaging_pruning
 
 ROUTE_MODULES = (sessions, schedule)
 """Importing these declares their routes on `api`."""
+
+
+def retention(settings: SchedulingSettings) -> list[Pruning]:
+    """What the retention job prunes (`python -m skileez_scheduling prune`)."""
+    return messaging_pruning(settings, inbox=inbox)
 
 
 def create_app(settings: SchedulingSettings) -> web.Application:
@@ -29,8 +35,10 @@ def create_app(settings: SchedulingSettings) -> web.Application:
     app = service_app(
         api,
         readiness={"database": database_ready, "consumer": consumer_ready},
-        jwt_secret=settings.jwt_secret.get_secret_value(),
+        settings=settings,
         refusals=REFUSALS,
+        public_url=settings.scheduling_url,
+        engine=ENGINE,
     )
     app[SETTINGS] = settings
     aiohttp_jinja2.setup(
@@ -50,4 +58,5 @@ def create_app(settings: SchedulingSettings) -> web.Application:
             lock_ahead=lock_contracts,
         )
     )
+    app.cleanup_ctx.append(pruning(settings, ENGINE, retention(settings)))
     return app

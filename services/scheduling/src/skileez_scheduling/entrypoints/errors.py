@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from skileez_scheduling.domain.errors import (
+    CancellationLimitReached,
     ContractClosed,
     InvalidSessionTime,
     NotAParticipant,
@@ -23,6 +24,7 @@ REFUSALS: Refusals = {
     ContractClosed: 409,
     SuspendedContract: 409,
     SessionLimitReached: 409,
+    CancellationLimitReached: 409,
     SessionOverlap: 409,
     SessionAlreadyCancelled: 409,
     SessionAlreadyStarted: 409,

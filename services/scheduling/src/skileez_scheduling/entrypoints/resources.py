@@ -26,7 +26,7 @@ PROBLEMS = {401: None, 403: None, 404: None}
 
 def caller(request: web.Request) -> Principal:
     """The signed-in caller (401 otherwise)."""
-    return authenticate(request, request.app[SETTINGS].jwt_secret.get_secret_value())
+    return authenticate(request, request.app[SETTINGS].token_rules)
 
 
 def request_unit_of_work(request: web.Request) -> AbstractAsyncContextManager[PostgresUnitOfWork]:

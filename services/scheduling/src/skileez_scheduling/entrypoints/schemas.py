@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from skileez_scheduling.domain.contracts import ContractView
+from skileez_scheduling.domain.contracts import ContractView, SessionTally
 from skileez_scheduling.domain.sessions import (
     MAX_DURATION_MINUTES,
     MIN_DURATION_MINUTES,
     Session,
+    SessionStatus,
 )
+from skileez_web.pagination import PageQuery
 
 
 class BookingRequest(BaseModel):
@@ -59,7 +61,13 @@ class SessionOut(BaseModel):
         )
 
 
-class ContractSessions(BaseModel):
+class SessionsQuery(PageQuery):
+    status: SessionStatus | None = None
+
+
+class ContractState(BaseModel):
+    """A contract as scheduling sees it, and how many sessions it has."""
+
     contract_id: UUID
     contract_status: Literal["pending", "active", "suspended", "closed"] = Field(
         description="`suspended` while a dispute of its payment holds new bookings back."
@@ -68,17 +76,39 @@ class ContractSessions(BaseModel):
     suspension_reason: str | None = Field(description="Why it is suspended, while it is.")
     session_count: int | None
     scheduled_count: int
-    sessions: list[SessionOut]
+    cancelled_count: int = Field(
+        description="Cancelled sessions in all; past its session count plus the service's"
+        " allowance, no new session can be booked (409 `cancellation_limit_reached`)."
+    )
 
     @classmethod
-    def of(cls, contract: ContractView, sessions: list[Session]) -> ContractSessions:
+    def of(cls, contract: ContractView, tally: SessionTally) -> ContractState:
+        return cls(**_state(contract, tally))
+
+
+class ContractSessions(ContractState):
+    sessions: list[SessionOut] = Field(description="By start time, then id.")
+    next_cursor: str | None = Field(description="the next page's `cursor`; null on the last page")
+
+    @classmethod
+    def page(
+        cls,
+        contract: ContractView,
+        tally: SessionTally,
+        sessions: list[Session],
+        next_cursor: str | None,
+    ) -> ContractSessions:
         out = [SessionOut.of(session) for session in sessions]
-        return cls(
-            contract_id=contract.id,
-            contract_status=contract.shown_status,
-            closed_reason=contract.closed_reason,
-            suspension_reason=contract.suspension_reason if contract.is_suspended else None,
-            session_count=contract.session_count,
-            scheduled_count=sum(1 for s in out if s.status == "scheduled"),
-            sessions=out,
-        )
+        return cls(**_state(contract, tally), sessions=out, next_cursor=next_cursor)
+
+
+def _state(contract: ContractView, tally: SessionTally) -> dict[str, Any]:
+    return {
+        "contract_id": contract.id,
+        "contract_status": contract.shown_status,
+        "closed_reason": contract.closed_reason,
+        "suspension_reason": contract.suspension_reason if contract.is_suspended else None,
+        "session_count": contract.session_count,
+        "scheduled_count": tally.scheduled,
+        "cancelled_count": tally.cancelled,
+    }

@@ -8,10 +8,8 @@ from uuid import UUID
 
 from aiohttp import web
 
-from skileez_scheduling.domain.commands import BookSession, CancelSession
-from skileez_scheduling.domain.contracts import ContractView
+from skileez_scheduling.domain.commands import BookSession, CancelSession, ListSessions
 from skileez_scheduling.domain.errors import NotFound, PaymentRequired
-from skileez_scheduling.domain.sessions import Session
 from skileez_scheduling.entrypoints.resources import (
     PROBLEMS,
     SETTINGS,
@@ -19,11 +17,17 @@ from skileez_scheduling.entrypoints.resources import (
     caller,
     request_unit_of_work,
 )
-from skileez_scheduling.entrypoints.schemas import BookingRequest, ContractSessions, SessionOut
+from skileez_scheduling.entrypoints.schemas import (
+    BookingRequest,
+    ContractSessions,
+    SessionOut,
+    SessionsQuery,
+)
 from skileez_scheduling.service_layer import booking
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import REDIRECT
-from skileez_web.problems import parse_form, parse_json, path_id
+from skileez_web.pagination import page_of
+from skileez_web.problems import parse_form, parse_json, parse_query, path_id
 
 
 def back_to_schedule(request: web.Request, contract_id: UUID) -> web.HTTPSeeOther:
@@ -59,9 +63,10 @@ async def book(request: web.Request) -> web.Response:
         duration_minutes=booking_request.duration_minutes,
         now=datetime.now(UTC),
     )
+    allowance = request.app[SETTINGS].cancellation_allowance
     try:
         async with request_unit_of_work(request) as uow:
-            session = await booking.book_session(command, uow)
+            session = await booking.book_session(command, uow, cancellation_allowance=allowance)
     except PaymentRequired as refusal:
         # The refusal says where to pay; a browser is sent there.
         payment_url = request.app[SETTINGS].links.pay(contract_id)
@@ -80,20 +85,23 @@ async def book(request: web.Request) -> web.Response:
 @api.operation(
     "GET",
     "/contracts/{contract_id}/sessions",
-    summary="A contract's sessions, cancelled ones included (its student or coach)",
-    responses={200: ContractSessions, **PROBLEMS},
+    summary="A page of a contract's sessions by start time, cancelled ones included unless"
+    " `status` says which (its student or coach)",
+    query=SessionsQuery,
+    responses={200: ContractSessions, **PROBLEMS, 422: None},
 )
 async def list_sessions(request: web.Request) -> web.Response:
-    contract, sessions = await sessions_of_contract(request)
-    return web.json_response(ContractSessions.of(contract, sessions).model_dump(mode="json"))
-
-
-async def sessions_of_contract(request: web.Request) -> tuple[ContractView, list[Session]]:
-    """The path's contract and its sessions, for one of its parties."""
     user_id = caller(request).user_id
     contract_id = path_id(request, NotFound, "contract_id")
+    query = parse_query(request, SessionsQuery)
+    command = ListSessions(contract_id, user_id, query.status, query.after, query.limit + 1)
     async with request_unit_of_work(request) as uow:
-        return await booking.contract_sessions(contract_id, uow, user_id=user_id)
+        found = await booking.contract_sessions(command, uow)
+    sessions, next_cursor = page_of(
+        found.sessions, query.limit, lambda session: (session.starts_at, session.id)
+    )
+    body = ContractSessions.page(found.contract, found.tally, sessions, next_cursor)
+    return web.json_response(body.model_dump(mode="json"))
 
 
 @api.operation(

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
-from skileez_scheduling.domain.commands import BookSession, CancelSession
-from skileez_scheduling.domain.contracts import ContractView
+from skileez_scheduling.domain.commands import BookSession, CancelSession, ListSessions
+from skileez_scheduling.domain.contracts import ContractView, SessionTally
 from skileez_scheduling.domain.errors import NotAParticipant, NotFound
 from skileez_scheduling.domain.sessions import Session
 from skileez_scheduling.service_layer.unit_of_work import UnitOfWork
 
 
-async def book_session(command: BookSession, uow: UnitOfWork) -> Session:
-    """Book a session; the contract stays locked while its sessions are counted."""
+@dataclass(frozen=True)
+class SessionsPage:
+    """The contract as scheduling sees it, its tally, and a page of its sessions."""
+
+    contract: ContractView
+    tally: SessionTally
+    sessions: list[Session]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What a party needs of a contract's sessions at a glance: every scheduled one (at most
+    its session count), those to come first, and only the latest cancellations."""
+
+    contract: ContractView
+    tally: SessionTally
+    upcoming: list[Session]
+    """Scheduled and not started, the soonest first."""
+    past: list[Session]
+    """Scheduled and started, the latest first."""
+    recently_cancelled: list[Session]
+    """The latest cancelled first; `tally.cancelled` says how many there are in all."""
+
+
+async def book_session(
+    command: BookSession, uow: UnitOfWork, *, cancellation_allowance: int
+) -> Session:
+    """Book a session; the contract stays locked while its sessions are counted, so bookings
+    of one contract are counted in turn (a cancellation does not wait for that lock: bookings
+    racing cancellations may pass the limit by the few sessions scheduled at that moment)."""
     contract_id = command.contract_id
     contract = _known(await uow.contracts.get(contract_id, for_update=True), contract_id)
     session = Session.book(
@@ -20,20 +50,35 @@ async def book_session(command: BookSession, uow: UnitOfWork) -> Session:
         booked_by=command.user_id,
         starts_at=command.starts_at,
         duration_minutes=command.duration_minutes,
-        scheduled_sessions=await uow.sessions.count_scheduled(contract_id),
+        sessions=await uow.sessions.tally(contract_id),
+        cancellation_allowance=cancellation_allowance,
         now=command.now,
     )
     await uow.sessions.add(session)
     return session
 
 
-async def contract_sessions(
-    contract_id: UUID, uow: UnitOfWork, *, user_id: str
-) -> tuple[ContractView, list[Session]]:
-    """The contract as scheduling sees it and all its sessions, cancelled ones included."""
-    contract = _known(await uow.contracts.get(contract_id), contract_id)
-    contract.check_participant(user_id)
-    return contract, await uow.sessions.of_contract(contract_id)
+async def contract_sessions(query: ListSessions, uow: UnitOfWork) -> SessionsPage:
+    """A page of the contract's sessions, cancelled ones included unless filtered out."""
+    contract = await _seen_by(query.contract_id, query.user_id, uow)
+    sessions = await uow.sessions.page(query.contract_id, query.status, query.after, query.limit)
+    return SessionsPage(contract, await uow.sessions.tally(query.contract_id), sessions)
+
+
+async def schedule_of(
+    contract_id: UUID, uow: UnitOfWork, *, user_id: str, now: datetime, cancelled_shown: int
+) -> Schedule:
+    """The contract's schedule for one of its parties, with its `cancelled_shown` latest
+    cancellations."""
+    contract = await _seen_by(contract_id, user_id, uow)
+    scheduled = await uow.sessions.scheduled(contract_id)
+    return Schedule(
+        contract,
+        await uow.sessions.tally(contract_id),
+        upcoming=[session for session in scheduled if session.starts_at > now],
+        past=[session for session in reversed(scheduled) if session.starts_at <= now],
+        recently_cancelled=await uow.sessions.recently_cancelled(contract_id, cancelled_shown),
+    )
 
 
 async def session_of(session_id: UUID, uow: UnitOfWork, *, user_id: str) -> Session:
@@ -53,6 +98,12 @@ async def cancel_session(command: CancelSession, uow: UnitOfWork) -> Session:
     session.cancel_by_participant(command.user_id, command.now)
     await uow.sessions.save_cancellations([session])
     return session
+
+
+async def _seen_by(contract_id: UUID, user_id: str, uow: UnitOfWork) -> ContractView:
+    contract = _known(await uow.contracts.get(contract_id), contract_id)
+    contract.check_participant(user_id)
+    return contract
 
 
 def _known(contract: ContractView | None, contract_id: UUID) -> ContractView:

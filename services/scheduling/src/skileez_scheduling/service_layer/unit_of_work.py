@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from skileez_scheduling.domain.contracts import ContractView
-from skileez_scheduling.domain.sessions import Session
+from skileez_scheduling.domain.contracts import ContractView, SessionTally
+from skileez_scheduling.domain.sessions import Session, SessionStatus
 
 
 class ContractViews(Protocol):
@@ -28,8 +28,8 @@ class ContractViews(Protocol):
 
 
 class Sessions(Protocol):
-    async def count_scheduled(self, contract_id: UUID) -> int:
-        """How many of the contract's sessions are scheduled (not cancelled)."""
+    async def tally(self, contract_id: UUID) -> SessionTally:
+        """How many of the contract's sessions are scheduled, and how many were cancelled."""
         ...
 
     async def add(self, session: Session) -> None:
@@ -39,8 +39,24 @@ class Sessions(Protocol):
 
     async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None: ...
 
-    async def of_contract(self, contract_id: UUID) -> list[Session]:
-        """All the contract's sessions, cancelled ones included, by start time."""
+    async def page(
+        self,
+        contract_id: UUID,
+        status: SessionStatus | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[Session]:
+        """Up to `limit` of the contract's sessions of `status` (any if None), by start time
+        then id, after the (starts_at, id) `after`."""
+        ...
+
+    async def scheduled(self, contract_id: UUID) -> list[Session]:
+        """The contract's scheduled sessions by start time (never more than its session
+        count)."""
+        ...
+
+    async def recently_cancelled(self, contract_id: UUID, limit: int) -> list[Session]:
+        """Up to `limit` of the contract's cancelled sessions, the latest cancelled first."""
         ...
 
     async def scheduled_from(self, contract_id: UUID, since: datetime) -> list[Session]:
