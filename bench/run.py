@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import asyncpg
 from sqlalchemy.engine import make_url
 
@@ -39,8 +38,10 @@ from bench import bare_pipeline, ceilings, loadgen
 from bench.observers import ActivationObserver, MemorySampler
 from bench.population import PayableContract, completed_event, create_contracts
 from bench.report import percentile, table, write
+from skileez_events import broker
 from skileez_events.testing import wait_until
 from skileez_system.processes import ManagedProcess, ProcessSpec
+from skileez_system.servers import CHECK_TIMEOUT, check_servers
 from skileez_system.system import (
     BUSY_USER_ROUTE_LIMIT,
     SERVICES,
@@ -189,6 +190,7 @@ class Bench:
 
     async def run(self) -> dict[str, Any]:
         system = self.system
+        await check_servers(self._server_dsn(), self.options.amqp_url)
         await system.create_databases()
         try:
             await system.migrate()
@@ -201,14 +203,14 @@ class Bench:
 
     async def _clean_up(self) -> None:
         await self.system.drop_databases()
-        admin = await asyncpg.connect(self._server_dsn())
+        admin = await asyncpg.connect(self._server_dsn(), timeout=CHECK_TIMEOUT)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{self._ceiling_db}" WITH (FORCE)')
         finally:
             await admin.close()
         from skileez_events.topology import Names, delete_topology
 
-        connection = await aio_pika.connect(self.options.amqp_url)
+        connection = await broker.connect(self.options.amqp_url)
         async with connection:
             await delete_topology(await connection.channel(), Names(f"bench{self.tag}."))
 
@@ -449,7 +451,7 @@ class Bench:
             )
         finally:
             await bare.stop()
-        admin = await asyncpg.connect(self._server_dsn())
+        admin = await asyncpg.connect(self._server_dsn(), timeout=CHECK_TIMEOUT)
         try:
             await admin.execute(f'CREATE DATABASE "{self._ceiling_db}"')
         finally:
@@ -505,7 +507,7 @@ class Bench:
                 ),
                 self.system.config.workdir / f"bare-{role}.log",
             )
-        database = await asyncpg.connect(dsn)
+        database = await asyncpg.connect(dsn, timeout=CHECK_TIMEOUT)
         try:
             await bare_pipeline.create_schema(database)
             for stage in stages.values():
@@ -527,9 +529,9 @@ class Bench:
             for stage in stages.values():
                 await stage.stop()
             await database.close()
-            broker = await aio_pika.connect(self.options.amqp_url)
-            async with broker:
-                channel = await broker.channel()
+            connection = await broker.connect(self.options.amqp_url)
+            async with connection:
+                channel = await connection.channel()
                 for queue in ("first", "second"):
                     await channel.queue_delete(f"{prefix}bare.{queue}")
 
@@ -712,12 +714,12 @@ class Bench:
         return self._dsn_of(f"{self.system.config.database_prefix}{service}")
 
     async def _machine(self) -> dict[str, Any]:
-        admin = await asyncpg.connect(self._server_dsn())
+        admin = await asyncpg.connect(self._server_dsn(), timeout=CHECK_TIMEOUT)
         try:
             postgres = (await admin.fetchval("SHOW server_version")).split()[0]
         finally:
             await admin.close()
-        connection = await aio_pika.connect(self.options.amqp_url)
+        connection = await broker.connect(self.options.amqp_url)
         async with connection:
             properties = connection.transport.connection.server_properties
             rabbitmq = properties.get("version", "?")

@@ -34,6 +34,8 @@ STRIPE_ENV = {
     "STRIPE_API_BASE",
 }
 PUBLIC_PORTS = {8001, 8002, 8003, 12111, 15672}
+OBSERVABILITY = {"otel-collector": None, "jaeger": 16686, "prometheus": 9090, "grafana": 3000}
+"""The optional profile `observability` (tests/deploy/test_observability.py): its UIs' ports."""
 BASE_IMAGES = {"PYTHON_IMAGE", "UV_IMAGE", "POSTGRES_IMAGE", "RABBITMQ_IMAGE"}
 
 
@@ -58,6 +60,7 @@ def test_the_file_has_the_whole_system(compose) -> None:  # type: ignore[no-unty
         "demo",
         *SERVICES,
         *(f"{service}-migrate" for service in SERVICES),
+        *OBSERVABILITY,
     }
 
 
@@ -82,13 +85,7 @@ def test_each_service_gets_the_environment_its_settings_read(compose, name: str)
     expected = SERVICE_ENV | (STRIPE_ENV if name == "payments" else set())
     assert expected <= set(env), expected - set(env)
     settings_module = importlib.import_module(f"skileez_{name}.settings")
-    settings_type = next(
-        value
-        for value in vars(settings_module).values()
-        if isinstance(value, type)
-        and value.__name__.endswith("Settings")
-        and value.__module__ == settings_module.__name__
-    )
+    settings_type = getattr(settings_module, f"{name.capitalize()}Settings")
     fields = {field.upper() for field in settings_type.model_fields}
     required = {f.upper() for f, info in settings_type.model_fields.items() if info.is_required()}
     assert required <= set(env), f"{name} requires {required - set(env)}"
@@ -149,7 +146,8 @@ def test_nothing_but_the_public_ports_is_published_and_only_on_loopback(compose)
         for name, service in compose.resolved["services"].items()
         for address, host_port, _ in published_ports(service)
     }
-    assert {port for _, _, port in published} == PUBLIC_PORTS
+    ui_ports = {port for port in OBSERVABILITY.values() if port is not None}
+    assert {port for _, _, port in published} == PUBLIC_PORTS | ui_ports
     assert {address for _, address, _ in published} == {"127.0.0.1"}
     assert "ports" not in compose.raw["services"]["postgres"]
     assert [p for _, _, p in published_ports(compose.service("rabbitmq"))] == [15672]

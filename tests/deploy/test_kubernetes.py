@@ -331,8 +331,10 @@ def allowed(labels: dict[str, str], direction: str) -> Allowed:
 
 
 DNS = {("dns", "UDP", "53"), ("dns", "TCP", "53")}
-POSTGRESQL = {("anywhere", "TCP", "5432")}
-RABBITMQ = {("anywhere", "TCP", "5672"), ("anywhere", "TCP", "5671")}
+IN_CLUSTER_POSTGRESQL = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgresql"}}}
+"""The base's PostgreSQL: pods of the namespace so labelled (none of these manifests')."""
+POSTGRESQL = {(peer_name(IN_CLUSTER_POSTGRESQL), "TCP", "5432")}
+RABBITMQ = {("pods: rabbitmq", "TCP", "5672"), ("pods: rabbitmq", "TCP", "5671")}
 STRIPE = {("public internet", "TCP", "443")}
 NEEDED_EGRESS = {
     "contracts": DNS | POSTGRESQL | RABBITMQ,
@@ -360,6 +362,34 @@ def test_each_pod_reaches_out_to_exactly_what_it_needs(pod: str) -> None:
     """DNS, its PostgreSQL, RabbitMQ for the services (their migrations need neither the
     broker nor anything else), Stripe over HTTPS for payments alone; no service calls another."""
     assert allowed(pods()[pod], "Egress") == NEEDED_EGRESS[pod]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_the_production_overlay_sends_database_traffic_to_the_databases_range_only() -> None:
+    """The base reaches PostgreSQL in the namespace; the production overlay replaces that with
+    one address range (a placeholder to set), never anywhere; nothing else changes."""
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(K8S / "overlays" / "production")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rendered = {
+        doc["metadata"]["name"]: doc
+        for doc in yaml.safe_load_all(result.stdout)
+        if doc and doc["kind"] == "NetworkPolicy"
+    }
+    [patch] = documents(K8S / "overlays" / "production" / "postgresql-egress.yaml")[0]
+    [block] = patch["value"]
+    assert ipaddress.ip_network(block["ipBlock"]["cidr"]).prefixlen > 0  # not everywhere
+    for name, policy in by_kind("NetworkPolicy").items():
+        egress = policy["spec"].get("egress", [])
+        expected = [
+            {**rule, "to": [block]} if {"port": 5432, "protocol": "TCP"} in rule["ports"] else rule
+            for rule in egress
+        ]
+        assert rendered[name]["spec"].get("egress", []) == expected, name
 
 
 @pytest.mark.parametrize("pod", [*SERVICES, *(f"{service}-migrate" for service in SERVICES)])
@@ -475,5 +505,7 @@ def test_the_ingress_never_routes_metrics_health_or_admin(service: str) -> None:
     hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
     assert hosts == set(public_hosts().values())
     for host in hosts:
-        for path in operational | {"/metrics", "/metrics/", "/admin/dead-letters", "/"}:
+        for path in operational | {"/metrics", "/metrics/", "/admin/dead-letters", "/x"}:
             assert not routed(routes_of(host), path), f"{host}{path} is routed"
+        # `/` only where it is a page (contracts' home), never as a prefix of everything.
+        assert routed(routes_of(host), "/") == (host == public_hosts()["contracts"])

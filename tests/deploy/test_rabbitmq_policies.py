@@ -1,4 +1,5 @@
-"""Dead-letter queues and `unrouted.kept` are bounded by policies of the definitions.
+"""Dead-letter queues and `unrouted.kept` are bounded by policies of the definitions, and
+consumer queues dead-letter at least once (a letter a full dead-letter queue refuses waits).
 
 Policies, not queue arguments, so an operator changes a limit in definitions.json (or with
 `rabbitmqctl set_policy`) without redeclaring a queue. A dead-letter queue keeps its oldest
@@ -9,6 +10,7 @@ a refusal there would leave relays retrying the same rows) and forgets after a m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
@@ -22,7 +24,12 @@ from yarl import URL
 
 from skileez_events.schemas import ContractCreated, event_type_of
 from skileez_events.testing import wait_until
-from skileez_events.topology import SUBSCRIPTIONS, declare_exchange, declare_subscription
+from skileez_events.topology import (
+    DELIVERY_LIMIT,
+    SUBSCRIPTIONS,
+    declare_exchange,
+    declare_subscription,
+)
 
 from .broker import (
     NAMES,
@@ -34,6 +41,7 @@ from .broker import (
 )
 from .conftest import rabbitmqctl
 
+AT_LEAST_ONCE = "consumers-dead-letter-at-least-once"
 DEAD_LETTERS = "dead-letters-bounded"
 UNROUTED = "unrouted-bounded"
 
@@ -49,12 +57,19 @@ def every_consumer_queue() -> list[str]:
 def test_every_dead_letter_queue_and_unrouted_kept_has_exactly_its_policy() -> None:
     for queue in every_consumer_queue():
         assert policies_matching(NAMES.dead_letter_queue(queue)) == [DEAD_LETTERS], queue
-        assert policies_matching(queue) == [], f"{queue}: consumer queues are not limited"
+        assert policies_matching(queue) == [AT_LEAST_ONCE], queue
     assert policies_matching(NAMES.unrouted_queue) == [UNROUTED]
     assert policies_matching(f"test-0123.{NAMES.unrouted_queue}") == [UNROUTED]  # any namespace
 
 
 def test_the_policies_bound_length_and_say_what_happens_when_full() -> None:
+    at_least_once = policy_named(AT_LEAST_ONCE)
+    assert at_least_once["apply-to"] == "queues"
+    # The strategy needs reject-publish on the source queue (it sets no length limit on it).
+    assert at_least_once["definition"] == {
+        "dead-letter-strategy": "at-least-once",
+        "overflow": "reject-publish",
+    }
     dead_letters = policy_named(DEAD_LETTERS)
     assert dead_letters["apply-to"] == "queues"
     assert dead_letters["definition"] == {"max-length": 10_000, "overflow": "reject-publish"}
@@ -80,10 +95,10 @@ async def test_on_the_broker_the_policies_apply_to_the_queues_the_services_decla
     }
     for queue in every_consumer_queue():
         assert policy_of[NAMES.dead_letter_queue(queue)] == DEAD_LETTERS, queue
-        assert policy_of[queue] == "", queue
+        assert policy_of[queue] == AT_LEAST_ONCE, queue
     assert policy_of[NAMES.unrouted_queue] == UNROUTED
     on_broker = {row["name"]: row for row in listed("list_policies", "-p", vhost)}
-    for name in (DEAD_LETTERS, UNROUTED):
+    for name in (AT_LEAST_ONCE, DEAD_LETTERS, UNROUTED):
         assert json.loads(on_broker[name]["definition"]) == policy_named(name)["definition"]
 
 
@@ -112,11 +127,34 @@ def small_vhost(amqp_url: str) -> Iterator[tuple[str, str]]:
     rabbitmqctl("add_vhost", vhost)
     try:
         rabbitmqctl("set_permissions", "-p", vhost, base.user or "guest", ".*", ".*", ".*")
+        set_policy(vhost, AT_LEAST_ONCE)
         for name in (DEAD_LETTERS, UNROUTED):
             set_policy(vhost, name, **{"max-length": LIMIT})
         yield vhost, str(base.with_path(f"/{vhost}"))
     finally:
         rabbitmqctl("delete_vhost", vhost)
+
+
+COUNTS = ("name", "messages", "messages_ready")
+RETRY_SECONDS = 2
+"""How soon the broker resends an unconfirmed dead letter in the test (180 s by default)."""
+RETRY_SETTING = "dead_letter_worker_publisher_confirm_timeout"
+
+
+@pytest.fixture
+def quick_dead_letter_retries() -> Iterator[None]:
+    """The broker's dead-letter retry interval at RETRY_SECONDS for the test (read by each
+    queue's dead-letter worker as it starts), then as it was."""
+    before = rabbitmqctl("eval", f"application:get_env(rabbit, {RETRY_SETTING}).").strip()
+    rabbitmqctl("eval", f"application:set_env(rabbit, {RETRY_SETTING}, {RETRY_SECONDS * 1000}).")
+    try:
+        yield
+    finally:
+        if before == "undefined":
+            rabbitmqctl("eval", f"application:unset_env(rabbit, {RETRY_SETTING}).")
+        else:  # {ok,180000}
+            value = before.removeprefix("{ok,").removesuffix("}")
+            rabbitmqctl("eval", f"application:set_env(rabbit, {RETRY_SETTING}, {value}).")
 
 
 @contextlib.asynccontextmanager
@@ -198,3 +236,39 @@ async def test_on_the_broker_unrouted_kept_forgets_after_the_message_ttl(
             return await count(channel, NAMES.unrouted_queue) == 0
 
         await wait_until(forgotten, timeout=15)
+
+
+async def test_on_the_broker_a_letter_a_full_dead_letter_queue_refuses_waits_in_its_queue(
+    small_vhost: tuple[str, str],
+    quick_dead_letter_retries: None,
+) -> None:
+    """At-least-once dead-lettering: a message rejected past the delivery limit while its
+    dead-letter queue is full is not lost: its queue keeps it until the dead-letter queue
+    has room, and then it is moved there."""
+    vhost, url = small_vhost
+    async with confirming_channel(url) as channel:
+        queue = await declare_subscription(channel, NAMES, "payments", ContractCreated)
+        dlq = NAMES.dead_letter_queue(queue.name)
+        dead_letters = await channel.get_exchange(NAMES.dead_letter_exchange("payments"))
+        accepted = await publish_until_refused(dead_letters, queue.name, most=LIMIT + 2)
+        contracts = await declare_exchange(channel, NAMES, "contracts")
+        await contracts.publish(aio_pika.Message(b"failing"), event_type_of(ContractCreated))
+        for _ in range(DELIVERY_LIMIT + 1):  # the last one past the delivery limit
+            message = await queue.get(no_ack=False)
+            await message.nack(requeue=True)
+
+        async def moved(source: int, dead: int) -> bool:
+            counts = {r["name"]: r for r in listed("list_queues", "-p", vhost, *COUNTS)}
+            return (counts[queue.name]["messages"], counts[queue.name]["messages_ready"]) == (
+                source,
+                0,
+            ) and counts[dlq]["messages"] == dead
+
+        # Kept (not delivered again, not lost) while the dead-letter queue refuses it...
+        await wait_until(lambda: moved(source=1, dead=accepted), timeout=10)
+        await asyncio.sleep(2)
+        assert await moved(source=1, dead=accepted)
+        # ...and moved there once it has room (the broker retries unconfirmed dead letters).
+        await (await channel.declare_queue(dlq, passive=True)).purge()
+        await wait_until(lambda: moved(source=0, dead=1), timeout=RETRY_SECONDS + 20)
+        assert await head(channel, dlq) == b"failing"

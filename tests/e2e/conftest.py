@@ -15,9 +15,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from e2e_client import Actor, Emulator, Parties
 
 from skileez_events import Names
+from skileez_system.client import Actor, Emulator, Parties
 from skileez_system.system import BUSY_USER_ROUTE_LIMIT, System, SystemConfig, with_free_ports
 from skileez_web.auth import Role
 

@@ -9,12 +9,19 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from e2e_client import Actor, Emulator, Parties, contract_where, pending_contract, start_checkout
 from test_payment_flows import notifications
 from test_payment_variants import payment_where
 from yarl import URL
 
 from skileez_events.testing import TcpProxy, wait_until
+from skileez_system.client import (
+    Actor,
+    Emulator,
+    Parties,
+    contract_where,
+    pending_contract,
+    start_checkout,
+)
 from skileez_system.system import SERVICES, System
 from skileez_web.auth import Role
 

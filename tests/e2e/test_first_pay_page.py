@@ -16,11 +16,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from e2e_client import Parties
 from playwright.async_api import Page, Response, async_playwright, expect
 from sqlalchemy import make_url
 from test_browser import CHROMIUM, CHROMIUM_ARGS, STEP, Browser, heading, pay_button
 
+from skileez_system.client import Parties
 from skileez_system.system import System
 
 pytestmark = pytest.mark.skipif(
@@ -101,7 +101,7 @@ async def test_a_contract_made_in_the_browser_lands_on_preparing_then_pay_never_
     page.on("response", on_response)
     proposal_id = await accepted_proposal(parties)
     await browser.sign_in(
-        system, parties.student.token, f"/proposals/{proposal_id}", parties.student.user_id
+        system, parties.student.token, f"/proposals/{proposal_id}", parties.student.name
     )
 
     dsn = make_url(system.database_url("payments")).set(drivername="postgresql")

@@ -11,7 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from e2e_client import (
+from test_payment_flows import a_slot, booking, until_booking_is
+
+from skileez_events import CloudEvent, Names
+from skileez_events.testing import tap, wait_until
+from skileez_system.client import (
     Actor,
     Emulator,
     Parties,
@@ -20,10 +24,6 @@ from e2e_client import (
     pending_contract,
     start_checkout,
 )
-from test_payment_flows import a_slot, booking, until_booking_is
-
-from skileez_events import CloudEvent, Names
-from skileez_events.testing import tap, wait_until
 from skileez_system.system import System
 from skileez_web.auth import Role
 from stripe_emulator.testing import EmulatorControl

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e_client import Emulator, Parties, contract_where, start_checkout
 from test_payment_flows import a_slot, notifications, until_booking_is
 from test_payment_variants import payment_where
+
+from skileez_system.client import Emulator, Parties, contract_where, start_checkout
 
 
 async def proposal(

@@ -6,7 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from e2e_client import (
+from skileez_events import CloudEvent, Names
+from skileez_events.testing import tap, wait_until
+from skileez_system.client import (
     Emulator,
     Parties,
     contract_where,
@@ -14,9 +16,6 @@ from e2e_client import (
     pending_contract,
     start_checkout,
 )
-
-from skileez_events import CloudEvent, Names
-from skileez_events.testing import tap, wait_until
 from skileez_system.system import System
 
 
@@ -65,7 +64,7 @@ async def test_pay_then_the_contract_activates_the_coach_is_notified_and_session
     assert [(note["kind"], note["amount"], note["contract_id"]) for note in notes] == [
         ("payment_received", 18_000, contract["id"])
     ]
-    assert parties.student.user_id in notes[0]["message"]
+    assert parties.student.name in notes[0]["message"]
 
     booked = await until_booking_is(parties, contract["id"], 201, a_slot())
     assert booked.body["contract_id"] == contract["id"]

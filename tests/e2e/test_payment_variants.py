@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_client import (
+from test_payment_flows import a_slot, booking, notifications, until_booking_is
+
+from skileez_events.testing import wait_until
+from skileez_system.client import (
     Emulator,
     Parties,
     contract_where,
@@ -12,9 +15,6 @@ from e2e_client import (
     pending_contract,
     start_checkout,
 )
-from test_payment_flows import a_slot, booking, notifications, until_booking_is
-
-from skileez_events.testing import wait_until
 
 
 async def payment_where(parties: Parties, payment_id: str, **expected: Any) -> Any:

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-from e2e_client import Actor, Emulator, Parties, pending_contract, start_checkout
 
 from skileez_events import CloudEvent, Names
 from skileez_events.testing import tap, wait_until
+from skileez_system.client import Actor, Emulator, Parties, pending_contract, start_checkout
 from skileez_system.system import System
 from skileez_web.auth import Role
 

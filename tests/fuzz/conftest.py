@@ -15,10 +15,10 @@ import aio_pika
 import aiohttp
 import pytest
 import pytest_asyncio
-from e2e_client import Actor, Emulator, Parties
 
 from skileez_events import Names
 from skileez_events.topology import delete_topology
+from skileez_system.client import Actor, Emulator, Parties
 from skileez_system.system import BUSY_USER_ROUTE_LIMIT, System, SystemConfig, with_free_ports
 from skileez_web.auth import Role
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from e2e_client import (
+from skileez_events.testing import wait_until
+from skileez_system.client import (
     Actor,
     Answer,
     Emulator,
@@ -14,8 +15,6 @@ from e2e_client import (
     pending_contract,
     start_checkout,
 )
-
-from skileez_events.testing import wait_until
 from skileez_system.system import System
 from skileez_web.auth import Role
 

@@ -56,7 +56,7 @@ async def test_only_rows_sent_longer_ago_than_the_age_are_pruned(service: Any) -
     young_sent = await add_outbox_row(service, age=timedelta(days=9), sent_age=timedelta(days=6))
     old_unsent = await add_outbox_row(service, age=timedelta(days=30), sent_age=None)
     async with transaction(service.engine) as conn:
-        assert await prune_sent(conn, outbox, older_than=WEEK, limit=100) == 1
+        assert await prune_sent(conn, 100, outbox=outbox, older_than=WEEK) == 1
     assert await ids_in(service, "outbox") == {young_sent, old_unsent}
     assert old_sent not in await ids_in(service, "outbox")
 
@@ -67,7 +67,7 @@ async def test_a_batch_prunes_at_most_its_limit_oldest_first(service: Any) -> No
         for i in range(5)
     ]
     async with transaction(service.engine) as conn:
-        assert await prune_sent(conn, outbox, older_than=WEEK, limit=2) == 2
+        assert await prune_sent(conn, 2, outbox=outbox, older_than=WEEK) == 2
     assert await ids_in(service, "outbox") == set(rows[2:])
 
 
@@ -80,7 +80,7 @@ async def test_a_row_another_transaction_holds_is_skipped_without_waiting(servic
         await holder.execute("SELECT 1 FROM outbox WHERE event_id = $1 FOR UPDATE", held)
         async with transaction(service.engine) as conn:
             await conn.execute("SET LOCAL lock_timeout = '2s'")
-            assert await prune_sent(conn, outbox, older_than=WEEK, limit=100) == 1
+            assert await prune_sent(conn, 100, outbox=outbox, older_than=WEEK) == 1
     assert await ids_in(service, "outbox") == {held}
     assert free not in await ids_in(service, "outbox")
 
@@ -90,8 +90,8 @@ async def test_only_inbox_rows_older_than_the_age_are_pruned(service: Any) -> No
     old = [await add_inbox_row(service, age=timedelta(days=31)) for _ in range(3)]
     young = await add_inbox_row(service, age=timedelta(days=29))
     async with transaction(service.engine) as conn:
-        assert await prune_handled(conn, inbox, older_than=month, limit=2) == 2
+        assert await prune_handled(conn, 2, inbox=inbox, older_than=month) == 2
     async with transaction(service.engine) as conn:
-        assert await prune_handled(conn, inbox, older_than=month, limit=2) == 1
+        assert await prune_handled(conn, 2, inbox=inbox, older_than=month) == 1
     assert await ids_in(service, "inbox") == {young}
     assert not set(old) & await ids_in(service, "inbox")

@@ -104,3 +104,14 @@ async def test_a_bearer_token_carries_its_own_credentials_from_any_origin(
 async def test_safe_requests_are_not_checked(client: TestClient) -> None:
     answer = await client.get("/health/live", headers={"Origin": "https://evil.example"})
     assert answer.status == 200
+
+
+async def test_no_page_of_another_site_may_frame_ours(client: TestClient) -> None:
+    """A framed sign-in or payment form would post with our own Origin (clickjacking)."""
+    for answer in (
+        await client.get("/health/live"),
+        await client.get("/auth/session?code=unknown", headers={"Accept": "text/html"}),
+        await client.get("/docs"),
+    ):
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]

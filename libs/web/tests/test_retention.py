@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from skileez_db.connections import connection
+from skileez_db.connections import connection, transaction
 from skileez_events import Inbox, Outbox
 from skileez_events.testing import wait_until
 from skileez_web.retention import PRUNED, Pruning, messaging_pruning, prune, prune_every
@@ -84,7 +84,7 @@ def pruned_so_far() -> dict[str, float]:
     }
 
 
-async def test_two_replicas_pruning_at_once_share_the_rows_and_count_each_once(
+async def test_two_replicas_pruning_at_once_prune_every_row_and_count_each_once(
     engine: AsyncEngine, prunings: list[Pruning]
 ) -> None:
     await add_rows(engine, old=1_000, young=40, unsent=30)
@@ -102,6 +102,20 @@ async def test_two_replicas_pruning_at_once_share_the_rows_and_count_each_once(
     assert after["inbox"] - before.get("inbox", 0) == 1_000
     # Nothing more is old enough: another pass prunes nothing.
     assert await prune(engine, prunings, batch_size=50) == {"outbox": 0, "inbox": 0}
+
+
+async def test_a_replica_skips_the_rows_another_holds_instead_of_waiting_for_them(
+    engine: AsyncEngine, prunings: list[Pruning]
+) -> None:
+    """SKIP LOCKED: while one replica's batch holds its rows (its transaction still open),
+    another prunes all the rest at once; with a plain FOR UPDATE it would wait (timeout)."""
+    await add_rows(engine, old=100, young=4, unsent=3)
+    for pruning in prunings:
+        async with transaction(engine) as holding:
+            assert await pruning.prune(holding, 30) == 30
+            other = await asyncio.wait_for(prune(engine, [pruning], batch_size=50), timeout=5)
+            assert other == {pruning.table: 70}
+    assert await remaining(engine) == (4, 3, 4)
 
 
 async def test_every_replica_prunes_on_an_interval(

@@ -20,7 +20,7 @@ from skileez_web.auth import COOKIE, TOKEN_RULES, Role, authenticate, mint_token
 from skileez_web.openapi import Api
 from skileez_web.problems import PROBLEM_JSON
 from skileez_web.settings import ServiceSettings
-from skileez_web.sign_in import local_path
+from skileez_web.sign_in import CODES_PER_USER, local_path
 
 from .service import PUBLIC_URL, SECRET, build, settings_for, sign_in_database
 
@@ -39,6 +39,9 @@ FOREIGN_TARGETS = [
     "https://evil.com",
     "javascript:alert(1)",
     "evil.com",
+    "/.//evil.com",
+    "/a/..//evil.com",
+    "/%2e%2e//evil.com",
 ]
 
 api = Api("sign-in test")
@@ -100,6 +103,7 @@ async def test_a_code_is_shown_then_confirmed_once_and_signs_the_browser_in(
     assert page.content_type == "text/html"
     html = await page.text()
     assert "Continue as Ann Coach (coach)" in html
+    assert "<code>coach-1</code>" in html  # the account, not only a name anyone can take
     assert 'method="post" action="/auth/session"' in html
     assert COOKIE not in page.cookies  # showing the page signs no one in
     assert page.headers["Referrer-Policy"] == "same-origin"
@@ -164,11 +168,33 @@ async def test_an_expired_code_signs_no_one_in(client: TestClient, database_url:
     assert COOKIE not in refused.cookies
 
 
-async def test_a_code_never_outlives_the_token_it_came_from(client: TestClient) -> None:
-    token = mint_token(SECRET, "coach-1", Role.COACH, ttl_seconds=60)
+async def test_a_code_expires_a_minute_before_the_token_it_came_from(client: TestClient) -> None:
+    token = mint_token(SECRET, "coach-1", Role.COACH, ttl_seconds=120)
     issued = await new_code(client, token)
     token_expiry = jwt.decode(token, SECRET, algorithms=["HS256"])["exp"]
-    assert datetime.fromisoformat(issued["expires_at"]).timestamp() <= token_expiry
+    assert datetime.fromisoformat(issued["expires_at"]).timestamp() <= token_expiry - 60
+    # A token about to expire gets no code: the cookie it would set would be dead on arrival.
+    expiring = mint_token(SECRET, "coach-1", Role.COACH, ttl_seconds=30)
+    refused = await client.post("/auth/codes", json={}, headers=bearer(expiring))
+    assert (refused.status, (await refused.json())["code"]) == (401, "invalid_token")
+
+
+async def test_a_person_holds_a_few_codes_at_most_each_new_one_replacing_the_oldest(
+    client: TestClient, database_url: str
+) -> None:
+    token = mint_token(SECRET, "coach-1", Role.COACH)
+    issued = [await new_code(client, token) for _ in range(CODES_PER_USER + 2)]
+    await new_code(client, mint_token(SECRET, "coach-2", Role.COACH))  # another person's stays
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    db = await asyncpg.connect(dsn)
+    try:
+        held = await db.fetch("SELECT user_id, count(*) FROM sign_in_codes GROUP BY user_id")
+    finally:
+        await db.close()
+    assert dict(held) == {"coach-1": CODES_PER_USER, "coach-2": 1}
+    for replaced in issued[:2]:
+        assert (await confirm(client, replaced["code"])).status == 401
+    assert (await confirm(client, issued[-1]["code"])).status == 303
 
 
 async def test_a_code_is_spent_once_across_replicas_under_concurrency(database_url: str) -> None:
@@ -228,7 +254,7 @@ async def test_next_must_be_a_path_of_this_service_however_a_browser_reads_it(
     assert (await confirm(client, issued["code"])).headers["Location"] == "/whoami"
 
 
-@pytest.mark.parametrize("path", ["/", "/contracts/1?tab=pay#top", "/a%20b", "/a/b/../c"])
+@pytest.mark.parametrize("path", ["/", "/contracts/1?tab=pay#top", "/a%20b", "/a/b.c/d..e"])
 def test_paths_of_this_service_are_kept_as_given(path: str) -> None:
     assert local_path(path) == path
 

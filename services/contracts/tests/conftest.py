@@ -59,11 +59,11 @@ class Contracts:
 
     # --- callers ---------------------------------------------------------------------------
 
-    def token(self, user_id: str, role: str, ttl: int = 3600) -> str:
-        return mint_token(SECRET, user_id, role, ttl_seconds=ttl)
+    def token(self, user_id: str, role: str, ttl: int = 3600, name: str | None = None) -> str:
+        return mint_token(SECRET, user_id, role, ttl_seconds=ttl, name=name)
 
-    def as_user(self, user_id: str, role: str) -> dict[str, str]:
-        return bearer(self.token(user_id, role))
+    def as_user(self, user_id: str, role: str, name: str | None = None) -> dict[str, str]:
+        return bearer(self.token(user_id, role, name=name))
 
     def coach(self, user_id: str = "coach-1") -> dict[str, str]:
         return self.as_user(user_id, "coach")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -60,6 +61,16 @@ class FakeNotificationRepository:
     async def for_recipient(self, user_id: str, *, limit: int, offset: int) -> list[Notification]:
         mine = [n for n in self.stored if n.recipient_id == user_id]
         return _newest_first(mine)[offset : offset + limit]
+
+    async def mark_read(
+        self, user_id: str, notification_ids: Collection[uuid.UUID], at: datetime
+    ) -> None:
+        self.stored = [
+            replace(n, read_at=at)
+            if n.recipient_id == user_id and n.id in notification_ids and n.read_at is None
+            else n
+            for n in self.stored
+        ]
 
 
 class FakeWaitingEventRepository:

@@ -557,3 +557,30 @@ async def test_a_dispute_seen_before_its_payment_waits_for_it(uow: FakeUnitOfWor
     seen = await stored(uow, contract.id)
     assert (seen.status, seen.payment_status) == ("suspended", "disputed")
     assert [type(e) for e in uow.outbox] == [ContractActivated, ContractSuspended]
+
+
+async def test_names_travel_from_the_tokens_to_the_contract_and_its_event(
+    uow: FakeUnitOfWork,
+) -> None:
+    offer = await proposals.propose(replace(OFFER, coach_name="Coach Rui"), uow)
+    answer = AnswerProposal(offer.id, "student-1", student_name="Ana Silva")
+    accepted_offer = await proposals.accept_proposal(answer, uow)
+    assert (accepted_offer.coach_name, accepted_offer.student_name) == ("Coach Rui", "Ana Silva")
+    taken = CreateContract(offer.id, "student-1", student_name="Ana S.")
+    contract = await contracts.create_contract(taken, uow)
+    assert (contract.student_display, contract.coach_display) == ("Ana S.", "Coach Rui")
+    [created] = uow.outbox
+    assert isinstance(created, ContractCreated)
+    assert (created.student_name, created.coach_name) == ("Ana S.", "Coach Rui")
+
+
+async def test_reading_notifications_marks_them_read_but_returns_them_as_they_were(
+    uow: FakeUnitOfWork,
+) -> None:
+    contract = await pending_contract(uow)
+    await payments.record_payment_succeeded(succeeded(contract), uow)
+    [shown] = await notifications.read_notifications("coach-1", uow, limit=10, offset=0)
+    assert shown.read_at is None
+    [again] = await notifications.read_notifications("coach-1", uow, limit=10, offset=0)
+    assert again.read_at is not None
+    assert await notifications.read_notifications("student-1", uow, limit=10, offset=0) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import aiohttp
+
 from skileez_events import CloudEvent
 from skileez_events.testing import tap, wait_until
 
@@ -100,7 +102,10 @@ async def test_paying_a_paid_contract_is_409_and_the_page_says_it_is_paid(
         headers=payments.headers(contract.student_id, Accept="text/html"),
     )
     assert page.status == 200
-    assert "already paid" in await page.text()
+    text = await page.text()
+    assert "This contract is already paid" in text
+    assert "After paying you come back here" not in text
+    assert f"mention the contract reference <code>{contract.contract_id}</code>" in text
     form = await payments.client.post(
         f"/contracts/{contract.contract_id}/pay",
         headers=payments.headers(contract.student_id, Accept="text/html"),
@@ -132,3 +137,39 @@ async def test_a_browser_form_is_redirected_to_checkout(payments: Payments) -> N
     checkout = await reused.json()
     assert checkout["checkout_url"].endswith(f"/c/pay/{checkout['checkout_session_id']}")
     assert form.headers["Location"] == checkout["checkout_url"]
+
+
+async def checkout_page(checkout_url: str) -> str:
+    async with aiohttp.ClientSession() as http, http.get(checkout_url) as page:
+        assert page.status == 200
+        return await page.text()
+
+
+async def test_checkout_lists_the_sessions_at_their_price(payments: Payments) -> None:
+    contract = await payments.learn_contract(session_count=4, amount=18_000, title="Interviews")
+    checkout = await (await payments.pay(contract)).json()
+    page = await checkout_page(checkout["checkout_url"])
+    assert "Interviews" in page
+    assert "4 sessions \N{MULTIPLICATION SIGN} €45.00" in page
+    assert 'id="total">€180.00<' in page
+
+
+async def test_an_amount_that_does_not_split_evenly_is_one_line(payments: Payments) -> None:
+    contract = await payments.learn_contract(session_count=3, amount=10_000, title="Chess")
+    checkout = await (await payments.pay(contract)).json()
+    page = await checkout_page(checkout["checkout_url"])
+    assert "1 \N{MULTIPLICATION SIGN} €100.00" in page
+    assert "session" not in page
+
+
+async def test_the_pay_page_names_the_coach_the_event_named(payments: Payments) -> None:
+    contract = await payments.learn_contract(coach_name="Coach Rui", student_name="Ana Silva")
+    page = await payments.client.get(
+        f"/contracts/{contract.contract_id}/pay",
+        headers=payments.headers(contract.student_id, Accept="text/html"),
+    )
+    assert page.status == 200
+    text = await page.text()
+    assert "<dt>Coach</dt><dd>Coach Rui</dd>" in text
+    assert contract.coach_id not in text
+    assert "After paying you come back here" in text

@@ -4,6 +4,8 @@ and every body still needed stay."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
@@ -87,3 +89,31 @@ async def test_old_bodies_are_cleared_but_not_the_rows_nor_those_still_waiting(
     }
     # Cleared bodies are not counted again.
     assert (await prune(engine, retention(settings()), batch_size=1))["stripe_events"] == 0
+
+
+async def test_prune_by_hand_needs_the_database_url_alone(
+    create_database: Callable[[str], Awaitable[str]],
+) -> None:
+    """`python -m skileez_payments prune` given DATABASE_URL and no JWT, broker or Stripe
+    secret (what a retention CronJob would hold): it prunes and says how many rows went."""
+    url = await create_database("payments_prune_cli")
+    await asyncio.to_thread(migrate, "skileez_payments", url)
+    engine = create_async_engine(url)
+    try:
+        await store_event(engine, "evt_old", age=timedelta(days=91), outcome="applied")
+        secrets = {"JWT_SECRET", "AMQP_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"}
+        env = {k: v for k, v in os.environ.items() if k not in secrets}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "skileez_payments",
+            "prune",
+            env={**env, "DATABASE_URL": url},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0
+        assert "stripe_events: 1 pruned" in output.decode().splitlines()
+        assert await bodies(engine) == {"evt_old": b""}
+    finally:
+        await engine.dispose()

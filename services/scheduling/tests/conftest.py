@@ -104,6 +104,17 @@ def in_days(days: float, hour: int = 10) -> str:
     return moment.replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
 
 
+def booking_form(starts_at: str, minutes: int = 60) -> dict[str, str]:
+    """The schedule page's booking form for the UTC start `starts_at`, as a browser posts it."""
+    moment = datetime.fromisoformat(starts_at).astimezone(UTC)
+    return {
+        "start_date": moment.date().isoformat(),
+        "start_time": moment.strftime("%H:%M"),
+        "time_zone": "UTC",
+        "duration_minutes": str(minutes),
+    }
+
+
 @dataclass
 class Scheduling:
     http: aiohttp.ClientSession

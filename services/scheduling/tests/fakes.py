@@ -7,7 +7,7 @@ is checked here in memory.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
@@ -30,6 +30,9 @@ class FakeContractViews:
 
     def save(self, contract: ContractView) -> None:
         self.views[contract.id] = replace(contract)
+
+    async def get_many(self, contract_ids: Collection[UUID]) -> dict[UUID, ContractView]:
+        return {id_: replace(self.views[id_]) for id_ in contract_ids if id_ in self.views}
 
 
 class FakeSessions:
@@ -70,6 +73,21 @@ class FakeSessions:
             and (after is None or (s.starts_at, s.id) > after)
         ]
         return sorted(found, key=lambda session: (session.starts_at, session.id))[:limit]
+
+    async def of_party(
+        self, user_id: str, now: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Session]:
+        def key(session: Session) -> tuple[datetime, UUID]:
+            return session.starts_at, session.id
+
+        theirs = [replace(s) for s in self.rows.values() if user_id in (s.student_id, s.coach_id)]
+        upcoming = sorted((s for s in theirs if s.starts_at > now), key=key)
+        past = sorted((s for s in theirs if s.starts_at <= now), key=key, reverse=True)
+        if after is not None and after[0] > now:
+            upcoming = [s for s in upcoming if key(s) > after]
+        elif after is not None:
+            upcoming, past = [], [s for s in past if key(s) < after]
+        return [*upcoming, *past][:limit]
 
     async def scheduled(self, contract_id: UUID) -> list[Session]:
         found = [replace(s) for s in self._scheduled(contract_id)]

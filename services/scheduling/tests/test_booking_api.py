@@ -16,6 +16,7 @@ from skileez_scheduling.settings import SchedulingSettings
 from .conftest import (
     PAYMENTS_URL,
     Scheduling,
+    booking_form,
     cancelled,
     created,
     in_days,
@@ -83,7 +84,7 @@ async def test_pending_contract_answers_402_with_the_payment_url(scheduling: Sch
     assert await session_rows(scheduling) == 0
 
 
-async def test_a_browser_booking_on_a_pending_contract_is_sent_to_the_payment_page(
+async def test_a_browser_booking_on_a_pending_contract_is_told_where_to_pay(
     scheduling: Scheduling,
 ) -> None:
     contract_id = uuid.uuid4()
@@ -91,12 +92,14 @@ async def test_a_browser_booking_on_a_pending_contract_is_sent_to_the_payment_pa
     await scheduling.wait_for_status(contract_id, "pending")
     async with scheduling.http.post(
         f"/contracts/{contract_id}/sessions",
-        data={"starts_at": in_days(1), "duration_minutes": "60"},
+        data=booking_form(in_days(1)),
         headers={**scheduling.headers("student-1"), "Accept": "text/html"},
         allow_redirects=False,
     ) as response:
-        assert response.status == 303
-        assert response.headers["Location"] == f"{PAYMENTS_URL}/contracts/{contract_id}/pay"
+        assert (response.status, response.content_type) == (402, "text/html")
+        page = await response.text()
+        assert "must be paid before sessions can be scheduled" in page
+        assert f'href="{PAYMENTS_URL}/contracts/{contract_id}/pay"' in page
     assert await session_rows(scheduling) == 0
 
 
@@ -106,7 +109,7 @@ async def test_a_browser_booking_form_goes_back_to_the_schedule_page(
     contract_id = await scheduling.active_contract()
     async with scheduling.http.post(
         f"/contracts/{contract_id}/sessions",
-        data={"starts_at": in_days(1), "duration_minutes": "60"},
+        data=booking_form(in_days(1)),
         headers={**scheduling.headers("student-1"), "Accept": "text/html"},
         allow_redirects=False,
     ) as response:
@@ -190,7 +193,7 @@ async def test_a_suspended_contract_answers_409_until_it_is_reinstated(
     assert "Book a session" not in page
     # A browser form that still gets through is answered with a page saying why.
     browser = {**scheduling.headers("student-1"), "Accept": "text/html"}
-    form = {"starts_at": in_days(3), "duration_minutes": "60"}
+    form = booking_form(in_days(3))
     async with scheduling.http.post(
         f"/contracts/{contract_id}/sessions", data=form, headers=browser, allow_redirects=False
     ) as answer:
@@ -362,9 +365,10 @@ async def test_the_schedule_page_lists_sessions_and_offers_a_booking_form(
     status, page = await scheduling.call("GET", f"/contracts/{contract_id}/schedule")
     assert status == 200
     assert "Chess openings" in page
-    assert "cancelled by the student" in page
+    assert "You cancelled this session." in page
     assert f'action="/contracts/{contract_id}/sessions"' in page
-    assert 'name="duration_minutes"' in page
+    for field in ("start_date", "start_time", "time_zone", "duration_minutes"):
+        assert f'name="{field}"' in page
 
 
 async def test_the_schedule_page_of_a_pending_contract_links_to_payment(
@@ -407,7 +411,16 @@ async def test_a_signed_in_browser_uses_the_page_to_cancel(scheduling: Schedulin
     browser = {**own_page, "Cookie": f"skileez_token={cookie.value}"}
     async with scheduling.http.get(page, headers=browser) as response:
         assert response.status == 200
-        assert f'action="{cancel_path}"' in await response.text()
+        assert f'href="{cancel_path}"' in await response.text()
+    # The schedule's link asks first; nothing is cancelled until the answer is posted.
+    async with scheduling.http.get(cancel_path, headers=browser) as response:
+        assert response.status == 200
+        confirmation = await response.text()
+        assert "Cancel this session?" in confirmation
+        assert f'action="{cancel_path}"' in confirmation
+        assert "Yes, cancel it" in confirmation
+    _, listed = await scheduling.call("GET", f"/contracts/{contract_id}/sessions")
+    assert listed["sessions"][0]["status"] == "scheduled"
     async with scheduling.http.post(cancel_path, headers=browser, allow_redirects=False) as answer:
         assert answer.status == 303
         assert answer.headers["Location"] == page

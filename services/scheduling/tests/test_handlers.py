@@ -16,7 +16,12 @@ from skileez_events import (
     ContractReinstated,
     ContractSuspended,
 )
-from skileez_scheduling.domain.commands import BookSession, CancelSession, ListSessions
+from skileez_scheduling.domain.commands import (
+    BookSession,
+    CancelSession,
+    ListPartySessions,
+    ListSessions,
+)
 from skileez_scheduling.domain.contracts import ContractStatus, SessionTally
 from skileez_scheduling.domain.errors import (
     CancellationLimitReached,
@@ -40,6 +45,7 @@ from skileez_scheduling.service_layer.booking import (
     contract_sessions,
     schedule_of,
     session_of,
+    sessions_of_party,
 )
 from skileez_scheduling.service_layer.contracts import (
     contract_activated,
@@ -363,6 +369,37 @@ async def test_the_schedule_shows_sessions_to_come_first_and_only_the_latest_can
     assert schedule.tally == SessionTally(scheduled=3, cancelled=4)
     with pytest.raises(NotAParticipant):
         await schedule_of(contract_id, uow, user_id="someone-else", now=later, cancelled_shown=3)
+
+
+async def test_a_person_sees_their_sessions_across_contracts_to_come_first_then_past() -> None:
+    uow = FakeUnitOfWork()
+    chess = await active_contract(uow, session_count=5)
+    go = await active_contract(uow, coach_id="coach-2", title="Go")
+    others = await active_contract(uow, student_id="student-2", coach_id="coach-2")
+    held = await book(uow, chess, starts_at=NOW + timedelta(hours=1))
+    held_later = await book(uow, go, starts_at=NOW + timedelta(hours=3))
+    soon = await book(uow, go, starts_at=NOW + timedelta(days=1))
+    later = await book(uow, chess, starts_at=NOW + timedelta(days=2))
+    await book(uow, others, user="student-2", starts_at=NOW + timedelta(days=3))
+    in_order = [soon.id, later.id, held_later.id, held.id]
+    now = NOW + timedelta(hours=5)
+
+    def mine(after: Session | None = None, limit: int = 50) -> ListPartySessions:
+        position = None if after is None else (after.starts_at, after.id)
+        return ListPartySessions("student-1", now, position, limit)
+
+    found = await sessions_of_party(mine(), uow)
+    assert [s.id for s in found.sessions] == in_order
+    assert {found.contracts[chess].title, found.contracts[go].title} == {"Chess openings", "Go"}
+    for limit in (1, 2, 3):
+        page = await sessions_of_party(mine(limit=limit), uow)
+        rest = await sessions_of_party(mine(after=page.sessions[-1]), uow)
+        assert [s.id for s in page.sessions + rest.sessions] == in_order
+    coach_2 = await sessions_of_party(ListPartySessions("coach-2", now, None, 50), uow)
+    assert {s.student_id for s in coach_2.sessions} == {"student-1", "student-2"}
+    assert set(coach_2.contracts) == {go, others}
+    nobody = await sessions_of_party(ListPartySessions("someone-else", now, None, 50), uow)
+    assert (nobody.sessions, nobody.contracts) == ([], {})
 
 
 async def test_one_session_is_for_its_parties() -> None:

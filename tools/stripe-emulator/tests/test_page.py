@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 import stripe
 
 
@@ -49,6 +50,47 @@ async def test_product_names_are_escaped(client: stripe.StripeClient, params: An
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
     assert "$19.99" in html
+
+
+def _line(quantity: int, unit_amount: int, **product: str) -> dict[str, Any]:
+    return {
+        "price_data": {
+            "currency": "eur",
+            "unit_amount": unit_amount,
+            "product_data": {"name": "Interview coaching", **product},
+        },
+        "quantity": quantity,
+    }
+
+
+async def test_a_line_shows_its_quantity_in_its_unit_and_the_price_of_one(
+    client: stripe.StripeClient, params: Any
+) -> None:
+    session = await client.v1.checkout.sessions.create_async(
+        params(line_items=[_line(4, 4500, unit_label="session")])
+    )
+    assert session.url is not None
+    html = await _html(session.url)
+    assert "Interview coaching" in html
+    assert "4 sessions \N{MULTIPLICATION SIGN} €45.00" in html
+    assert 'id="total">€180.00<' in html
+    assert "Qty" not in html
+    items = await client.v1.checkout.sessions.line_items.list_async(session.id)
+    assert [(item.quantity, item.amount_total) for item in items.data] == [(4, 18_000)]
+
+    unlabelled = await client.v1.checkout.sessions.create_async(params(line_items=[_line(2, 500)]))
+    assert unlabelled.url is not None
+    assert "2 \N{MULTIPLICATION SIGN} €5.00" in await _html(unlabelled.url)
+
+
+async def test_a_unit_label_longer_than_stripe_takes_is_refused(
+    client: stripe.StripeClient, params: Any
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        await client.v1.checkout.sessions.create_async(
+            params(line_items=[_line(1, 500, unit_label="thirteen char")])
+        )
+    assert refused.value.param == "line_items[0][price_data][product_data][unit_label]"
 
 
 async def test_unknown_session_page_is_404(emulator: str) -> None:

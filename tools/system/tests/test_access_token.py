@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jwt
 
-from skileez_system.__main__ import LOCAL_JWT_SECRET
 from skileez_system.demo import demo_user_id
 from skileez_web.auth import Principal, Role, TokenRules, verified
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
 
 
-def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         name: value
         for name, value in os.environ.items()
@@ -25,6 +26,7 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "skileez_system", *args],
         env={**environment, **env},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -65,15 +67,25 @@ def test_token_prints_a_jwt_signed_with_jwt_secret_and_its_audience_and_issuer()
     assert accepted == Principal("coach-7", Role.COACH, "Ada Coach")  # as a service reads it
 
 
-def test_by_default_the_token_is_the_demo_users_signed_with_the_local_runs_secret() -> None:
-    printed = run("token", "--role", "student")
+def test_by_default_the_token_is_the_demo_users_signed_with_this_checkouts_own_secret(
+    tmp_path: Path,
+) -> None:
+    printed = run("token", "--role", "student", cwd=tmp_path)
     assert printed.returncode == 0, printed.stderr
-    claims = jwt.decode(printed.stdout.strip(), LOCAL_JWT_SECRET, algorithms=["HS256"])
+    secret_file = tmp_path / ".local" / "jwt-secret"
+    secret = secret_file.read_text().strip()
+    assert len(secret) == 64  # 32 random bytes, made on first use
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    claims = jwt.decode(printed.stdout.strip(), secret, algorithms=["HS256"])
     assert claims["sub"] == demo_user_id(Role.STUDENT)
     assert claims["role"] == "student"
     assert "aud" not in claims
     assert "iss" not in claims
     assert 3500 < claims["exp"] - time.time() <= 3600
+    again = run("token", "--role", "coach", cwd=tmp_path)  # the same secret, kept
+    assert jwt.decode(again.stdout.strip(), secret, algorithms=["HS256"])["role"] == "coach"
+    run("token", "--role", "student", cwd=tmp_path / ".local")  # another checkout: its own
+    assert (tmp_path / ".local" / ".local" / "jwt-secret").read_text().strip() != secret
 
 
 def test_bad_options_are_refused_with_a_usage_message() -> None:

@@ -17,6 +17,7 @@ transaction of its own: an item that fails gets its own error, and never holds b
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ async def take_batch(waiting: asyncio.Queue[T], batch_size: int) -> list[T]:
 @dataclass(frozen=True)
 class _Submitted(Generic[T, R]):
     item: T
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+    """The caller's: the item is applied in it, so what it causes (events, log lines) carries
+    the caller's trace and correlation."""
     result: asyncio.Future[R] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -121,7 +125,7 @@ class GroupCommit(Generic[T, R]):
         (nothing answered, everything rolled back) if anything raised."""
         try:
             async with transaction(self._engine) as connection:
-                results = await self._apply_in(connection, [submitted.item for submitted in batch])
+                results = await self._apply_in(connection, batch)
         except Exception as error:
             log.warning("rolled back a group of %d (%r); applying each alone", len(batch), error)
             return False
@@ -133,7 +137,7 @@ class GroupCommit(Generic[T, R]):
     async def _apply_alone(self, submitted: _Submitted[T, R]) -> None:
         try:
             async with transaction(self._engine) as connection:
-                [result] = await self._apply_in(connection, [submitted.item])
+                [result] = await self._apply_in(connection, [submitted])
         except Exception as error:
             if not submitted.result.done():
                 submitted.result.set_exception(error)
@@ -141,8 +145,24 @@ class GroupCommit(Generic[T, R]):
             if not submitted.result.done():
                 submitted.result.set_result(result)
 
-    async def _apply_in(self, connection: asyncpg.Connection, items: list[T]) -> list[R]:
-        """Lock ahead, then apply each item in turn, in the transaction open on `connection`."""
+    async def _apply_in(
+        self, connection: asyncpg.Connection, batch: list[_Submitted[T, R]]
+    ) -> list[R]:
+        """Lock ahead, then apply each item in turn, in the transaction open on `connection`,
+        each in its caller's context."""
         if self._lock_ahead is not None:
-            await self._lock_ahead(connection, items)
-        return [await self._apply(connection, item) for item in items]
+            await self._lock_ahead(connection, [submitted.item for submitted in batch])
+        return [await self._apply_as_caller(connection, submitted) for submitted in batch]
+
+    async def _apply_as_caller(
+        self, connection: asyncpg.Connection, submitted: _Submitted[T, R]
+    ) -> R:
+        """Apply the item with its caller's context variables set in this worker, then put the
+        worker's back: a task per item would cost each one a turn of the event loop while its
+        transaction is open."""
+        entered = [(var, var.set(value)) for var, value in submitted.context.items()]
+        try:
+            return await self._apply(connection, submitted.item)
+        finally:
+            for var, token in reversed(entered):
+                var.reset(token)

@@ -24,6 +24,11 @@ E = TypeVar("E")
 _TYPMOD = re.compile(r"\(\d+(,\s*\d+)?\)")
 
 
+def rows_touched(status: str) -> int:
+    """How many rows a command changed, from asyncpg's status of it (`DELETE 3`, `UPDATE 2`)."""
+    return int(status.split()[-1])
+
+
 def select_sql(table: Table, columns: Sequence[str]) -> str:
     """`SELECT columns FROM table`, for the caller to add its WHERE, ORDER BY or lock."""
     return f"SELECT {', '.join(columns)} FROM {table.name}"

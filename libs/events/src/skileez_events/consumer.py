@@ -27,6 +27,9 @@ A database that cannot be reached is not the event's fault: such a delivery is k
 so its delivery count does not grow) and retried with a growing pause until the database
 answers, instead of being nacked towards the dead-letter queue. An outage of any length then
 delays events but never dead-letters them.
+
+Each handler runs correlated with its event (its log lines carry the correlation id) and, when
+the event carries a trace context, under a span of that trace (`skileez_events.tracing`).
 """
 
 from __future__ import annotations
@@ -34,26 +37,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-import aio_pika
 import asyncpg
 import sqlalchemy.exc
 from aio_pika.abc import AbstractIncomingMessage
+from opentelemetry import trace
 from prometheus_client import Counter
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_db.connections import transaction
 from skileez_db.group_commit import take_batch
+from skileez_events import broker
 from skileez_events.backoff import Backoff
 from skileez_events.envelope import CloudEvent
 from skileez_events.schemas import EventData, event_type_of
 from skileez_events.tables import inbox_table
 from skileez_events.topology import SUBSCRIPTIONS, Names, declare_subscription
+from skileez_events.tracing import continued, correlated, tracer
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +230,7 @@ class EventConsumer:
             await asyncio.wait(self._in_flight, timeout=timeout)
 
     async def _consume_until_disconnected(self, backoff: Backoff) -> None:
-        connection = await aio_pika.connect(self._amqp_url)
+        connection = await broker.connect(self._amqp_url)
         lost = asyncio.Event()
         connection.close_callbacks.add(lambda *_: lost.set())
         async with connection:
@@ -390,7 +395,35 @@ class EventConsumer:
         if self._lock_ahead is not None and fresh:
             await self._lock_ahead(connection, [delivery.event for delivery in fresh])
         for delivery in fresh:
-            await delivery.handler(delivery.event, connection)
+            with _handling(delivery):
+                await delivery.handler(delivery.event, connection)
+
+
+@contextlib.contextmanager
+def _handling(delivery: _Delivery) -> Iterator[None]:
+    """The handler runs correlated with its event and, when the message or its envelope carries
+    a trace context, under a span continuing that trace (the relay's publish, else the cause)."""
+    envelope = delivery.event.envelope
+    cause = continued(delivery.message.headers) or continued(
+        {"traceparent": envelope.traceparent, "tracestate": envelope.tracestate}
+    )
+    span: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if cause is not None:
+        span = tracer.start_as_current_span(
+            f"{envelope.type} process",
+            context=cause,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": delivery.message.routing_key or envelope.type,
+                "messaging.message.id": envelope.id,
+                "messaging.message.conversation_id": envelope.correlationid,
+            },
+        )
+    with correlated(envelope.correlationid), span:
+        yield
+        log.debug("handled %s %s", envelope.type, envelope.id)
 
 
 def _database_unreachable(error: BaseException) -> bool:

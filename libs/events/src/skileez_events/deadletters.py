@@ -15,6 +15,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
+from skileez_events import broker
 from skileez_events.topology import Names
 
 
@@ -67,7 +68,7 @@ async def _taken(
 
 async def list_dead_letters(amqp_url: str, names: Names) -> list[DeadLetter]:
     found: list[DeadLetter] = []
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await broker.connect(amqp_url) as connection:
         for queue in dead_letter_queues(names):
             async with _taken(connection, queue) as (_channel, messages):
                 found += [_dead_letter(queue, message) for message in messages]
@@ -77,7 +78,7 @@ async def list_dead_letters(amqp_url: str, names: Names) -> list[DeadLetter]:
 async def replay(amqp_url: str, names: Names, message_id: str | None = None) -> list[DeadLetter]:
     """Send dead letters (all, or the one with `message_id`) back to their consumer's queue."""
     replayed: list[DeadLetter] = []
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await broker.connect(amqp_url) as connection:
         for dlq in dead_letter_queues(names):
             async with _taken(connection, dlq) as (channel, messages):
                 for message in messages:

@@ -10,6 +10,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from skileez_events.schemas import EventData, event_type_of, producer_of
+from skileez_events.tracing import current_trace_context
 
 CONTENT_TYPE = "application/cloudevents+json"
 
@@ -28,6 +29,9 @@ class CloudEvent(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str = Field(min_length=1)
     causationid: str | None = None
+    # CloudEvents' distributed-tracing extension: the W3C trace context of what caused it.
+    traceparent: str | None = None
+    tracestate: str | None = None
     data: dict[str, Any]
 
     def to_json(self) -> bytes:
@@ -45,9 +49,11 @@ def new_event(
     correlation_id: str | None = None,
     causation_id: str | None = None,
 ) -> CloudEvent:
-    """Wrap `data` in a fresh envelope; a new correlation id is minted when none is given."""
+    """Wrap `data` in a fresh envelope; a new correlation id is minted when none is given, and
+    the current span's trace context (if any) goes with it."""
     event_id = str(uuid.uuid4())
     event_type = event_type_of(type(data))
+    trace_context = current_trace_context()
     return CloudEvent(
         id=event_id,
         source=f"/skileez/{producer_of(event_type)}",
@@ -57,6 +63,8 @@ def new_event(
         correlationid=correlation_id or str(uuid.uuid4()),
         causationid=causation_id,
         data=data.model_dump(mode="json"),
+        traceparent=trace_context.get("traceparent"),
+        tracestate=trace_context.get("tracestate"),
     )
 
 

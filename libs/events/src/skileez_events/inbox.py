@@ -15,11 +15,12 @@ from datetime import timedelta
 
 import asyncpg
 
+from skileez_db.statements import rows_touched
 from skileez_events.consumer import Inbox
 
 
 async def prune_handled(
-    connection: asyncpg.Connection, inbox: Inbox, *, older_than: timedelta, limit: int
+    connection: asyncpg.Connection, limit: int, *, inbox: Inbox, older_than: timedelta
 ) -> int:
     """Delete up to `limit` inbox rows recorded more than `older_than` ago; return how many.
 
@@ -33,4 +34,4 @@ async def prune_handled(
         older_than,
         limit,
     )
-    return int(status.split()[-1])
+    return rows_touched(status)

@@ -19,7 +19,7 @@ import asyncpg
 from sqlalchemy import MetaData, Table
 
 from skileez_db.connections import after_commit
-from skileez_db.statements import StagedInsert
+from skileez_db.statements import StagedInsert, rows_touched
 from skileez_events.envelope import CloudEvent
 from skileez_events.tables import outbox_table
 
@@ -55,7 +55,7 @@ class Outbox:
 
 
 async def prune_sent(
-    connection: asyncpg.Connection, outbox: Outbox, *, older_than: timedelta, limit: int
+    connection: asyncpg.Connection, limit: int, *, outbox: Outbox, older_than: timedelta
 ) -> int:
     """Delete up to `limit` rows sent more than `older_than` ago; return how many went.
 
@@ -70,4 +70,4 @@ async def prune_sent(
         older_than,
         limit,
     )
-    return int(status.split()[-1])
+    return rows_touched(status)

@@ -6,6 +6,9 @@ broker has confirmed every message, so several replicas never publish the same c
 row the broker did not confirm is marked unsent again, with its error, before the commit. A
 relay that dies before the commit leaves its rows unsent and they are published again:
 delivery is at least once, and consumers' inboxes absorb the copy.
+
+An event stored with a trace context (`skileez_events.tracing`) is published under a span of
+that trace, whose context the message carries in its headers.
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ import logging
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractExchange
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skileez_db.connections import transaction
+from skileez_events import broker
 from skileez_events.backoff import Backoff
 from skileez_events.envelope import CONTENT_TYPE
 from skileez_events.outbox import Outbox
 from skileez_events.schemas import producer_of
 from skileez_events.topology import Names, declare_exchanges
+from skileez_events.tracing import continued, current_trace_context, trace_context_in, tracer
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,7 @@ class OutboxRelay:
         try:
             while True:
                 try:
-                    connection = await aio_pika.connect(self._amqp_url)
+                    connection = await broker.connect(self._amqp_url)
                     connection.close_callbacks.add(self._on_connection_lost)
                     async with connection:
                         channel = await connection.channel(
@@ -149,7 +155,9 @@ class OutboxRelay:
                 if result is not None
             ]
             for seq, error in failures:
-                if not isinstance(error, Exception):
+                # A publish cancelled while this task is not: aiormq failing its pending
+                # confirmation on a connection found dead (missed heartbeats), not a shutdown.
+                if not isinstance(error, Exception | asyncio.CancelledError):
                     raise error
                 await conn.execute(self._mark_failed, seq, repr(error)[:1000])
         if failures:
@@ -161,8 +169,34 @@ class OutboxRelay:
         return len(rows) - len(failures), len(failures)
 
     async def _publish(self, exchanges: dict[str, AbstractExchange], row: asyncpg.Record) -> None:
+        cause = continued(trace_context_in(row["body"]))
+        if cause is None:
+            await self._send(exchanges, row, {})
+            return
+        # The event's own trace continues here; the message carries this span's context.
+        with tracer.start_as_current_span(
+            f"{row['event_type']} publish",
+            context=cause,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": producer_of(row["event_type"]),
+                "messaging.message.id": row["event_id"],
+                "messaging.message.conversation_id": row["correlation_id"],
+            },
+        ):
+            await self._send(exchanges, row, current_trace_context())
+
+    async def _send(
+        self,
+        exchanges: dict[str, AbstractExchange],
+        row: asyncpg.Record,
+        headers: dict[str, str],
+    ) -> None:
         message = aio_pika.Message(
             row["body"],
+            headers=dict(headers),
             content_type=CONTENT_TYPE,
             message_id=row["event_id"],
             correlation_id=row["correlation_id"],

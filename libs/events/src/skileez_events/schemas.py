@@ -18,6 +18,8 @@ MAX_AMOUNT = 99_999_999_999
 """The largest amount an event may carry."""
 MinorUnits = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 """Money in the currency's minor unit as Stripe counts it (none for zero-decimal currencies)."""
+PersonName = Annotated[str, Field(min_length=1, max_length=200)]
+"""A person's display name, as the `name` claim of their token gave it."""
 
 
 class EventData(BaseModel):
@@ -43,6 +45,10 @@ class ContractCreated(EventData):
     amount: MinorUnits
     currency: Currency
     created_at: AwareDatetime
+    student_name: PersonName | None = None
+    """The student's display name when their token carried one (for pages and Stripe)."""
+    coach_name: PersonName | None = None
+    """The coach's display name when their token carried one."""
 
 
 class ContractActivated(EventData):

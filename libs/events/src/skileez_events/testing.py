@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
-import aio_pika
 import asyncpg
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.engine import make_url
 from yarl import URL
 
+from skileez_events import broker
+from skileez_events.broker import server_of
 from skileez_events.envelope import CloudEvent, new_event
 from skileez_events.schemas import ContractCreated
 from skileez_events.topology import Names, declare_exchanges, delete_topology
@@ -67,6 +68,8 @@ async def _postgres_refusal(url: str) -> str | None:
     """Why the PostgreSQL at `url` cannot be used, or None when it answers."""
     try:
         connection = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        return f"no answer from PostgreSQL at {server_of(url)} within {CONNECT_TIMEOUT:g} s"
     except Exception as error:
         return f"{type(error).__name__}: {error}"
     await connection.close(timeout=CONNECT_TIMEOUT)
@@ -76,7 +79,7 @@ async def _postgres_refusal(url: str) -> str | None:
 async def _amqp_refusal(url: str) -> str | None:
     """Why the RabbitMQ at `url` cannot be used, or None when it answers."""
     try:
-        connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT)
+        connection = await broker.connect(url, timeout=CONNECT_TIMEOUT)
     except Exception as error:
         return f"{type(error).__name__}: {error}"
     await connection.close()
@@ -103,11 +106,22 @@ def _stop_without_servers(local: LocalServers) -> NoReturn:
     )
 
 
+def answering(variable: str, url: str, refusal: str | None) -> str:
+    """`url` (from `variable`) when its server answered, else end the run at once with one
+    message naming the server: a stalled server must not hang every test instead."""
+    if refusal is not None:
+        pytest.exit(
+            f"{variable} names {server_of(url)}, which does not answer: {refusal}",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+    return url
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url(local_servers: LocalServers) -> Iterator[str]:
     """A server-level PostgreSQL URL (`postgresql://...`) whose user may create databases."""
     if url := os.environ.get("TEST_DATABASE_URL"):
-        yield url
+        yield answering("TEST_DATABASE_URL", url, asyncio.run(_postgres_refusal(url)))
         return
     if not _docker_answers():
         if asyncio.run(_postgres_refusal(local_servers.postgres)) is not None:
@@ -123,7 +137,7 @@ def postgres_server_url(local_servers: LocalServers) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def amqp_url(local_servers: LocalServers) -> Iterator[str]:
     if url := os.environ.get("TEST_AMQP_URL"):
-        yield url
+        yield answering("TEST_AMQP_URL", url, asyncio.run(_amqp_refusal(url)))
         return
     if not _docker_answers():
         if asyncio.run(_amqp_refusal(local_servers.amqp)) is not None:
@@ -171,7 +185,7 @@ async def events_names(amqp_url: str) -> AsyncIterator[Names]:
     """A fresh `EVENTS_NAMESPACE` for one test; its exchanges and queues are deleted after."""
     names = Names(f"test-{uuid.uuid4().hex[:12]}.")
     yield names
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await broker.connect(amqp_url) as connection:
         await delete_topology(await connection.channel(), names)
 
 
@@ -180,7 +194,7 @@ async def tap(
     amqp_url: str, names: Names, routing_key: str = "#"
 ) -> AsyncIterator[list[AbstractIncomingMessage]]:
     """A private queue bound to every producer exchange: collects every message published."""
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await broker.connect(amqp_url) as connection:
         channel = await connection.channel()
         exchanges = await declare_exchanges(channel, names)
         queue = await channel.declare_queue(exclusive=True)
@@ -213,13 +227,18 @@ async def wait_until(
 
 
 class TcpProxy:
-    """A loopback TCP proxy a test can cut and restore, to take a server away from a client."""
+    """A loopback TCP proxy a test can cut and restore, to take a server away from a client,
+    or stall, to make it a black hole (connections accepted, nothing ever answered)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self._target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.port = 0
+        self.accepted = 0
+        """Connections accepted so far (a client retrying through a black hole adds more)."""
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -235,23 +254,40 @@ class TcpProxy:
             writer.close()
         self._pipes.clear()
 
+    def stall(self) -> None:
+        """Keep accepting connections but forward nothing, either way, until `resume`: a
+        server that accepted TCP and never sent its protocol header, as a stalled node did."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Forward again what `stall` held, and connect what was accepted meanwhile."""
+        self._flowing.set()
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._pipes.add(writer)
+        await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
             writer.close()
             return
-        self._pipes |= {writer, up_writer}
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        self._pipes.add(up_writer)
+        await asyncio.gather(
+            _pipe(reader, up_writer, self._flowing), _pipe(up_reader, writer, self._flowing)
+        )
 
     def url_for(self, url: str) -> str:
         """`url` (a database or broker URL) with its host and port replaced by this proxy's."""
         return str(URL(url).with_host("127.0.0.1").with_port(self.port))
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     with contextlib.suppress(OSError, asyncio.CancelledError):
         while data := await reader.read(65536):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
     writer.close()

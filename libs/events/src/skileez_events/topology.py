@@ -5,8 +5,10 @@
   with a delivery limit, dead-lettering through the consumer's own `{ns}{consumer}.dead-letters`
   exchange into its own `....dlq` queue;
 - every producer exchange has the alternate exchange `{ns}unrouted`, whose queue keeps the
-  events that no one subscribes to (yet), so nothing published is refused or silently lost
-  (that queue and the dead-letter queues are bounded by the broker's policies: deploy/README.md).
+  events that no one subscribes to (yet), so no publish is refused; it keeps the latest 100,000
+  for 30 days and drops older ones. The broker's policies bound it and the dead-letter queues,
+  and make consumer queues dead-letter at least once: a letter a full dead-letter queue refuses
+  waits in its queue (deploy/README.md, "Broker queue limits and alerts").
 
 Ownership: a consumer declares its own names (dead-letter exchange, queues, bindings). The
 shared names (the producer exchanges, `unrouted` and its queue) are the broker's: deployed by

@@ -14,13 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from skileez_events import EventConsumer, Inbox, Names, Outbox, OutboxRelay, Subscription
 from skileez_events.consumer import LockAhead
 from skileez_web.auth import TOKEN_RULES
+from skileez_web.backlog import Sample, outbox_sample, queues_sample, sample_every
 from skileez_web.correlation import correlation_middleware
 from skileez_web.database import create_engine
 from skileez_web.docs import DOCS_PAGE, docs_api, docs_page
+from skileez_web.logs import access_log_middleware
 from skileez_web.observability import READINESS, metrics_middleware, standard_api
 from skileez_web.openapi import Api
-from skileez_web.origins import ORIGINS, Origins, origin_middleware, strict_transport_security
-from skileez_web.problems import REFUSALS, Refusals, problem_middleware
+from skileez_web.origins import ORIGINS, Origins, origin_middleware, security_headers
+from skileez_web.pages import LINKS, pages_api, problem_page
+from skileez_web.problems import PROBLEM_PAGE, REFUSALS, Refusals, problem_middleware
 from skileez_web.readiness import ReadinessCheck, ReadinessChecks
 from skileez_web.retention import Pruning, prune_every
 from skileez_web.settings import ServiceSettings
@@ -41,30 +44,35 @@ def service_app(
 ) -> web.Application:
     """An application with problem+json errors (the domain's `refusals` among them), metrics,
     health, readiness, the sign-in links (their codes in the database of `engine`), the
-    checks on requests from other sites, an `/openapi.json` that describes every route, and
-    `/docs`, the same document as a page.
+    checks on requests from other sites, an `/openapi.json` that describes every route,
+    `/docs`, the same document as a page, and the shared stylesheet; a browser sees every
+    refusal as the shared error page (`skileez_web.pages`).
 
     `public_url` is where browsers reach this service (one of `settings`' public URLs)."""
     app = web.Application(
         middlewares=[
             correlation_middleware,
+            *([access_log_middleware] if settings.access_log else []),
             metrics_middleware,
             problem_middleware,
             origin_middleware,
         ]
     )
     app[REFUSALS] = refusals
+    app[PROBLEM_PAGE] = problem_page
+    app[LINKS] = settings.links
     app[READINESS] = ReadinessChecks(readiness)
     app[TOKEN_RULES] = settings.token_rules
     app[ORIGINS] = Origins.of(
         public_url, (settings.contracts_url, settings.payments_url, settings.scheduling_url)
     )
-    app.on_response_prepare.append(strict_transport_security)
+    app.on_response_prepare.append(security_headers)
     app.on_startup.append(keeping_sign_in_codes(engine))
     app.add_routes(standard_api.routes)
     app.add_routes(sign_in_api.routes)
     app.add_routes(docs_api.routes)
-    spec = api.spec(standard_api, sign_in_api, docs_api)
+    app.add_routes(pages_api.routes)
+    spec = api.spec(standard_api, sign_in_api, docs_api, pages_api)
     app[DOCS_PAGE] = docs_page(spec)
 
     async def openapi(_request: web.Request) -> web.Response:
@@ -121,14 +129,32 @@ def relaying(
     outbox: Outbox,
     relay_key: web.AppKey[OutboxRelay],
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context: the service's outbox relay, drained then stopped at shutdown."""
+    """A cleanup context: the service's outbox relay, drained then stopped at shutdown, and
+    the sampling of its backlog (`skileez_web.backlog`)."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         relay = OutboxRelay(
             app[engine_key], outbox, settings.amqp_url, Names(settings.events_namespace)
         )
         app[relay_key] = relay
+        samples = [("outbox", outbox_sample(app[engine_key], outbox))]
+        watch = partial(sample_every, settings.metrics_interval_seconds, samples)
         async for _ in background("outbox relay", relay.run, relay.drain)(app):
+            async for _ in background("outbox metrics", watch)(app):
+                yield
+
+    return context
+
+
+def sampling(
+    settings: ServiceSettings, samples: Callable[[web.Application], Sequence[tuple[str, Sample]]]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context: a service's own gauges, `samples` of the started app taken every
+    `METRICS_INTERVAL_SECONDS` (`skileez_web.backlog`)."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        watch = partial(sample_every, settings.metrics_interval_seconds, samples(app))
+        async for _ in background("metrics sampling", watch)(app):
             yield
 
     return context
@@ -165,20 +191,27 @@ def consuming(
     subscriptions: Sequence[Subscription],
     lock_ahead: LockAhead | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context: the service's event consumer, drained then stopped at shutdown."""
+    """A cleanup context: the service's event consumer, drained then stopped at shutdown, and
+    the sampling of its queues (`skileez_web.backlog`)."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
+        names = Names(settings.events_namespace)
         running = EventConsumer(
             consumer=consumer,
             engine=app[engine_key],
             inbox=inbox,
             amqp_url=settings.amqp_url,
-            names=Names(settings.events_namespace),
+            names=names,
             subscriptions=subscriptions,
             lock_ahead=lock_ahead,
         )
         app[consumer_key] = running
+        samples = [
+            ("queues", queues_sample(lambda: running.ready, consumer, settings.amqp_url, names))
+        ]
+        watch = partial(sample_every, settings.metrics_interval_seconds, samples)
         async for _ in background(f"{consumer} consumer", running.run, running.drain)(app):
-            yield
+            async for _ in background(f"{consumer} queue metrics", watch)(app):
+                yield
 
     return context

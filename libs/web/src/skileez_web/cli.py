@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from aiohttp import web
 
 from skileez_web.database import create_engine, migrate
+from skileez_web.logs import log_json_lines
 from skileez_web.retention import Pruning, prune
-from skileez_web.settings import DatabaseSettings, ServiceSettings
+from skileez_web.settings import DatabaseSettings, RetentionSettings, ServiceSettings
+from skileez_web.tracing import start_tracing
 
 S = TypeVar("S", bound=ServiceSettings)
+R = TypeVar("R", bound=RetentionSettings)
 
 
 def run_service(
@@ -24,29 +26,35 @@ def run_service(
     create_app: Callable[[S], web.Application],
     argv: list[str] | None = None,
     *,
-    retention: Callable[[S], Sequence[Pruning]],
+    retention: Callable[[R], Sequence[Pruning]],
+    retention_settings: type[R],
 ) -> None:
     """`migrate` the database, `serve` the app, or `prune` once what `retention` names (the
-    job every replica also runs on an interval) and print how many rows of each table went."""
+    job every replica also runs on an interval) and print how many rows of each table went.
+    `settings_type` must be a `retention_settings`, which is what `prune` alone reads."""
     parser = argparse.ArgumentParser(prog=f"python -m {package}")
     parser.add_argument("command", choices=["migrate", "serve", "prune"])
     args = parser.parse_args(argv)
     if args.command == "migrate":
         # DATABASE_URL alone: a migration Job is given no other secret (deploy/k8s).
         database = DatabaseSettings()
-        _log_as(package, database.log_level)
+        log_json_lines(package.removeprefix("skileez_"), database.log_level)
         migrate(package, database.database_url)
         return
-    settings = settings_type()  # every field comes from the environment
-    _log_as(package, settings.log_level)
     if args.command == "prune":
-        pruned = asyncio.run(_prune_once(settings, retention(settings)))
+        # The database URL and retention ages alone: no JWT, broker or Stripe secret.
+        kept = retention_settings()
+        log_json_lines(package.removeprefix("skileez_"), kept.log_level)
+        pruned = asyncio.run(_prune_once(kept, retention(kept)))
         for table, count in pruned.items():
             print(f"{table}: {count} pruned")
         return
+    settings = settings_type()  # every field comes from the environment
+    log_json_lines(package.removeprefix("skileez_"), settings.log_level)
     import uvloop
 
     uvloop.install()
+    start_tracing(package.removeprefix("skileez_"), settings.otel_exporter_otlp_endpoint)
     app = create_app(settings)
     app.on_startup.append(_freeze_what_start_up_made)  # after the cleanup contexts started
     web.run_app(
@@ -54,23 +62,17 @@ def run_service(
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,
-        access_log=None,
+        access_log=None,  # ACCESS_LOG: skileez_web.logs, inside each request's trace
         print=None,
     )
 
 
-async def _prune_once(settings: ServiceSettings, prunings: Sequence[Pruning]) -> dict[str, int]:
+async def _prune_once(settings: RetentionSettings, prunings: Sequence[Pruning]) -> dict[str, int]:
     engine = create_engine(settings.database_url, pool_size=1)
     try:
         return await prune(engine, prunings, batch_size=settings.retention_batch_size)
     finally:
         await engine.dispose()
-
-
-def _log_as(package: str, level: str) -> None:
-    logging.basicConfig(
-        level=level, format=f"%(asctime)s {package} %(levelname)s %(name)s: %(message)s"
-    )
 
 
 async def _freeze_what_start_up_made(_app: web.Application) -> None:

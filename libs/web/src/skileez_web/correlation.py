@@ -1,5 +1,6 @@
 """The correlation id of a request: taken from `X-Correlation-Id` when the caller sends a sane
-one, minted otherwise, echoed on the response, and carried by every event the request causes."""
+one, minted otherwise, echoed on the response, carried by every event the request causes and by
+every line it logs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 
 from aiohttp import web
 
+from skileez_events.tracing import correlated
 from skileez_web.problems import Handler
 
 HEADER = "X-Correlation-Id"
@@ -20,7 +22,8 @@ async def correlation_middleware(request: web.Request, handler: Handler) -> web.
     given = request.headers.get(HEADER, "")
     request[_KEY] = given if _SANE.match(given) else str(uuid.uuid4())
     try:
-        response = await handler(request)
+        with correlated(request[_KEY]):
+            response = await handler(request)
     except web.HTTPException as error:
         error.headers[HEADER] = request[_KEY]
         raise

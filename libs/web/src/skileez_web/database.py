@@ -14,10 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from skileez_db.connections import asyncpg_dsn, server_dsn
 
+CONNECT_TIMEOUT = 10.0
+"""Seconds for TCP, TLS and PostgreSQL's startup together: a server that accepts connections
+and never answers (a black hole) fails the checkout instead of hanging it."""
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+STATEMENT_TIMEOUT = 30.0
+"""Seconds a statement of a service may wait for its answer: a connection whose server stops
+answering fails (and is invalidated) instead of holding its request forever."""
+
+
+def create_engine(
+    url: str, pool_size: int = 10, statement_timeout: float | None = STATEMENT_TIMEOUT
+) -> AsyncEngine:
     """A fixed pool of `pool_size` connections (past that, a checkout waits for a free one),
-    without pre-ping, every statement planned for its own parameters.
+    without pre-ping, every statement planned for its own parameters, connecting and answering
+    within bounded times (`statement_timeout` None for migrations, which may run long).
 
     No overflow: an overflow connection is closed as soon as it is returned, so a load just
     above the pool size opened a backend, and parsed every prepared statement again, for
@@ -34,7 +45,12 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     dsn = asyncpg_dsn(url)
 
     async def connect() -> asyncpg.Connection:
-        return await asyncpg.connect(dsn, server_settings={"plan_cache_mode": "force_custom_plan"})
+        return await asyncpg.connect(
+            dsn,
+            timeout=CONNECT_TIMEOUT,
+            command_timeout=statement_timeout,
+            server_settings={"plan_cache_mode": "force_custom_plan"},
+        )
 
     return create_async_engine(url, pool_size=pool_size, max_overflow=0, async_creator=connect)
 
@@ -80,7 +96,9 @@ def run_migrations_online(config: Config, target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def main() -> None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url") or "", pool_size=1)
+        engine = create_engine(
+            config.get_main_option("sqlalchemy.url") or "", pool_size=1, statement_timeout=None
+        )
         async with engine.connect() as connection:
             await connection.run_sync(run)
             await connection.commit()

@@ -21,6 +21,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HTML = "html"
 """A response given as an HTML page."""
 
+CSS = "css"
+"""A response given as a stylesheet."""
+
 REDIRECT = "redirect"
 """A response that is a redirect (303) for browsers."""
 
@@ -200,6 +203,8 @@ def _response(status: int, spec: ResponseSpec) -> dict[str, Any]:
         }
     elif spec == HTML:
         response["content"] = {"text/html": {"schema": {"type": "string"}}}
+    elif spec == CSS:
+        response["content"] = {"text/css": {"schema": {"type": "string"}}}
     elif isinstance(spec, type):
         response["content"] = {"application/json": {"schema": _ref(spec)}}
     if status == HTTPStatus.TOO_MANY_REQUESTS:

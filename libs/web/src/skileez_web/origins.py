@@ -10,8 +10,6 @@ from aiohttp import web
 from yarl import URL
 
 from skileez_web.auth import bearer_token
-from skileez_web.negotiation import wants_html
-from skileez_web.pages import refusal_page
 from skileez_web.problems import Handler, Problem
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -73,16 +71,16 @@ def cross_site_refusal() -> Problem:
 @web.middleware
 async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """403 `cross_site_request` for an unsafe request from another site's page (login CSRF
-    and CSRF on cookie-authenticated forms); a page for a browser."""
+    and CSRF on cookie-authenticated forms); a page for a browser (`problem_middleware`)."""
     if request.app[ORIGINS].refuses(request):
-        refusal = cross_site_refusal()
-        if wants_html(request):
-            return refusal_page(refusal)
-        raise refusal
+        raise cross_site_refusal()
     return await handler(request)
 
 
-async def strict_transport_security(request: web.Request, response: web.StreamResponse) -> None:
-    """On an https service every answer, refusals included, tells browsers to stay on https."""
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer: no page of another site may frame ours (a framed sign-in or payment form
+    would post with our own Origin: clickjacking); on an https service, stay on https."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
     if request.app[ORIGINS].https:
         response.headers.setdefault("Strict-Transport-Security", HSTS)

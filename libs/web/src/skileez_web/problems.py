@@ -6,12 +6,10 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from functools import wraps
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
@@ -83,45 +81,36 @@ def as_problem(refusals: Refusals, error: Exception) -> Problem | None:
     return None
 
 
+ProblemPage = Callable[[web.Request, Problem], web.StreamResponse]
+PROBLEM_PAGE: web.AppKey[ProblemPage] = web.AppKey("problem_page")
+"""How the app shows a refusal to a browser (`skileez_web.pages.problem_page`)."""
+
+
+def answer(request: web.Request, problem: Problem) -> web.StreamResponse:
+    """The refusal as a page for a browser, where the app shows pages; else problem+json."""
+    if wants_html(request) and (show := request.app.get(PROBLEM_PAGE)) is not None:
+        return show(request, problem)
+    return problem.response()
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn `Problem`, the service's refusals, aiohttp's own HTTP errors and crashes into
-    problem+json answers."""
+    problem+json answers, or into pages for a browser: no navigation ends on JSON."""
     try:
         return await handler(request)
     except Problem as problem:
-        return problem.response()
+        return answer(request, problem)
     except web.HTTPException as error:
         if error.status < 400:
             raise
         code = HTTPStatus(error.status).phrase.lower().replace(" ", "_")
-        return problem_response(error.status, code, error.reason)
+        return answer(request, Problem(error.status, code, error.reason))
     except Exception as error:
         if (refused := as_problem(request.app.get(REFUSALS, {}), error)) is not None:
-            return refused.response()
+            return answer(request, refused)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem_response(500, "internal_error", "Something went wrong on our side.")
-
-
-def page(handler: Handler) -> Handler:
-    """A route browsers navigate to: its refusals are shown to a browser as the service's
-    `problem.html` page, and as problem+json to anything else."""
-
-    @wraps(handler)
-    async def render_refusals(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Exception as error:
-            problem = as_problem(request.app.get(REFUSALS, {}), error)
-            if problem is None or not wants_html(request):
-                raise
-            response = aiohttp_jinja2.render_template(
-                "problem.html", request, {"problem": problem}, status=problem.status
-            )
-            response.headers.update(problem.headers)
-            return response
-
-    return render_refusals
+        return answer(request, Problem(500, "internal_error", "Something went wrong on our side."))
 
 
 def path_id(

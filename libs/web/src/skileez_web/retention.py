@@ -24,7 +24,7 @@ from skileez_db.connections import transaction
 from skileez_events import Inbox, Outbox
 from skileez_events.inbox import prune_handled
 from skileez_events.outbox import prune_sent
-from skileez_web.settings import ServiceSettings
+from skileez_web.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +47,20 @@ class Pruning:
 
 
 def messaging_pruning(
-    settings: ServiceSettings, *, inbox: Inbox, outbox: Outbox | None = None
+    settings: RetentionSettings, *, inbox: Inbox, outbox: Outbox | None = None
 ) -> list[Pruning]:
     """The outbox's sent rows and the inbox's old rows, at the ages the settings give."""
     prunings = []
     if outbox is not None:
         sent = timedelta(days=settings.outbox_retention_days)
         prunings.append(
-            Pruning(outbox.table.name, partial(_prune_outbox, outbox=outbox, older_than=sent))
+            Pruning(outbox.table.name, partial(prune_sent, outbox=outbox, older_than=sent))
         )
     handled = timedelta(days=settings.inbox_retention_days)
     prunings.append(
-        Pruning(inbox.table.name, partial(_prune_inbox, inbox=inbox, older_than=handled))
+        Pruning(inbox.table.name, partial(prune_handled, inbox=inbox, older_than=handled))
     )
     return prunings
-
-
-async def _prune_outbox(
-    connection: asyncpg.Connection, limit: int, *, outbox: Outbox, older_than: timedelta
-) -> int:
-    return await prune_sent(connection, outbox, older_than=older_than, limit=limit)
-
-
-async def _prune_inbox(
-    connection: asyncpg.Connection, limit: int, *, inbox: Inbox, older_than: timedelta
-) -> int:
-    return await prune_handled(connection, inbox, older_than=older_than, limit=limit)
 
 
 async def prune(

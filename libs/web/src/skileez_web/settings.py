@@ -56,7 +56,22 @@ class DatabaseSettings(BaseSettings):
         return value
 
 
-class ServiceSettings(DatabaseSettings):
+class RetentionSettings(DatabaseSettings):
+    """What `prune` reads: the database URL and the retention ages, no other secret."""
+
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_retention_days: int = Field(
+        default=7, ge=1, description="sent outbox rows are pruned this long after they were sent"
+    )
+    inbox_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="inbox rows are pruned this long after their event was handled; keep it"
+        " longer than dead letters are kept (skileez_events.inbox)",
+    )
+
+
+class ServiceSettings(RetentionSettings):
     """Read once from the environment at start-up (README.md, "Configuration")."""
 
     amqp_url: str = Field(
@@ -78,15 +93,18 @@ class ServiceSettings(DatabaseSettings):
     db_pool_size: int = 10
     shutdown_timeout: float = 15.0
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
-    retention_batch_size: int = Field(default=500, ge=1, le=10_000)
-    outbox_retention_days: int = Field(
-        default=7, ge=1, description="sent outbox rows are pruned this long after they were sent"
+    metrics_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how often the backlog gauges (outbox, queues, dead letters) are sampled",
     )
-    inbox_retention_days: int = Field(
-        default=30,
-        ge=1,
-        description="inbox rows are pruned this long after their event was handled; keep it"
-        " longer than dead letters are kept (skileez_events.inbox)",
+    access_log: bool = Field(
+        default=False, description="log a JSON line for every HTTP request answered"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="where set (http://collector:4318), traces are exported over OTLP/HTTP;"
+        " unset, tracing is off",
     )
 
     @field_validator("jwt_secret")
@@ -138,6 +156,26 @@ class Links:
         self._contracts = contracts_url.rstrip("/")
         self._payments = payments_url.rstrip("/")
         self._scheduling = scheduling_url.rstrip("/")
+
+    def home(self) -> str:
+        """Where a person starts: their contracts when signed in, else how to sign in."""
+        return f"{self._contracts}/"
+
+    def contracts(self) -> str:
+        return f"{self._contracts}/contracts"
+
+    def proposals(self) -> str:
+        return f"{self._contracts}/proposals"
+
+    def proposal(self, proposal_id: UUID) -> str:
+        return f"{self._contracts}/proposals/{proposal_id}"
+
+    def notifications(self) -> str:
+        return f"{self._contracts}/notifications"
+
+    def sessions(self) -> str:
+        """The person's sessions, of all their contracts."""
+        return f"{self._scheduling}/sessions"
 
     def contract(self, contract_id: UUID) -> str:
         return f"{self._contracts}/contracts/{contract_id}"

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -36,13 +36,17 @@ from skileez_web.auth import (
     caller_and_expiry,
     mint_for,
 )
-from skileez_web.negotiation import wants_html
 from skileez_web.openapi import HTML, REDIRECT, Api
 from skileez_web.origins import ORIGINS
-from skileez_web.pages import refusal_page, render
-from skileez_web.problems import Handler, Problem, parse_form, parse_json, parse_query
+from skileez_web.pages import render_page
+from skileez_web.problems import Problem, parse_form, parse_json, parse_query
 
 CODE_LIFETIME = timedelta(minutes=10)
+TOKEN_MARGIN = timedelta(minutes=1)
+"""A code expires this long before the token it came from, so the cookie it sets is usable."""
+CODES_PER_USER = 5
+"""Unused codes a person may hold: each new one beyond them replaces their oldest, so nobody
+grows the table by asking again and again."""
 MAX_NEXT = 2000
 PRUNED_PER_CODE = 100
 """Expired codes deleted by each new one, so the table stays as small as the codes in use."""
@@ -77,7 +81,8 @@ def local_path(value: str) -> str:
     """`value` when it is a path of this service, however a browser would read it; else
     ValueError. Browsers drop tab, CR and LF from URLs (`/%09/evil.com` is `//evil.com` to
     them) and read a backslash as a slash, so any control character or backslash, encoded or
-    not, is refused, as is anything that names a scheme or a host once parsed."""
+    not, is refused, as is anything that names a scheme or a host once parsed, and any `.` or
+    `..` segment (`/.//evil.com` is `//evil.com` once a proxy or a browser normalises it)."""
     decoded, seen = value, {value}
     while (decoded := unquote(decoded)) not in seen:  # every layer of percent-encoding
         seen.add(decoded)
@@ -89,7 +94,7 @@ def local_path(value: str) -> str:
         if not form.startswith("/") or form.startswith("//"):
             raise ValueError("must be a path on this service")
         parts = urlsplit(form)
-        if parts.scheme or parts.netloc:
+        if parts.scheme or parts.netloc or {".", ".."} & set(parts.path.split("/")):
             raise ValueError("must be a path on this service")
     return value
 
@@ -136,18 +141,21 @@ class SignInCodes:
         self._engine = engine
 
     async def issue(self, principal: Principal, token_expires_at: float) -> tuple[str, datetime]:
-        """A new code for `principal` and when it expires (within `CODE_LIFETIME`, never after
-        their token)."""
+        """A new code for `principal` and when it expires (within `CODE_LIFETIME`, a minute
+        before their token at the latest); it replaces their oldest past `CODES_PER_USER`."""
         code = secrets.token_urlsafe(32)
         async with connection(self._engine) as db:
             expires_at: datetime = await db.fetchval(
                 "WITH pruned AS (DELETE FROM sign_in_codes WHERE code_hash IN ("
                 " SELECT code_hash FROM sign_in_codes WHERE expires_at <= now()"
-                " LIMIT $7 FOR UPDATE SKIP LOCKED))"
+                " LIMIT $7 FOR UPDATE SKIP LOCKED)),"
+                " superseded AS (DELETE FROM sign_in_codes WHERE code_hash IN ("
+                " SELECT code_hash FROM sign_in_codes WHERE user_id = $2"
+                " ORDER BY created_at DESC OFFSET $8))"
                 " INSERT INTO sign_in_codes"
                 " (code_hash, user_id, role, name, token_expires_at, expires_at)"
                 " VALUES ($1, $2, $3, $4, to_timestamp($5::float8),"
-                " least(now() + $6::interval, to_timestamp($5::float8)))"
+                " least(now() + $6::interval, to_timestamp($5::float8) - $9::interval))"
                 " RETURNING expires_at",
                 _digest(code),
                 principal.user_id,
@@ -156,6 +164,8 @@ class SignInCodes:
                 token_expires_at,
                 CODE_LIFETIME,
                 PRUNED_PER_CODE,
+                CODES_PER_USER - 1,
+                TOKEN_MARGIN,
             )
         return code, expires_at
 
@@ -202,21 +212,6 @@ def invalid_code() -> Problem:
     )
 
 
-def shown_to_browsers(handler: Handler) -> Handler:
-    """A browser sees this route's refusals as a page; anything else, as problem+json."""
-
-    @wraps(handler)
-    async def answer(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Problem as problem:
-            if not wants_html(request):
-                raise
-            return refusal_page(problem)
-
-    return answer
-
-
 sign_in_api = Api("sign-in")
 
 
@@ -229,6 +224,10 @@ sign_in_api = Api("sign-in")
 )
 async def create_sign_in_code(request: web.Request) -> web.Response:
     principal, token_expires_at = caller_and_expiry(request, request.app[TOKEN_RULES])
+    if token_expires_at - time.time() <= TOKEN_MARGIN.total_seconds():
+        raise Problem(
+            401, "invalid_token", "The access token expires within a minute: get a new one."
+        )
     asked = await parse_json(request, SignInCodeRequest)
     code, expires_at = await request.app[SIGN_IN_CODES].issue(principal, token_expires_at)
     query = urlencode({"code": code, "next": asked.next}, quote_via=quote)
@@ -246,17 +245,18 @@ async def create_sign_in_code(request: web.Request) -> web.Response:
     responses={200: HTML, 401: None, 422: None},
     auth=False,
 )
-@shown_to_browsers
 async def sign_in_page(request: web.Request) -> web.Response:
     link = parse_query(request, SignInLink)
     pending = await request.app[SIGN_IN_CODES].pending(link.code)
     if pending is None:
         raise invalid_code()
     principal = pending.principal
-    response = render(
-        "sign_in.html",
+    response = render_page(
+        request,
+        "skileez/sign_in.html",
         {
             "who": principal.name or principal.user_id,
+            "user_id": principal.user_id,
             "role": str(principal.role),
             "code": link.code,
             "next": link.next,
@@ -277,7 +277,6 @@ async def sign_in_page(request: web.Request) -> web.Response:
     responses={303: REDIRECT, 401: None, 403: None, 422: None},
     auth=False,
 )
-@shown_to_browsers
 async def sign_in(request: web.Request) -> web.Response:
     link = await parse_form(request, SignInLink)
     pending = await request.app[SIGN_IN_CODES].spend(link.code)

@@ -5,10 +5,20 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from skileez_web.rate_limit import Rate
-from skileez_web.settings import ServiceSettings
+from skileez_web.settings import RetentionSettings, ServiceSettings
 
 
-class PaymentsSettings(ServiceSettings):
+class PaymentsRetentionSettings(RetentionSettings):
+    """What payments' `prune` reads: the shared retention settings and the Stripe bodies' age."""
+
+    stripe_event_body_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="raw bodies of stored Stripe events are cleared this long after receipt",
+    )
+
+
+class PaymentsSettings(ServiceSettings, PaymentsRetentionSettings):
     port: int = 8002
     stripe_secret_key: SecretStr
     stripe_publishable_key: str = ""
@@ -30,11 +40,6 @@ class PaymentsSettings(ServiceSettings):
     )
     stripe_route_limit_burst: int = Field(
         default=10, ge=1, description="requests a user may make at once to each such route"
-    )
-    stripe_event_body_retention_days: int = Field(
-        default=90,
-        ge=1,
-        description="raw bodies of stored Stripe events are cleared this long after receipt",
     )
 
     @field_validator("stripe_webhook_secret")

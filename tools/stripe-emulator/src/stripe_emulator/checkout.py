@@ -11,7 +11,12 @@ from aiohttp import web
 from stripe_emulator import currency as currencies
 from stripe_emulator.expand import expand
 from stripe_emulator.listing import LIST_PARAMS, created_filter, paginate
-from stripe_emulator.objects import build_checkout_session, build_line_item, new_id
+from stripe_emulator.objects import (
+    build_checkout_session,
+    build_line_item,
+    build_product,
+    new_id,
+)
 from stripe_emulator.state import EmulatorState, RequestOrigin, origin_of, state_of
 from stripe_emulator.store import newest_first
 from stripe_emulator.wire import (
@@ -33,6 +38,8 @@ routes = web.RouteTableDef()
 
 MIN_EXPIRY = 30 * 60
 MAX_EXPIRY = 24 * 60 * 60
+MAX_UNIT_LABEL = 12
+"""Stripe's longest `product_data[unit_label]`."""
 CREATE_PARAMS = (
     "mode",
     "line_items",
@@ -57,7 +64,8 @@ def _url_param(params: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def _line_items(params: Mapping[str, Any], now: int) -> list[JsonObject]:
+def _line_items(params: Mapping[str, Any], now: int) -> tuple[list[JsonObject], list[JsonObject]]:
+    """The session's line items, and the products Stripe makes of their `product_data`."""
     raw = params.get("line_items")
     if raw is None or raw == "":
         raise StripeError(
@@ -70,7 +78,8 @@ def _line_items(params: Mapping[str, Any], now: int) -> list[JsonObject]:
         raise invalid_param("line_items", "Invalid array: line_items must be a list.")
     if len(raw) > 100:
         raise invalid_param("line_items", "A Checkout Session can have at most 100 line items.")
-    items = []
+    items: list[JsonObject] = []
+    products: list[JsonObject] = []
     for index, entry in enumerate(raw):
         prefix = f"line_items[{index}]"
         if not isinstance(entry, dict):
@@ -117,23 +126,32 @@ def _line_items(params: Mapping[str, Any], now: int) -> list[JsonObject]:
         product = get_dict(price_data, "product_data")
         reject_unknown(
             product,
-            ("name", "description", "metadata", "images"),
+            ("name", "description", "metadata", "images", "unit_label"),
             f"{prefix}[price_data][product_data]",
         )
         name = get_str(product, "name")
         if name is None:
             raise missing_param(f"{prefix}[price_data][product_data][name]")
+        unit_label = get_str(product, "unit_label")
+        if unit_label is not None and len(unit_label) > MAX_UNIT_LABEL:
+            raise invalid_param(
+                f"{prefix}[price_data][product_data][unit_label]",
+                f"Invalid string: must be at most {MAX_UNIT_LABEL} characters.",
+                "parameter_invalid",
+            )
+        made = build_product(
+            name=name,
+            description=get_str(product, "description"),
+            unit_label=unit_label,
+            created=now,
+        )
         items.append(
             build_line_item(
-                currency=code,
-                unit_amount=unit_amount,
-                quantity=quantity,
-                name=name,
-                product_description=get_str(product, "description"),
-                created=now,
+                currency=code, unit_amount=unit_amount, quantity=quantity, product=made, created=now
             )
         )
-    return items
+        products.append(made)
+    return items, products
 
 
 def create_session(state: EmulatorState, params: Mapping[str, Any], public_base: str) -> JsonObject:
@@ -148,7 +166,7 @@ def create_session(state: EmulatorState, params: Mapping[str, Any], public_base:
     ui_mode = get_str(params, "ui_mode")
     if ui_mode not in (None, "hosted"):
         raise invalid_param("ui_mode", "The emulator only supports `ui_mode=hosted`.")
-    items = _line_items(params, now)
+    items, products = _line_items(params, now)
     code = items[0]["currency"]
     if any(item["currency"] != code for item in items):
         raise invalid_param(
@@ -217,6 +235,7 @@ def create_session(state: EmulatorState, params: Mapping[str, Any], public_base:
     )
     state.store.sessions[session_id] = session
     state.store.line_items[session_id] = items
+    state.store.products.update((product["id"], product) for product in products)
     state.store.intent_data[session_id] = {
         "metadata": get_metadata(intent_data),
         "description": get_str(intent_data, "description"),
@@ -256,7 +275,8 @@ def forget_session(state: EmulatorState, session_id: str) -> JsonObject:
     """Drop a session as if Stripe had never known it (its payments stay)."""
     session = get_session(state, session_id)
     del state.store.sessions[session_id]
-    state.store.line_items.pop(session_id, None)
+    for item in state.store.line_items.pop(session_id, []):
+        state.store.products.pop(item["price"]["product"], None)
     state.store.intent_data.pop(session_id, None)
     for intent_id in [k for k, v in state.store.settlements.items() if v.session == session_id]:
         del state.store.settlements[intent_id]  # its pending delayed payment never settles

@@ -58,13 +58,35 @@ def list_object(data: list[JsonObject], url: str, has_more: bool = False) -> Jso
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
 
 
+def build_product(
+    *, name: str, description: str | None, unit_label: str | None, created: int
+) -> JsonObject:
+    """The product Stripe makes of a line item's `price_data[product_data]`."""
+    return _fill(
+        fixture("product"),
+        active=False,
+        created=created,
+        default_price=None,
+        description=description,
+        id=new_id("prod_", 14),
+        images=[],
+        marketing_features=[],
+        metadata={},
+        name=name,
+        package_dimensions=None,
+        shippable=None,
+        unit_label=unit_label,
+        updated=created,
+        type="service",
+    )
+
+
 def build_line_item(
     *,
     currency: str,
     unit_amount: int,
     quantity: int,
-    name: str,
-    product_description: str | None,
+    product: JsonObject,
     created: int,
 ) -> JsonObject:
     item = fixture("item")
@@ -81,7 +103,7 @@ def build_line_item(
         lookup_key=None,
         metadata={},
         nickname=None,
-        product=new_id("prod_", 14),
+        product=product["id"],
         recurring=None,
         tax_behavior="unspecified",
         tiers_mode=None,
@@ -91,7 +113,6 @@ def build_line_item(
         unit_amount_decimal=str(unit_amount),
     )
     total = unit_amount * quantity
-    del product_description  # the product object is not expanded, as in Stripe's default
     return _fill(
         item,
         amount_discount=0,
@@ -99,7 +120,7 @@ def build_line_item(
         amount_tax=0,
         amount_total=total,
         currency=currency,
-        description=name,
+        description=product["name"],
         id=new_id("li_"),
         quantity=quantity,
         metadata={},

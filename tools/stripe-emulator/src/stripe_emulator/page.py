@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -28,6 +29,35 @@ CLOSED_TITLES = {
 }
 
 
+@dataclass(frozen=True)
+class ShownItem:
+    """A line item as Checkout shows it: its product, how many (in the product's unit, when it
+    has one: "4 sessions"), the price of one, and the line's total."""
+
+    description: str
+    quantity: str
+    unit: str
+    total: str
+
+    @classmethod
+    def of(cls, item: JsonObject, products: dict[str, JsonObject]) -> ShownItem:
+        code = item["currency"]
+        product = products.get(item["price"]["product"], {})
+        return cls(
+            description=item["description"],
+            quantity=counted(item["quantity"], product.get("unit_label")),
+            unit=format_amount(item["price"]["unit_amount"], code),
+            total=format_amount(item["amount_total"], code),
+        )
+
+
+def counted(quantity: int, unit_label: str | None) -> str:
+    """ "4 sessions" for a unit label "session"; the bare number without one."""
+    if unit_label is None:
+        return str(quantity)
+    return f"{quantity} {unit_label}{'' if quantity == 1 else 's'}"
+
+
 def success_redirect(session: JsonObject) -> str | None:
     """`success_url` with `{CHECKOUT_SESSION_ID}` replaced, as Checkout redirects."""
     url = session["success_url"]
@@ -38,7 +68,7 @@ def success_redirect(session: JsonObject) -> str | None:
 
 def _render(
     session: JsonObject,
-    items: list[JsonObject],
+    items: list[ShownItem],
     *,
     status: int = 200,
     error: str | None = None,
@@ -53,15 +83,7 @@ def _render(
         "title": "Pay " + format_amount(session["amount_total"], code)
         if payable
         else CLOSED_TITLES.get(session["status"], "Checkout"),
-        "items": [
-            {
-                "description": item["description"],
-                "quantity": item["quantity"],
-                "unit": format_amount(item["price"]["unit_amount"], code),
-                "total": format_amount(item["amount_total"], code),
-            }
-            for item in items
-        ],
+        "items": items,
         "total": format_amount(session["amount_total"], code),
         "payable": payable,
         "action": f"/c/pay/{session['id']}",
@@ -76,18 +98,20 @@ def _render(
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
-def _session_or_404(request: web.Request) -> tuple[JsonObject, list[JsonObject]]:
+def _session_or_404(request: web.Request) -> tuple[JsonObject, list[ShownItem]]:
+    """The session of the path and its line items as the page shows them."""
     state = state_of(request)
     expire_due_sessions(state)  # a page must never offer to pay a session past `expires_at`
     session_id = request.match_info["id"]
     session = state.store.sessions.get(session_id)
     if session is None:
         raise web.HTTPNotFound(text="No such checkout session.", content_type="text/plain")
-    return session, state.store.line_items.get(session_id, [])
+    items = state.store.line_items.get(session_id, [])
+    return session, [ShownItem.of(item, state.store.products) for item in items]
 
 
 def _closed(
-    request: web.Request, session: JsonObject, items: list[JsonObject], status: int
+    request: web.Request, session: JsonObject, items: list[ShownItem], status: int
 ) -> web.Response:
     """The page of a session that cannot be paid: why, and a way back to the merchant."""
     state = state_of(request)

@@ -31,6 +31,8 @@ class Store:
 
     sessions: dict[str, JsonObject] = field(default_factory=dict)
     line_items: dict[str, list[JsonObject]] = field(default_factory=dict)
+    # The products of the line items' `product_data`, by id (the page shows their unit label).
+    products: dict[str, JsonObject] = field(default_factory=dict)
     # `payment_intent_data` of each session, applied when its PaymentIntent is created.
     intent_data: dict[str, JsonObject] = field(default_factory=dict)
     payment_intents: dict[str, JsonObject] = field(default_factory=dict)

@@ -20,15 +20,13 @@ import signal
 import sys
 from pathlib import Path
 
-import aio_pika
-import asyncpg
-
 from skileez_system.access_token import add_token_command, print_token
 from skileez_system.demo import DemoConfig, DemoError, print_result, run_demo
+from skileez_system.local_secret import jwt_secret
+from skileez_system.servers import check_servers
 from skileez_system.system import System, SystemConfig
 
 LOCAL_PORTS = {"contracts": [8001], "payments": [8002], "scheduling": [8003], "emulator": [12111]}
-LOCAL_JWT_SECRET = "skileez-local-run-only-jwt-secret-9f3c2a7e41d8b605"  # noqa: S105 - local runs only
 
 
 def local_config() -> SystemConfig:
@@ -37,34 +35,15 @@ def local_config() -> SystemConfig:
         postgres_url=env.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
         amqp_url=env.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
         namespace=env.get("EVENTS_NAMESPACE", ""),
-        jwt_secret=env.get("JWT_SECRET", LOCAL_JWT_SECRET),
+        jwt_secret=jwt_secret(env),
         webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", "whsec_local_only_change_me"),
         workdir=Path(env.get("SKILEEZ_LOG_DIR", ".local/logs")),
         ports=LOCAL_PORTS,
     )
 
 
-async def check_servers(config: SystemConfig) -> None:
-    """Fail at once, and say what to do, when PostgreSQL or RabbitMQ does not answer."""
-    try:
-        connection = await asyncpg.connect(config.postgres_url, timeout=5)
-        await connection.close()
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        raise SystemExit(
-            f"PostgreSQL at {config.postgres_url} does not answer ({error}). Start it, or set "
-            "POSTGRES_URL to a server URL whose user may create databases."
-        ) from None
-    try:
-        broker = await aio_pika.connect(config.amqp_url, timeout=5)
-        await broker.close()
-    except Exception as error:
-        raise SystemExit(
-            f"RabbitMQ at {config.amqp_url} does not answer ({error}). Start it, or set AMQP_URL."
-        ) from None
-
-
 async def up(config: SystemConfig) -> None:
-    await check_servers(config)
+    await check_servers(config.postgres_url, config.amqp_url)
     system = System(config, echo=sys.stdout)
     await system.create_databases()
     await system.migrate()
@@ -87,7 +66,7 @@ async def up(config: SystemConfig) -> None:
 
 
 def demo() -> None:
-    config = DemoConfig.from_environment(os.environ, LOCAL_JWT_SECRET)
+    config = DemoConfig.from_environment(os.environ, jwt_secret(os.environ))
     try:
         result = asyncio.run(run_demo(config))
     except DemoError as error:
@@ -118,7 +97,7 @@ def main() -> None:
         demo()
         return
     if args.command == "token":
-        print_token(args, os.environ, LOCAL_JWT_SECRET)
+        print_token(args, os.environ, jwt_secret(os.environ))
         return
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(up(local_config()))

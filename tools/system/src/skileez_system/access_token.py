@@ -1,6 +1,7 @@
 """`python -m skileez_system token`: a signed access token, to call the services with curl.
 
-Signed like the local run's tokens: `JWT_SECRET` (else the local run's secret), with `aud` and
+Signed like the local run's tokens: `JWT_SECRET`, else the local run's own
+(`skileez_system.local_secret`), with `aud` and
 `iss` where `JWT_AUDIENCE` / `JWT_ISSUER` are set, as the services check them.
 """
 
@@ -17,7 +18,7 @@ DEFAULT_TTL_SECONDS = 3600
 
 def token_for(
     env: Mapping[str, str],
-    default_secret: str,
+    secret: str,
     role: Role,
     *,
     user_id: str | None = None,
@@ -26,7 +27,7 @@ def token_for(
 ) -> str:
     """A token for `user_id` (by default the demo user of `role`, who owns the demo's data)."""
     return mint_token(
-        env.get("JWT_SECRET", default_secret),
+        secret,
         user_id or demo_user_id(role),
         role,
         ttl_seconds,
@@ -43,7 +44,8 @@ def add_token_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="print a signed access token (JWT) for curl",
         description='Print a signed access token, e.g. curl -H "Authorization: Bearer $(uv run '
         'python -m skileez_system token --role student)" http://127.0.0.1:8001/contracts. '
-        "Signed with JWT_SECRET (default: the local run's secret); aud and iss from "
+        "Signed with JWT_SECRET (default: the local run's own, in .local/jwt-secret); aud and "
+        "iss from "
         "JWT_AUDIENCE and JWT_ISSUER where set.",
     )
     token.add_argument(
@@ -65,11 +67,11 @@ def add_token_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
 
 
-def print_token(args: argparse.Namespace, env: Mapping[str, str], default_secret: str) -> None:
+def print_token(args: argparse.Namespace, env: Mapping[str, str], secret: str) -> None:
     print(
         token_for(
             env,
-            default_secret,
+            secret,
             Role(args.role),
             user_id=args.user_id,
             name=args.name,

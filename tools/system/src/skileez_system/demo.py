@@ -26,9 +26,9 @@ DEMO_USERS = {
     Role.ADMIN: "demo-admin",
 }
 DEMO_NAMES = {
-    Role.COACH: "Demo Coach",
-    Role.STUDENT: "Demo Student",
-    Role.ADMIN: "Demo Admin",
+    Role.COACH: "Coach Rui",
+    Role.STUDENT: "Ana Silva",
+    Role.ADMIN: "Admin Eva",
 }
 TOKEN_TTL_SECONDS = 12 * 3600
 
@@ -61,7 +61,7 @@ class DemoConfig:
             for service in SERVICES
         }
         return cls(
-            jwt_secret=env.get("JWT_SECRET", jwt_secret),
+            jwt_secret=jwt_secret,
             api=api,
             jwt_audience=env.get("JWT_AUDIENCE") or None,
             jwt_issuer=env.get("JWT_ISSUER") or None,
@@ -105,7 +105,7 @@ async def run_demo(config: DemoConfig, timeout: float = 20.0) -> DemoResult:
             tokens[Role.COACH],
             {
                 "student_id": demo_user_id(Role.STUDENT),
-                "title": "Demo: four sessions of interview coaching",
+                "title": "Interview coaching",
                 "description": "Created by `python -m skileez_system demo`.",
                 "session_count": config.session_count,
                 "price_per_session": config.price_per_session,

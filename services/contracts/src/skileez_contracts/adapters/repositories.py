@@ -67,7 +67,9 @@ _NEWEST_FIRST = "ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
 _SELECT_PROPOSAL = f"{select_sql(proposals, _PROPOSAL_COLUMNS)} WHERE id = $1"
 _SELECT_PROPOSAL_LOCKED = f"{_SELECT_PROPOSAL} FOR UPDATE"
 _INSERT_PROPOSAL = insert_sql(proposals, _PROPOSAL_COLUMNS)
-_UPDATE_PROPOSAL = update_sql(proposals, ["status", "decided_at"])
+PROPOSAL_DECISION = ("status", "decided_at", "student_name")
+"""The columns a student's answer changes."""
+_UPDATE_PROPOSAL = update_sql(proposals, PROPOSAL_DECISION)
 _PROPOSALS_OF_PARTY = (
     f"{select_sql(proposals, _PROPOSAL_COLUMNS)}"
     f" WHERE coach_id = $1 OR student_id = $1 {_NEWEST_FIRST}"
@@ -90,6 +92,10 @@ _NOTIFICATION_ROWS = StagedInsert(notifications, [*_NOTIFICATION_COLUMNS, "sourc
 _NOTIFICATIONS_OF_RECIPIENT = (
     f"{select_sql(notifications, _NOTIFICATION_COLUMNS)} WHERE recipient_id = $1 {_NEWEST_FIRST}"
 )
+_MARK_READ = (
+    "UPDATE notifications SET read_at = $3"
+    " WHERE recipient_id = $1 AND id = ANY($2::uuid[]) AND read_at IS NULL"
+)
 
 
 class ProposalRepository:
@@ -110,7 +116,7 @@ class ProposalRepository:
         return [_proposal(row) for row in rows]
 
     async def update(self, proposal: Proposal) -> None:
-        values = values_of(proposal, ["status", "decided_at"])
+        values = values_of(proposal, PROPOSAL_DECISION)
         await self._connection.execute(_UPDATE_PROPOSAL, proposal.id, *values)
 
 
@@ -212,6 +218,12 @@ class NotificationRepository:
         """The notifications of `user_id`, newest first."""
         rows = await self._connection.fetch(_NOTIFICATIONS_OF_RECIPIENT, user_id, limit, offset)
         return [_notification(row) for row in rows]
+
+    async def mark_read(
+        self, user_id: str, notification_ids: Collection[uuid.UUID], at: datetime
+    ) -> None:
+        """Mark these notifications of `user_id` read at `at`; those already read stay so."""
+        await self._connection.execute(_MARK_READ, user_id, list(notification_ids), at)
 
 
 def _proposal(row: asyncpg.Record) -> Proposal:

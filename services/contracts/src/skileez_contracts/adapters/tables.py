@@ -25,6 +25,8 @@ outbox = Outbox(metadata)
 inbox = Inbox(metadata)
 
 USER_ID = String(200)
+PERSON_NAME = String(200)
+"""A display name, as the `name` claim of a token carries it (at most 200 characters)."""
 
 proposals = Table(
     "proposals",
@@ -40,6 +42,8 @@ proposals = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True)),
+    Column("coach_name", PERSON_NAME),
+    Column("student_name", PERSON_NAME),
     CheckConstraint("status IN ('open', 'accepted', 'declined')", name="proposal_status"),
     CheckConstraint("session_count > 0 AND price_per_session >= 0", name="proposal_price"),
     Index("ix_proposals_coach_id", "coach_id"),
@@ -67,6 +71,8 @@ contracts = Table(
     Column("cancelled_at", DateTime(timezone=True)),
     Column("stripe_dispute_id", String(255)),
     Column("dispute_status", String(16)),
+    Column("student_name", PERSON_NAME),
+    Column("coach_name", PERSON_NAME),
     CheckConstraint(
         "status IN ('pending', 'active', 'suspended', 'cancelled')", name="contract_status"
     ),
@@ -93,6 +99,7 @@ notifications = Table(
     Column("currency", String(3), nullable=False),
     Column("source_event_id", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("read_at", DateTime(timezone=True)),
     Index("ix_notifications_recipient_id", "recipient_id", "created_at"),
 )
 

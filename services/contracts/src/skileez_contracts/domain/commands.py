@@ -17,6 +17,7 @@ class MakeProposal:
     session_count: int
     price_per_session: int
     currency: str
+    coach_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class AnswerProposal:
 
     proposal_id: uuid.UUID
     student_id: str
+    student_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,4 @@ class CreateContract:
 
     proposal_id: uuid.UUID
     student_id: str
+    student_name: str | None = None

@@ -77,11 +77,23 @@ class Contract:
     stripe_dispute_id: str | None = None
     """The dispute of the paying payment, open or closed (Stripe allows one per charge)."""
     dispute_status: DisputeStatus | None = None
+    student_name: str | None = None
+    """The student's display name when they took the contract (else when they accepted)."""
+    coach_name: str | None = None
+    """The coach's display name when they proposed."""
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
-    def from_proposal(cls, proposal: Proposal, *, student_id: str, now: datetime) -> Contract:
-        """The student's contract for an accepted proposal, priced by the coach's proposal."""
+    def from_proposal(
+        cls,
+        proposal: Proposal,
+        *,
+        student_id: str,
+        now: datetime,
+        student_name: str | None = None,
+    ) -> Contract:
+        """The student's contract for an accepted proposal, priced by the coach's proposal;
+        the parties' names as they are now, or as the proposal knew them."""
         if student_id != proposal.student_id:
             raise NotAParty("Only the student of the proposal may take a contract from it.")
         if proposal.status is not ProposalStatus.ACCEPTED:
@@ -96,12 +108,24 @@ class Contract:
             amount=total_amount(proposal.session_count, proposal.price_per_session),
             currency=proposal.currency,
             created_at=now,
+            student_name=student_name or proposal.student_name,
+            coach_name=proposal.coach_name,
         )
         contract.events.append(ContractCreated(created_at=now))
         return contract
 
     def is_party(self, user_id: str) -> bool:
         return user_id in (self.coach_id, self.student_id)
+
+    @property
+    def student_display(self) -> str:
+        """The student as people read it: their name, else their id."""
+        return self.student_name or self.student_id
+
+    @property
+    def coach_display(self) -> str:
+        """The coach as people read it: their name, else their id."""
+        return self.coach_name or self.coach_id
 
     def can_schedule_sessions(self) -> bool:
         return self.status is ContractStatus.ACTIVE and self.payment_status is PaymentStatus.PAID

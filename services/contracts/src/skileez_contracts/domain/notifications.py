@@ -31,6 +31,8 @@ class Notification:
     amount: int | None
     currency: str
     created_at: datetime
+    read_at: datetime | None = None
+    """When the coach first saw it on their notifications page; None while unread."""
 
 
 def coach_notifications(
@@ -47,52 +49,51 @@ def coach_notifications(
 def coach_notification(
     contract: Contract, event: events.DomainEvent, now: datetime
 ) -> Notification | None:
-    """What the coach is told about `event`, if it concerns a payment."""
-    name = f"“{contract.title}” ({contract.id})"
+    """What the coach is told about `event`, if it concerns a payment, in words a person
+    reads: "Ana Silva paid €180.00 for Interview coaching (4 sessions)"."""
+    student, currency = contract.student_display, contract.currency
+    sessions = "session" if contract.session_count == 1 else "sessions"
+    bought = f"{contract.title} ({contract.session_count} {sessions})"
     match event:
         case events.ContractActivated():
             kind, amount = NotificationKind.PAYMENT_RECEIVED, contract.amount
-            message = (
-                f"{contract.student_id} paid {format_amount(amount, contract.currency)} "
-                f"for contract {name}; it is now active."
-            )
+            message = f"{student} paid {format_amount(amount, currency)} for {bought}"
         case events.ContractPaymentFailed(reason=reason):
             kind, amount = NotificationKind.PAYMENT_FAILED, contract.amount
             message = (
-                f"The payment of {format_amount(amount, contract.currency)} by "
-                f"{contract.student_id} for contract {name} failed: {reason}."
+                f"{student}'s payment of {format_amount(amount, currency)} for {bought} "
+                f"failed: {reason}. They can try again."
             )
         case events.ContractRefunded(
             refund_amount=amount, total_refunded=total, fully_refunded=full
         ):
             kind = NotificationKind.PAYMENT_REFUNDED
             message = (
-                f"{format_amount(amount, contract.currency)} of {contract.student_id}'s payment "
-                f"for contract {name} was refunded "
-                f"({format_amount(total, contract.currency)} in all, "
+                f"{format_amount(amount, currency)} of {student}'s payment for {bought} was "
+                f"refunded ({format_amount(total, currency)} in all, "
                 f"{'the full' if full else 'part of the'} payment); "
                 f"the contract is {contract.status}."
             )
         case events.ContractSuspended(disputed_amount=amount, reason=reason):
             kind = NotificationKind.PAYMENT_DISPUTED
             message = (
-                f"{contract.student_id} disputed {format_amount(amount, contract.currency)} of "
-                f"their payment for contract {name} with their bank ({reason}). The contract is "
-                "suspended: no new sessions can be booked until the dispute is closed."
+                f"{student} disputed {format_amount(amount, currency)} of their payment for "
+                f"{bought} with their bank ({reason}). The contract is suspended: no new "
+                "sessions can be booked until the dispute is closed."
             )
         case events.DisputeWon():
             kind, amount = NotificationKind.DISPUTE_WON, contract.amount
             message = (
-                f"The dispute of {contract.student_id}'s payment of "
-                f"{format_amount(amount, contract.currency)} for contract {name} was closed in "
-                "your favour: the contract is active and paid, and sessions can be booked."
+                f"The dispute of {student}'s payment of {format_amount(amount, currency)} for "
+                f"{bought} was closed in your favour: the contract is active and paid, and "
+                "sessions can be booked."
             )
         case events.DisputeLost():
             kind, amount = NotificationKind.DISPUTE_LOST, contract.amount
             message = (
-                f"The dispute of {contract.student_id}'s payment of "
-                f"{format_amount(amount, contract.currency)} for contract {name} was lost: the "
-                "bank returned the money to the student, and the contract is cancelled."
+                f"The dispute of {student}'s payment of {format_amount(amount, currency)} for "
+                f"{bought} was lost: the bank returned the money to the student, and the "
+                "contract is cancelled."
             )
         case _:
             return None

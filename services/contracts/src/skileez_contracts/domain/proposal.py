@@ -31,6 +31,10 @@ class Proposal:
     created_at: datetime
     status: ProposalStatus = ProposalStatus.OPEN
     decided_at: datetime | None = None
+    coach_name: str | None = None
+    """The coach's display name when they proposed, if their token carried one."""
+    student_name: str | None = None
+    """The student's display name when they answered, if their token carried one."""
 
     @classmethod
     def propose(
@@ -44,6 +48,7 @@ class Proposal:
         price_per_session: int,
         currency: str,
         now: datetime,
+        coach_name: str | None = None,
     ) -> Proposal:
         """A new open proposal, priced so that Stripe can charge it in its currency; a coach
         cannot coach themselves."""
@@ -61,25 +66,40 @@ class Proposal:
             price_per_session=price_per_session,
             currency=currency,
             created_at=now,
+            coach_name=coach_name,
         )
 
     @property
     def amount(self) -> int:
         return total_amount(self.session_count, self.price_per_session)
 
+    @property
+    def coach_display(self) -> str:
+        """The coach as people read it: their name, else their id."""
+        return self.coach_name or self.coach_id
+
+    @property
+    def student_display(self) -> str:
+        """The student as people read it: their name once they answered, else their id."""
+        return self.student_name or self.student_id
+
     def is_party(self, user_id: str) -> bool:
         return user_id in (self.coach_id, self.student_id)
 
-    def accept(self, by: str, now: datetime) -> None:
-        self._decide(by, ProposalStatus.ACCEPTED, now)
+    def is_open(self) -> bool:
+        return self.status is ProposalStatus.OPEN
 
-    def decline(self, by: str, now: datetime) -> None:
-        self._decide(by, ProposalStatus.DECLINED, now)
+    def accept(self, by: str, now: datetime, *, name: str | None = None) -> None:
+        self._decide(by, ProposalStatus.ACCEPTED, now, name)
 
-    def _decide(self, by: str, outcome: ProposalStatus, now: datetime) -> None:
+    def decline(self, by: str, now: datetime, *, name: str | None = None) -> None:
+        self._decide(by, ProposalStatus.DECLINED, now, name)
+
+    def _decide(self, by: str, outcome: ProposalStatus, now: datetime, name: str | None) -> None:
         if by != self.student_id:
             raise NotAParty("Only the student this proposal is made to may answer it.")
         if self.status is not ProposalStatus.OPEN:
             raise ProposalNotOpen(f"The proposal is already {self.status}.")
         self.status = outcome
         self.decided_at = now
+        self.student_name = name

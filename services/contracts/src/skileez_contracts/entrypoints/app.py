@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from skileez_contracts.adapters.tables import inbox, outbox
-from skileez_contracts.entrypoints import contracts, notifications, proposals
+from skileez_contracts.entrypoints import contracts, home, notifications, proposals
 from skileez_contracts.entrypoints.errors import REFUSALS
 from skileez_contracts.entrypoints.resources import CONSUMER, ENGINE, RELAY, SETTINGS, api
 from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS, lock_contracts
 from skileez_contracts.settings import ContractsSettings
 from skileez_web.app import consuming, database, pruning, relaying, service_app
 from skileez_web.database import database_is_reachable
+from skileez_web.pages import setup_templates
 from skileez_web.retention import Pruning, messaging_pruning
+from skileez_web.settings import RetentionSettings
 
-ROUTE_MODULES = (proposals, contracts, notifications)
+ROUTE_MODULES = (home, proposals, contracts, notifications)
 """Importing these declares their routes on `api`."""
 
 
-def retention(settings: ContractsSettings) -> list[Pruning]:
+def retention(settings: RetentionSettings) -> list[Pruning]:
     """What the retention job prunes (`python -m skileez_contracts prune`)."""
     return messaging_pruning(settings, inbox=inbox, outbox=outbox)
 
@@ -41,11 +41,7 @@ def create_app(settings: ContractsSettings) -> web.Application:
         engine=ENGINE,
     )
     app[SETTINGS] = settings
-    aiohttp_jinja2.setup(
-        app,
-        loader=jinja2.PackageLoader("skileez_contracts", "templates"),
-        autoescape=jinja2.select_autoescape(default=True),
-    )
+    setup_templates(app, "skileez_contracts")
     app.cleanup_ctx.extend(
         [
             database(settings, ENGINE),

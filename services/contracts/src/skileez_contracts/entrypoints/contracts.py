@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from skileez_contracts.domain.commands import CreateContract
@@ -20,6 +19,7 @@ from skileez_web.auth import Role, require_role
 from skileez_web.money import format_amount
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import REDIRECT
+from skileez_web.pages import render_page
 from skileez_web.problems import parse_form, parse_json, parse_query, path_id
 
 
@@ -45,7 +45,7 @@ async def create_contract(request: web.Request) -> web.Response:
     require_role(principal, Role.STUDENT)
     form = is_form(request)
     taken = await (parse_form if form else parse_json)(request, ContractIn)
-    command = CreateContract(taken.proposal_id, principal.user_id)
+    command = CreateContract(taken.proposal_id, principal.user_id, student_name=principal.name)
     async with request_unit_of_work(request) as uow:
         contract = await contracts.create_contract(command, uow)
     pay = request.app[SETTINGS].links.pay(contract.id)
@@ -61,7 +61,7 @@ async def create_contract(request: web.Request) -> web.Response:
 @api.operation(
     "GET",
     "/contracts",
-    summary="The caller's contracts, as student or coach, newest first",
+    summary="The caller's contracts, as student or coach, newest first (a page for browsers)",
     query=Page,
     responses={200: ContractList, 401: None, 422: None},
 )
@@ -73,6 +73,10 @@ async def list_contracts(request: web.Request) -> web.Response:
             principal.user_id, uow, limit=page.limit, offset=page.offset
         )
     links = request.app[SETTINGS].links
+    if wants_html(request):
+        return render_page(
+            request, "contracts.html", {"contracts": found, "viewer_id": principal.user_id}
+        )
     listing = ContractList(items=[ContractOut.of(c, links.pay(c.id)) for c in found])
     return web.json_response(listing.model_dump(mode="json"))
 
@@ -99,5 +103,4 @@ async def get_contract(request: web.Request) -> web.Response:
         "payment_url": pay,
         "sessions_url": links.schedule(contract.id),
     }
-    response: web.Response = aiohttp_jinja2.render_template("contract.html", request, page)
-    return response
+    return render_page(request, "contract.html", page)

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.money import MAX_PAYABLE_AMOUNT
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+from skileez_web.money import decimals_of
+from skileez_web.problems import Problem, invalid
 
 NO_NUL = r"^[^\x00]*$"
 UserId = Annotated[
@@ -48,6 +59,47 @@ class ProposalIn(BaseModel):
     currency: Currency
 
 
+class ProposalForm(BaseModel):
+    """The coach's proposal as their browser posts it: the price per session as people write
+    it, in the currency's main unit (`45.00`); the route turns it into `ProposalIn`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    student_id: UserId
+    title: Title
+    description: Description | None = None
+    session_count: Annotated[int, Field(ge=1, le=1000)]
+    price_per_session: Annotated[
+        Decimal, Field(gt=0, max_digits=15, description="e.g. 45.00, in the currency's main unit")
+    ]
+    currency: Currency
+
+    def proposal(self) -> ProposalIn:
+        """The JSON API's proposal: the price in the currency's minor unit; 422
+        `amount_too_precise` when it is finer than the currency counts."""
+        places = decimals_of(self.currency)
+        minor = self.price_per_session.scaleb(places)
+        if minor != minor.to_integral_value():
+            unit = "in whole units" if places == 0 else f"with {places} decimals at most"
+            raise Problem(
+                422,
+                "amount_too_precise",
+                f"Prices in {self.currency.upper()} are written {unit}.",
+                field="price_per_session",
+            )
+        try:
+            return ProposalIn(
+                student_id=self.student_id,
+                title=self.title,
+                description=self.description,
+                session_count=self.session_count,
+                price_per_session=int(minor),
+                currency=self.currency,
+            )
+        except ValidationError as error:
+            raise invalid(error) from None
+
+
 class ProposalOut(BaseModel):
     id: uuid.UUID
     coach_id: str
@@ -61,6 +113,10 @@ class ProposalOut(BaseModel):
     status: ProposalStatus
     created_at: AwareDatetime
     decided_at: AwareDatetime | None
+    coach_name: str | None = Field(description="the coach's display name, when known")
+    student_name: str | None = Field(
+        description="the student's display name, known once they answered"
+    )
 
     @classmethod
     def of(cls, proposal: Proposal) -> ProposalOut:
@@ -77,6 +133,8 @@ class ProposalOut(BaseModel):
             status=proposal.status,
             created_at=proposal.created_at,
             decided_at=proposal.decided_at,
+            coach_name=proposal.coach_name,
+            student_name=proposal.student_name,
         )
 
 
@@ -108,6 +166,8 @@ class ContractOut(BaseModel):
     created_at: AwareDatetime
     activated_at: AwareDatetime | None
     payment_url: str
+    student_name: str | None = Field(description="the student's display name, when known")
+    coach_name: str | None = Field(description="the coach's display name, when known")
 
     @classmethod
     def of(cls, contract: Contract, payment_url: str) -> ContractOut:
@@ -127,6 +187,8 @@ class ContractOut(BaseModel):
             created_at=contract.created_at,
             activated_at=contract.activated_at,
             payment_url=payment_url,
+            student_name=contract.student_name,
+            coach_name=contract.coach_name,
         )
 
 
@@ -142,6 +204,9 @@ class NotificationOut(BaseModel):
     amount: int | None
     currency: str
     created_at: AwareDatetime
+    read_at: AwareDatetime | None = Field(
+        description="when the coach first saw it on their notifications page; null while unread"
+    )
 
     @classmethod
     def of(cls, notification: Notification) -> NotificationOut:
@@ -153,6 +218,7 @@ class NotificationOut(BaseModel):
             amount=notification.amount,
             currency=notification.currency,
             created_at=notification.created_at,
+            read_at=notification.read_at,
         )
 
 

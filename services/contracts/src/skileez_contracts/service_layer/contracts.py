@@ -17,7 +17,10 @@ async def create_contract(command: CreateContract, uow: UnitOfWork) -> Contract:
     # The proposal's row lock makes two concurrent requests for one proposal take turns.
     proposal = await locked_proposal(command.proposal_id, uow)
     contract = Contract.from_proposal(
-        proposal, student_id=command.student_id, now=datetime.now(UTC)
+        proposal,
+        student_id=command.student_id,
+        now=datetime.now(UTC),
+        student_name=command.student_name,
     )
     if (existing := await uow.contracts.id_for_proposal(proposal.id)) is not None:
         raise ContractExists(existing)
@@ -36,3 +39,8 @@ async def show_contract(contract_id: uuid.UUID, uow: UnitOfWork, *, viewer: str)
 
 async def contracts_of(user_id: str, uow: UnitOfWork, *, limit: int, offset: int) -> list[Contract]:
     return await uow.contracts.of_party(user_id, limit=limit, offset=offset)
+
+
+async def contract_of_proposal(proposal_id: uuid.UUID, uow: UnitOfWork) -> uuid.UUID | None:
+    """The contract taken from the proposal, if any."""
+    return await uow.contracts.id_for_proposal(proposal_id)

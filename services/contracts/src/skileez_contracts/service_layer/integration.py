@@ -34,6 +34,8 @@ def integration_event(contract: Contract, event: events.DomainEvent) -> EventDat
                 amount=contract.amount,
                 currency=contract.currency,
                 created_at=created_at,
+                student_name=contract.student_name,
+                coach_name=contract.coach_name,
             )
         case events.ContractActivated(payment_id=payment_id, activated_at=activated_at):
             return ContractActivated(

@@ -22,6 +22,7 @@ async def propose(command: MakeProposal, uow: UnitOfWork) -> Proposal:
         price_per_session=command.price_per_session,
         currency=command.currency,
         now=datetime.now(UTC),
+        coach_name=command.coach_name,
     )
     await uow.proposals.add(proposal)
     return proposal
@@ -42,14 +43,14 @@ async def proposals_of(user_id: str, uow: UnitOfWork, *, limit: int, offset: int
 
 async def accept_proposal(answer: AnswerProposal, uow: UnitOfWork) -> Proposal:
     proposal = await locked_proposal(answer.proposal_id, uow)
-    proposal.accept(answer.student_id, datetime.now(UTC))
+    proposal.accept(answer.student_id, datetime.now(UTC), name=answer.student_name)
     await uow.proposals.update(proposal)
     return proposal
 
 
 async def decline_proposal(answer: AnswerProposal, uow: UnitOfWork) -> Proposal:
     proposal = await locked_proposal(answer.proposal_id, uow)
-    proposal.decline(answer.student_id, datetime.now(UTC))
+    proposal.decline(answer.student_id, datetime.now(UTC), name=answer.student_name)
     await uow.proposals.update(proposal)
     return proposal
 

@@ -9,7 +9,9 @@ the tests' `FakeUnitOfWork` keeps everything in memory.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from skileez_contracts.domain.contract import Contract
@@ -55,6 +57,11 @@ class ContractRepository(Protocol):
 class NotificationRepository(Protocol):
     async def for_recipient(self, user_id: str, *, limit: int, offset: int) -> list[Notification]:
         """The notifications of `user_id`, newest first."""
+
+    async def mark_read(
+        self, user_id: str, notification_ids: Collection[uuid.UUID], at: datetime
+    ) -> None:
+        """Mark these notifications of `user_id` read at `at` (those already read stay so)."""
 
 
 class WaitingEventRepository(Protocol):

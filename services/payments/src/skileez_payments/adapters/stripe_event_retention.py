@@ -13,6 +13,8 @@ from datetime import timedelta
 
 import asyncpg
 
+from skileez_db.statements import rows_touched
+
 _CLEAR_OLD_BODIES = (
     "UPDATE stripe_events SET payload = ''::bytea WHERE id IN (SELECT id FROM stripe_events"
     " WHERE received_at < now() - $1::interval AND outcome <> 'unmatched'"
@@ -27,4 +29,4 @@ async def clear_old_bodies(
     how many. A row another transaction holds (another replica's prune, a payment applying
     the events that waited for it) is skipped until a later pass."""
     status = await connection.execute(_CLEAR_OLD_BODIES, older_than, limit)
-    return int(status.split()[-1])
+    return rows_touched(status)

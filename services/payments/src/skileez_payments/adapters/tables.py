@@ -37,6 +37,9 @@ contracts = Table(
     Column("currency", String(3), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("learned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Display names, when ContractCreated carries them (the pages show them instead of ids).
+    Column("student_name", Text),
+    Column("coach_name", Text),
 )
 
 PAYMENT_STATUSES = (

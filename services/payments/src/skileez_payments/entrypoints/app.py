@@ -7,10 +7,9 @@ from datetime import timedelta
 from functools import partial
 
 import aiohttp
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
+from skileez_payments import metrics
 from skileez_payments.adapters.stripe_event_retention import clear_old_bodies
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
 from skileez_payments.adapters.tables import inbox, outbox, stripe_events
@@ -33,10 +32,18 @@ from skileez_payments.entrypoints.resources import (
 from skileez_payments.entrypoints.subscriptions import SUBSCRIPTIONS
 from skileez_payments.entrypoints.webhook import webhook_group_commit
 from skileez_payments.service_layer.reconciliation import Reconciler, ReconciliationPolicy
-from skileez_payments.settings import PaymentsSettings
-from skileez_web.app import background, consuming, database, pruning, relaying, service_app
+from skileez_payments.settings import PaymentsRetentionSettings, PaymentsSettings
+from skileez_web.app import (
+    background,
+    consuming,
+    database,
+    pruning,
+    relaying,
+    sampling,
+    service_app,
+)
 from skileez_web.database import database_is_reachable
-from skileez_web.money import format_amount
+from skileez_web.pages import setup_templates
 from skileez_web.rate_limit import TokenBuckets
 from skileez_web.retention import Pruning, messaging_pruning
 
@@ -44,7 +51,7 @@ ROUTE_MODULES = (checkout, payments, webhook)
 """Importing these declares their routes on `api`."""
 
 
-def retention(settings: PaymentsSettings) -> list[Pruning]:
+def retention(settings: PaymentsRetentionSettings) -> list[Pruning]:
     """What the retention job prunes (`python -m skileez_payments prune`): the messaging tables
     and the old bodies of stored Stripe events."""
     bodies = timedelta(days=settings.stripe_event_body_retention_days)
@@ -71,13 +78,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[STRIPE_ROUTE_LIMITS] = TokenBuckets(settings.stripe_route_rate)
-    environment = aiohttp_jinja2.setup(
-        app,
-        loader=jinja2.PackageLoader("skileez_payments", "templates"),
-        autoescape=jinja2.select_autoescape(default=True),
-        undefined=jinja2.StrictUndefined,
-    )
-    environment.filters["money"] = format_amount
+    setup_templates(app, "skileez_payments")
     app.cleanup_ctx.extend(
         [
             database(settings, ENGINE),
@@ -95,6 +96,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
             _reconciler,
             background("payments reconciliation", lambda: app[RECONCILER].run()),
             pruning(settings, ENGINE, retention(settings)),
+            sampling(settings, lambda app: [("payments", metrics.waiting_sample(app[ENGINE]))]),
         ]
     )
     return app

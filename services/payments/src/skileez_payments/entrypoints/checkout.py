@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from skileez_payments.domain.commands import (
@@ -15,7 +14,6 @@ from skileez_payments.domain.commands import (
     StartCheckout,
     Viewer,
 )
-from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.contract_payments import Attempt, AwaitedContract, ContractPayments
 from skileez_payments.domain.errors import ContractNotFound
 from skileez_payments.entrypoints.resources import (
@@ -45,7 +43,8 @@ from skileez_payments.service_layer.checkout import (
 from skileez_web.correlation import correlation_id
 from skileez_web.negotiation import is_form, wants_html
 from skileez_web.openapi import HTML, REDIRECT
-from skileez_web.problems import page, parse_query, path_id
+from skileez_web.pages import render_page
+from skileez_web.problems import parse_query, path_id
 
 
 def contract_id_of(request: web.Request) -> uuid.UUID:
@@ -62,32 +61,25 @@ PREPARING_REFRESH_SECONDS = 2
 """How often the page of a contract being prepared looks again."""
 
 
-def page_context(request: web.Request, contract: PayableContract, **extra: Any) -> dict[str, Any]:
-    return {"contract": contract, "links": request.app[SETTINGS].links, **extra}
-
-
-def payments_context(request: web.Request, payments: ContractPayments) -> dict[str, Any]:
+def payments_context(payments: ContractPayments) -> dict[str, Any]:
     """What every page of a contract's payments shows: where its payment stands."""
     standing, shown = payments.where_it_stands()
-    return page_context(request, payments.contract, standing=standing.value, shown=shown)
+    return {"contract": payments.contract, "standing": standing.value, "shown": shown}
 
 
 def preparing_page(request: web.Request, awaited: AwaitedContract) -> web.StreamResponse:
     """A contract on its way: the page says so and asks again by itself, never a 404."""
     since = int(awaited.first_asked.timestamp())
     again = f"/contracts/{awaited.contract_id}/pay?waiting_since={since}"
-    response = aiohttp_jinja2.render_template(
-        "preparing.html",
+    return render_page(
         request,
+        "preparing.html",
         {
             "contract_id": awaited.contract_id,
-            "links": request.app[SETTINGS].links,
             "refresh_url": again,
             "refresh_seconds": PREPARING_REFRESH_SECONDS,
         },
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @api.operation(
@@ -97,7 +89,6 @@ def preparing_page(request: web.Request, awaited: AwaitedContract) -> web.Stream
     query=PaymentPageQuery,
     responses={200: HTML, 401: None, 403: None, 404: None, 422: None},
 )
-@page
 async def payment_page(request: web.Request) -> web.StreamResponse:
     """A browser asking for a contract payments has not learnt yet gets a page that says it is
     being prepared and looks again by itself, until `CONTRACT_WAIT`; other clients get 404."""
@@ -110,10 +101,10 @@ async def payment_page(request: web.Request) -> web.StreamResponse:
         if not wants_html(request):
             raise ContractNotFound(shown.contract_id)
         return preparing_page(request, shown)
-    return aiohttp_jinja2.render_template(
-        "pay.html",
+    return render_page(
         request,
-        {**payments_context(request, shown), "can_pay": shown.may_pay(asker.user_id)},
+        "pay.html",
+        {**payments_context(shown), "can_pay": shown.may_pay(asker.user_id)},
     )
 
 
@@ -134,7 +125,6 @@ async def payment_page(request: web.Request) -> web.StreamResponse:
         503: None,
     },
 )
-@page
 async def pay(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     principal = caller(request)
@@ -184,7 +174,6 @@ async def pay(request: web.Request) -> web.StreamResponse:
         503: None,
     },
 )
-@page
 async def payment_success(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     asker = viewer(request)
@@ -197,9 +186,7 @@ async def payment_success(request: web.Request) -> web.StreamResponse:
         livemode=settings.stripe_livemode,
         clock=utc_now,
     )
-    return aiohttp_jinja2.render_template(
-        "success.html", request, page_context(request, contract, payment=payment)
-    )
+    return render_page(request, "success.html", {"contract": contract, "payment": payment})
 
 
 @api.operation(
@@ -208,9 +195,6 @@ async def payment_success(request: web.Request) -> web.StreamResponse:
     summary="Where Stripe Checkout returns when the customer goes back without paying",
     responses={200: HTML, 401: None, 403: None, 404: None},
 )
-@page
 async def payment_cancel(request: web.Request) -> web.StreamResponse:
     payments = await payments_of(request, viewer(request))
-    return aiohttp_jinja2.render_template(
-        "cancel.html", request, payments_context(request, payments)
-    )
+    return render_page(request, "cancel.html", payments_context(payments))

@@ -90,7 +90,9 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     except PaymentNotReady as early:
         # Delivered before the event it depends on: Stripe retries, reconciliation too.
         metrics.WEBHOOK_OUTCOMES.labels("deferred").inc()
+        metrics.WEBHOOK_EVENTS.labels(event.type, "deferred").inc()
         log.info("deferring Stripe event %s: %s", event.id, early)
         raise Problem(503, early.code, "The payment is not at that stage yet; retry.") from None
     metrics.WEBHOOK_OUTCOMES.labels(outcome).inc()
+    metrics.WEBHOOK_EVENTS.labels(event.type, outcome).inc()
     return web.json_response(WebhookOut(received=True, outcome=outcome).model_dump())

@@ -249,7 +249,7 @@ def _request(
         contract_id=str(contract.id),
         payment_id=str(payment.id),
         title=contract.title,
-        amount=payment.amount,
+        line=contract.line_of(payment.amount),
         currency=payment.currency,
         success_url=f"{policy.success_url(contract.id)}?session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=policy.cancel_url(contract.id),

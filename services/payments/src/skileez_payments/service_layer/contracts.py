@@ -19,5 +19,7 @@ async def learn_contract(event: ContractCreated, uow: UnitOfWork) -> None:
             amount=event.amount,
             currency=event.currency,
             created_at=event.created_at,
+            student_name=event.student_name,
+            coach_name=event.coach_name,
         )
     )

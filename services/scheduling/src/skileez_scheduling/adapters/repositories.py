@@ -35,6 +35,8 @@ _SAVED_CONTRACT = (
     "coach_id",
     "session_count",
     "title",
+    "student_name",
+    "coach_name",
     "closed_reason",
     "closed_at",
     "suspended_at",
@@ -75,6 +77,18 @@ _PAGE = (
     " AND ($3::timestamptz IS NULL OR (starts_at, id) > ($3, $4::uuid))"
     " ORDER BY starts_at, id LIMIT $5"
 )
+_OF_PARTY = f"{_SELECT_SESSIONS} WHERE (student_id = $1 OR coach_id = $1)"
+_UPCOMING_OF_PARTY = (
+    f"{_OF_PARTY} AND starts_at > $2"
+    " AND ($3::timestamptz IS NULL OR (starts_at, id) > ($3, $4::uuid))"
+    " ORDER BY starts_at, id LIMIT $5"
+)
+_PAST_OF_PARTY = (
+    f"{_OF_PARTY} AND starts_at <= $2"
+    " AND ($3::timestamptz IS NULL OR (starts_at, id) < ($3, $4::uuid))"
+    " ORDER BY starts_at DESC, id DESC LIMIT $5"
+)
+_SELECT_CONTRACTS = f"{select_sql(contracts, _CONTRACT_NAMES)} WHERE id = ANY($1::uuid[])"
 _SCHEDULED_OF = f"{_SELECT_SESSIONS} WHERE contract_id = $1 AND {_SCHEDULED} ORDER BY starts_at, id"
 _RECENTLY_CANCELLED = (
     f"{_SELECT_SESSIONS} WHERE contract_id = $1 AND status = '{SessionStatus.CANCELLED.value}'"
@@ -116,6 +130,10 @@ class ContractViewRepository:
             if kept.get(ContractView, row["id"]) is None:
                 kept.add(row["id"], _contract_of(row))
 
+    async def get_many(self, contract_ids: Collection[UUID]) -> dict[UUID, ContractView]:
+        rows = await self._connection.fetch(_SELECT_CONTRACTS, list(set(contract_ids)))
+        return {row["id"]: _contract_of(row) for row in rows}
+
     def save(self, contract: ContractView) -> None:
         """Staged: written with the transaction's other view changes just before it commits.
         Only for the view `for_event` keeps (SQL in the same transaction would not see the
@@ -139,7 +157,8 @@ class SessionRepository:
         except asyncpg.exceptions.ExclusionViolationError as error:
             who = "coach" if error.constraint_name == COACH_OVERLAP else "student"
             raise SessionOverlap(
-                f"The {who} already has a session overlapping that time."
+                f"The {who} already has a session overlapping that time: choose another time.",
+                field="starts_at",
             ) from None
 
     async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None:
@@ -160,6 +179,23 @@ class SessionRepository:
             _PAGE, contract_id, status_value, starts_at, session_id, limit
         )
         return [_session_of(row) for row in rows]
+
+    async def of_party(
+        self, user_id: str, now: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Session]:
+        """Those to come, then (when the page has room) the past ones, each in one query."""
+        starts_at, session_id = after if after else (None, None)
+        found: list[asyncpg.Record] = []
+        if starts_at is None or starts_at > now:
+            found = await self._connection.fetch(
+                _UPCOMING_OF_PARTY, user_id, now, starts_at, session_id, limit
+            )
+            starts_at, session_id = None, None
+        if len(found) < limit:
+            found += await self._connection.fetch(
+                _PAST_OF_PARTY, user_id, now, starts_at, session_id, limit - len(found)
+            )
+        return [_session_of(row) for row in found]
 
     async def scheduled(self, contract_id: UUID) -> list[Session]:
         rows = await self._connection.fetch(_SCHEDULED_OF, contract_id)

@@ -37,6 +37,9 @@ contracts = Table(
     Column("coach_id", String(200)),
     Column("session_count", Integer),
     Column("title", Text),
+    # Display names, when ContractCreated carries them (pages show them instead of ids).
+    Column("student_name", Text),
+    Column("coach_name", Text),
     Column("closed_reason", Text),
     Column("closed_at", DateTime(timezone=True)),
     # The latest suspension and reinstatement heard of: the later one says which holds.

@@ -31,6 +31,18 @@ class ListSessions:
 
 
 @dataclass(frozen=True)
+class ListPartySessions:
+    """A page of the sessions `user_id` is the student or coach of, across their contracts:
+    those starting after `now` by start time, then the others latest first; after the session
+    `after` (starts_at, id) of the page before."""
+
+    user_id: str
+    now: datetime
+    after: tuple[datetime, UUID] | None
+    limit: int
+
+
+@dataclass(frozen=True)
 class CancelSession:
     session_id: UUID
     user_id: str

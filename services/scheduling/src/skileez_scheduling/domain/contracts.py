@@ -49,6 +49,8 @@ class ContractView:
     coach_id: str | None = None
     session_count: int | None = None
     title: str | None = None
+    student_name: str | None = None
+    coach_name: str | None = None
     closed_reason: str | None = None
     closed_at: datetime | None = None
     suspended_at: datetime | None = None
@@ -77,10 +79,29 @@ class ContractView:
         return self.is_known and user_id in (self.student_id, self.coach_id)
 
     def record_created(
-        self, *, student_id: str, coach_id: str, session_count: int, title: str
+        self,
+        *,
+        student_id: str,
+        coach_id: str,
+        session_count: int,
+        title: str,
+        student_name: str | None = None,
+        coach_name: str | None = None,
     ) -> None:
         self._learn_terms(student_id, coach_id, session_count)
         self.title = self.title or title
+        self.student_name = self.student_name or student_name
+        self.coach_name = self.coach_name or coach_name
+
+    def name_of(self, user_id: str | None) -> str | None:
+        """The display name of the party `user_id`, when the contract's events told it."""
+        if user_id is None:
+            return None
+        if user_id == self.student_id:
+            return self.student_name
+        if user_id == self.coach_id:
+            return self.coach_name
+        return None
 
     def record_activated(self, *, student_id: str, coach_id: str, session_count: int) -> None:
         self._learn_terms(student_id, coach_id, session_count)

@@ -105,14 +105,20 @@ class Session:
 
 def check_session_time(starts_at: datetime, duration_minutes: int, now: datetime) -> None:
     if starts_at.tzinfo is None or starts_at.utcoffset() is None:
-        raise InvalidSessionTime("starts_at needs a timezone offset, e.g. 2030-01-01T10:00:00Z.")
+        raise InvalidSessionTime(
+            "starts_at needs a timezone offset, e.g. 2030-01-01T10:00:00Z.", field="starts_at"
+        )
     if not MIN_DURATION_MINUTES <= duration_minutes <= MAX_DURATION_MINUTES:
         raise InvalidSessionTime(
-            f"duration_minutes must be between {MIN_DURATION_MINUTES} and {MAX_DURATION_MINUTES}."
+            f"duration_minutes must be between {MIN_DURATION_MINUTES} and {MAX_DURATION_MINUTES}.",
+            field="duration_minutes",
         )
     if starts_at <= now:
-        raise InvalidSessionTime("starts_at must be in the future.")
+        raise InvalidSessionTime(
+            "That time has passed: a session must start in the future.", field="starts_at"
+        )
     if starts_at - now > MAX_BOOKING_HORIZON:
         raise InvalidSessionTime(
-            f"Sessions can be booked at most {MAX_BOOKING_HORIZON.days} days ahead."
+            f"Sessions can be booked at most {MAX_BOOKING_HORIZON.days} days ahead.",
+            field="starts_at",
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from skileez_scheduling.adapters.tables import inbox
@@ -14,13 +12,15 @@ from skileez_scheduling.entrypoints.subscriptions import SUBSCRIPTIONS, lock_con
 from skileez_scheduling.settings import SchedulingSettings
 from skileez_web.app import consuming, database, pruning, service_app
 from skileez_web.database import database_is_reachable
+from skileez_web.pages import setup_templates
 from skileez_web.retention import Pruning, messaging_pruning
+from skileez_web.settings import RetentionSettings
 
 ROUTE_MODULES = (sessions, schedule)
 """Importing these declares their routes on `api`."""
 
 
-def retention(settings: SchedulingSettings) -> list[Pruning]:
+def retention(settings: RetentionSettings) -> list[Pruning]:
     """What the retention job prunes (`python -m skileez_scheduling prune`)."""
     return messaging_pruning(settings, inbox=inbox)
 
@@ -41,11 +41,7 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         engine=ENGINE,
     )
     app[SETTINGS] = settings
-    aiohttp_jinja2.setup(
-        app,
-        loader=jinja2.PackageLoader("skileez_scheduling.entrypoints", "templates"),
-        autoescape=True,
-    )
+    setup_templates(app, "skileez_scheduling.entrypoints")
     app.cleanup_ctx.append(database(settings, ENGINE))
     app.cleanup_ctx.append(
         consuming(

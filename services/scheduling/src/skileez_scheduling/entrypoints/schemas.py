@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from skileez_scheduling.domain.contracts import ContractView, SessionTally
 from skileez_scheduling.domain.sessions import (
@@ -25,6 +26,33 @@ class BookingRequest(BaseModel):
         description="Start, in the future, with a timezone offset (RFC 3339)."
     )
     duration_minutes: int = Field(ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES)
+
+
+class BookingForm(BaseModel):
+    """The schedule page's booking form: a date and a time in the person's own time zone (the
+    page fills in the browser's), read as one instant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_date: date
+    start_time: time
+    time_zone: str = Field(
+        default="UTC", max_length=64, description="An IANA time zone, e.g. Europe/Lisbon."
+    )
+    duration_minutes: int = Field(ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES)
+
+    @field_validator("time_zone")
+    @classmethod
+    def known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("not a time zone we know") from None
+        return value
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime.combine(self.start_date, self.start_time, ZoneInfo(self.time_zone))
 
 
 class SessionOut(BaseModel):
@@ -61,6 +89,30 @@ class SessionOut(BaseModel):
         )
 
 
+class PartySessionOut(SessionOut):
+    """A session with what its contract tells of it."""
+
+    contract_title: str | None
+    student_name: str | None = Field(description="When the contract's events told it.")
+    coach_name: str | None = Field(description="When the contract's events told it.")
+
+    @classmethod
+    def with_contract(cls, session: Session, contract: ContractView | None) -> PartySessionOut:
+        return cls(
+            **SessionOut.of(session).model_dump(),
+            contract_title=contract.title if contract else None,
+            student_name=contract.student_name if contract else None,
+            coach_name=contract.coach_name if contract else None,
+        )
+
+
+class PartySessions(BaseModel):
+    sessions: list[PartySessionOut] = Field(
+        description="Those not started yet by start time, then the others, the latest first."
+    )
+    next_cursor: str | None = Field(description="the next page's `cursor`; null on the last page")
+
+
 class SessionsQuery(PageQuery):
     status: SessionStatus | None = None
 
@@ -77,8 +129,8 @@ class ContractState(BaseModel):
     session_count: int | None
     scheduled_count: int
     cancelled_count: int = Field(
-        description="Cancelled sessions in all; past its session count plus the service's"
-        " allowance, no new session can be booked (409 `cancellation_limit_reached`)."
+        description="Cancelled sessions in all; once it reaches the session count plus the"
+        " service's allowance, no new session can be booked (409 `cancellation_limit_reached`)."
     )
 
     @classmethod

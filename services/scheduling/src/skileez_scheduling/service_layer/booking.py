@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from skileez_scheduling.domain.commands import BookSession, CancelSession, ListSessions
+from skileez_scheduling.domain.commands import (
+    BookSession,
+    CancelSession,
+    ListPartySessions,
+    ListSessions,
+)
 from skileez_scheduling.domain.contracts import ContractView, SessionTally
 from skileez_scheduling.domain.errors import NotAParticipant, NotFound
 from skileez_scheduling.domain.sessions import Session
@@ -23,9 +28,18 @@ class SessionsPage:
 
 
 @dataclass(frozen=True)
+class PartySessions:
+    """A page of one person's sessions across their contracts, with those contracts (for
+    their titles and the names of the other party)."""
+
+    sessions: list[Session]
+    contracts: dict[UUID, ContractView]
+
+
+@dataclass(frozen=True)
 class Schedule:
     """What a party needs of a contract's sessions at a glance: every scheduled one (at most
-    its session count), those to come first, and only the latest cancellations."""
+    its session count, when it has one), those to come first, and only the latest cancellations."""
 
     contract: ContractView
     tally: SessionTally
@@ -65,6 +79,14 @@ async def contract_sessions(query: ListSessions, uow: UnitOfWork) -> SessionsPag
     return SessionsPage(contract, await uow.sessions.tally(query.contract_id), sessions)
 
 
+async def sessions_of_party(query: ListPartySessions, uow: UnitOfWork) -> PartySessions:
+    """The caller's own sessions, as student or coach: those to come first, by start time,
+    then the past ones, the latest first."""
+    sessions = await uow.sessions.of_party(query.user_id, query.now, query.after, query.limit)
+    contracts = await uow.contracts.get_many({session.contract_id for session in sessions})
+    return PartySessions(sessions, contracts)
+
+
 async def schedule_of(
     contract_id: UUID, uow: UnitOfWork, *, user_id: str, now: datetime, cancelled_shown: int
 ) -> Schedule:
@@ -88,6 +110,15 @@ async def session_of(session_id: UUID, uow: UnitOfWork, *, user_id: str) -> Sess
     if not session.is_participant(user_id):
         raise NotAParticipant("Only the session's student or coach may see it.")
     return session
+
+
+async def session_and_contract(
+    session_id: UUID, uow: UnitOfWork, *, user_id: str
+) -> tuple[Session, ContractView]:
+    """A session with its contract, for one of its parties (the page asking to confirm a
+    cancellation shows both)."""
+    session = await session_of(session_id, uow, user_id=user_id)
+    return session, _known(await uow.contracts.get(session.contract_id), session.contract_id)
 
 
 async def cancel_session(command: CancelSession, uow: UnitOfWork) -> Session:

@@ -28,6 +28,8 @@ async def contract_created(event: ContractCreated, uow: UnitOfWork) -> None:
         coach_id=event.coach_id,
         session_count=event.session_count,
         title=event.title,
+        student_name=event.student_name,
+        coach_name=event.coach_name,
     )
     uow.contracts.save(contract)
 

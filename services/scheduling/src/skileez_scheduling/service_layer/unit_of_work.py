@@ -3,7 +3,7 @@ transaction that the caller commits (or rolls back) around the handler."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -24,6 +24,10 @@ class ContractViews(Protocol):
 
     def save(self, contract: ContractView) -> None:
         """Store a view `for_event` gave."""
+        ...
+
+    async def get_many(self, contract_ids: Collection[UUID]) -> dict[UUID, ContractView]:
+        """The views of those of these contracts that scheduling has heard of, by id."""
         ...
 
 
@@ -50,9 +54,17 @@ class Sessions(Protocol):
         then id, after the (starts_at, id) `after`."""
         ...
 
+    async def of_party(
+        self, user_id: str, now: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Session]:
+        """Up to `limit` of the sessions `user_id` is the student or coach of: those starting
+        after `now` by start time, then the others latest first; after the (starts_at, id)
+        `after` (among those to come if it starts after `now`, else among the others)."""
+        ...
+
     async def scheduled(self, contract_id: UUID) -> list[Session]:
-        """The contract's scheduled sessions by start time (never more than its session
-        count)."""
+        """The contract's scheduled sessions by start time (at most its session count, when
+        it has one)."""
         ...
 
     async def recently_cancelled(self, contract_id: UUID, limit: int) -> list[Session]:

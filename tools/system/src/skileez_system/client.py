@@ -1,10 +1,11 @@
-"""The system as its clients see it: a student, a coach and an admin calling it over HTTP."""
+"""The system as its clients see it: a student, a coach and an admin calling it over HTTP
+(the e2e tests, the chaos run)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 
@@ -20,10 +21,15 @@ class Answer:
     headers: dict[str, str]
 
 
+NAMES = {Role.STUDENT: "Ana Silva", Role.COACH: "Coach Rui", Role.ADMIN: "Admin Eva"}
+"""The display name each role's actor has in its token (pages and notifications show it)."""
+
+
 class Actor:
     def __init__(self, http: aiohttp.ClientSession, system: System, role: Role) -> None:
         self.user_id = f"{role}-{uuid.uuid4().hex[:8]}"
-        self.token = mint_token(system.config.jwt_secret, self.user_id, role)
+        self.name = NAMES[role]
+        self.token = mint_token(system.config.jwt_secret, self.user_id, role, name=self.name)
         self._http = http
         self._system = system
 
@@ -129,7 +135,7 @@ async def start_checkout(student: Actor, contract_id: str, replica: int = 0) -> 
         )
         return None if answer.status == 404 else answer
 
-    answer = await wait_until(pay, timeout=20)
+    answer = cast(Answer, await wait_until(pay, timeout=20))
     assert answer.status in (200, 201), answer.body
     return answer.body
 

@@ -1,0 +1,26 @@
+"""The display names of a contract's student and coach, when ContractCreated carries them.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("contracts", sa.Column("student_name", sa.Text))
+    op.add_column("contracts", sa.Column("coach_name", sa.Text))
+
+
+def downgrade() -> None:
+    op.drop_column("contracts", "coach_name")
+    op.drop_column("contracts", "student_name")
