@@ -51,11 +51,32 @@ async def create_schema(connection: asyncpg.Connection) -> None:
     )
 
 
+def queue_names(prefix: str) -> tuple[str, str]:
+    return f"{prefix}bare.first", f"{prefix}bare.second"
+
+
+async def declare_queues(
+    channel: aio_pika.abc.AbstractChannel, prefix: str
+) -> list[aio_pika.abc.AbstractQueue]:
+    """Declared by the bench before the stages start, so that they never race to create them."""
+    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+    return [
+        await channel.declare_queue(name, durable=True, arguments=arguments)
+        for name in queue_names(prefix)
+    ]
+
+
+async def delete_queues(channel: aio_pika.abc.AbstractChannel, prefix: str) -> None:
+    for name in queue_names(prefix):
+        await channel.queue_delete(name)
+
+
 class Stage:
     def __init__(self, role: str, dsn: str, amqp_url: str, prefix: str, batched: bool) -> None:
         self.number = STAGES[role]
         self.dsn, self.amqp_url = dsn, amqp_url
-        self.first, self.second = f"{prefix}bare.first", f"{prefix}bare.second"
+        self.prefix = prefix
+        self.first, self.second = queue_names(prefix)
         self.batched = batched
         self._rows = itertools.count(self.number * 3_331)
         self._background: set[asyncio.Task[None]] = set()
@@ -67,11 +88,7 @@ class Stage:
         self.broker = await aio_pika.connect(self.amqp_url)
         self.channel = await self.broker.channel(publisher_confirms=True)
         await self.channel.set_qos(prefetch_count=PREFETCH)
-        arguments = {"x-queue-type": "quorum"}
-        queues = [
-            await self.channel.declare_queue(name, durable=True, arguments=arguments)
-            for name in (self.first, self.second)
-        ]
+        queues = await declare_queues(self.channel, self.prefix)
         if self.number > 1:
             await queues[self.number - 2].consume(self.on_message)
 

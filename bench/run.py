@@ -26,11 +26,13 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import asyncpg
 from sqlalchemy.engine import make_url
 
@@ -486,7 +488,8 @@ class Bench:
         """Flows per second through `bare_pipeline` driven at saturation by the load generator:
         from the first request sent to the poll that sees the last accepted flow done."""
         dsn = self._dsn_of(self._ceiling_db)
-        prefix = f"bench{self.tag}."
+        # A name of its own per run: a quorum queue deleted a moment ago can refuse a consumer.
+        prefix = f"bench{self.tag}.{'batched' if batched else 'unbatched'}."
         ports = {role: free_port() for role in bare_pipeline.STAGES}
         stages = {}
         for role, port in ports.items():
@@ -510,6 +513,7 @@ class Bench:
         database = await asyncpg.connect(dsn, timeout=CHECK_TIMEOUT)
         try:
             await bare_pipeline.create_schema(database)
+            await self._on_broker(bare_pipeline.declare_queues, prefix)
             for stage in stages.values():
                 await stage.start()
             for stage in stages.values():
@@ -529,11 +533,14 @@ class Bench:
             for stage in stages.values():
                 await stage.stop()
             await database.close()
-            connection = await broker.connect(self.options.amqp_url)
-            async with connection:
-                channel = await connection.channel()
-                for queue in ("first", "second"):
-                    await channel.queue_delete(f"{prefix}bare.{queue}")
+            await self._on_broker(bare_pipeline.delete_queues, prefix)
+
+    async def _on_broker(
+        self, work: Callable[[aio_pika.abc.AbstractChannel, str], Awaitable[object]], prefix: str
+    ) -> None:
+        connection = await broker.connect(self.options.amqp_url)
+        async with connection:
+            await work(await connection.channel(), prefix)
 
     async def _load(
         self,
@@ -721,6 +728,7 @@ class Bench:
             await admin.close()
         connection = await broker.connect(self.options.amqp_url)
         async with connection:
+            assert connection.transport is not None
             properties = connection.transport.connection.server_properties
             rabbitmq = properties.get("version", "?")
         rabbitmq = rabbitmq.decode() if isinstance(rabbitmq, bytes) else str(rabbitmq)

@@ -457,18 +457,18 @@ def test_compose_up_a_payment_through_the_stack_and_a_clean_sigterm_stop(stack: 
     assert "guest" not in users.stdout.split(), users.stdout
 
     # -- stop: SIGTERM to every container, each exits 0 within its grace period ----------
+    # A container its grace period ran out on is SIGKILLed and exits 137, so a clean exit code
+    # is the proof; the stop's wall time is only logged (compose may stop them one by one).
     for name, service in compose_file["services"].items():
         if name in SERVICES or name == "stripe-emulator":
             assert service.get("stop_signal", "SIGTERM") == "SIGTERM"
     stopping = time.monotonic()
     stop = stack.compose("stop", timeout=120)
-    stop_seconds = time.monotonic() - stopping
     assert stop.returncode == 0, stop.stdout + stop.stderr
-    stack.log.append(f"stopped after {stop_seconds:.1f} s")
-    grace = 30  # stop_grace_period of the services; postgres and rabbitmq: the default 10 s
-    assert stop_seconds < grace, f"stop took {stop_seconds:.0f} s: something waited for SIGKILL"
+    stack.log.append(f"stopped after {time.monotonic() - stopping:.1f} s")
     stopped = stack.containers()
     codes = {name: (c["State"]["Status"], c["State"]["ExitCode"]) for name, c in stopped.items()}
-    stack.log.append(f"exit codes: {codes}")
+    finished = sorted((c["State"]["FinishedAt"], name) for name, c in stopped.items())
+    stack.log.append(f"exit codes: {codes}; exit order: {finished}")
     unclean = {name: code for name, code in codes.items() if code != ("exited", 0)}
     assert not unclean, f"not a clean exit on SIGTERM: {unclean}\n{stack.logs()}"

@@ -29,6 +29,7 @@ from skileez_events import (
     PaymentDisputeClosed,
     PaymentDisputed,
     PaymentFailed,
+    PaymentProcessing,
     PaymentRefunded,
     PaymentSucceeded,
     new_event,
@@ -234,6 +235,23 @@ def payment_succeeded() -> Callable[..., CloudEvent]:
             **overrides,
         }
         return _payment_event(PaymentSucceeded(**fields), contract["id"])
+
+    return make
+
+
+@pytest.fixture
+def payment_processing() -> Callable[..., CloudEvent]:
+    def make(contract: dict[str, Any], **overrides: Any) -> CloudEvent:
+        fields = {
+            "payment_id": uuid.uuid4(),
+            "contract_id": contract["id"],
+            "amount": contract["amount"],
+            "currency": contract["currency"],
+            "stripe_checkout_session_id": "cs_test_1",
+            "processing_at": datetime.now(UTC),
+            **overrides,
+        }
+        return _payment_event(PaymentProcessing(**fields), contract["id"])
 
     return make
 

@@ -48,6 +48,7 @@ async def test_the_student_creates_a_pending_contract_priced_by_the_proposal(
         "id", "proposal_id", "student_id", "coach_id", "title", "session_count", "amount",
         "currency", "status", "payment_status", "payment_date", "stripe_payment_intent_id",
         "created_at", "activated_at", "payment_url", "student_name", "coach_name",
+        "payment_processing_since",
     }  # fmt: skip
 
     [message] = published

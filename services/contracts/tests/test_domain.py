@@ -188,6 +188,31 @@ def test_a_failed_payment_can_be_followed_by_a_successful_one() -> None:
     assert [type(e) for e in contract.pull_events()] == [events.ContractActivated]
 
 
+def test_a_delayed_payment_is_processing_until_the_bank_answers_in_any_order() -> None:
+    processing, failed_first, other = pending_contract(), pending_contract(), pending_contract()
+    processing.mark_payment_processing(payment_id=PAYMENT, processing_at=NOW)
+    assert processing.is_payment_processing()
+    assert processing.pull_events() == [events.PaymentProcessing(PAYMENT, NOW)]
+    pay(processing)
+    assert not processing.is_payment_processing()
+
+    # Its failure, before or after its processing news, leaves the contract payable.
+    failed_first.mark_payment_failed(
+        payment_id=PAYMENT, reason="async_payment_failed", failed_at=NOW
+    )
+    failed_first.mark_payment_processing(payment_id=PAYMENT, processing_at=NOW)
+    assert not failed_first.is_payment_processing()
+    assert failed_first.awaits_payment()
+    other.mark_payment_processing(payment_id=PAYMENT, processing_at=NOW)
+    other.mark_payment_failed(payment_id=PAYMENT, reason="async_payment_failed", failed_at=NOW)
+    assert not other.is_payment_processing()
+
+    # Another attempt's failure (an older session expiring) does not end this one's wait.
+    other.mark_payment_processing(payment_id=uuid.uuid4(), processing_at=NOW)
+    fail(other)
+    assert other.is_payment_processing()
+
+
 def test_a_full_refund_makes_it_refunded_and_cancelled_for_good() -> None:
     contract = pending_contract()
     pay(contract)

@@ -92,6 +92,37 @@ async def test_payment_makes_the_contract_active_with_its_date_and_tells_the_coa
     assert "not yet" not in page
 
 
+async def test_a_delayed_payment_shows_processing_until_it_fails_and_is_payable_again(
+    service: Any, payment_processing: Any, payment_failed: Any
+) -> None:
+    contract = await service.contract()
+    processing = payment_processing(contract)
+    await service.publish(processing, copies=2)
+    await service.settle(processing)
+
+    seen = await service.get_contract(contract["id"])
+    assert (seen["status"], seen["payment_status"]) == ("pending", "pending")
+    assert seen["payment_processing_since"] is not None
+    cookies = {"skileez_token": service.token("student-1", "student")}
+    url = f"/contracts/{contract['id']}"
+    html = {"Accept": "text/html"}
+    page = await (await service.client.get(url, cookies=cookies, headers=html)).text()
+    assert 'id="payment-status">processing</span>' in page
+    assert "The payment is processing" in page
+    assert "Pay €500.00" not in page
+
+    failure = payment_failed(
+        contract, payment_id=processing.data["payment_id"], reason="async_payment_failed"
+    )
+    await service.publish(failure)
+    await service.settle(failure)
+    seen = await service.get_contract(contract["id"])
+    assert (seen["payment_status"], seen["payment_processing_since"]) == ("failed", None)
+    page = await (await service.client.get(url, cookies=cookies, headers=html)).text()
+    assert "The payment is processing" not in page
+    assert "Pay €500.00" in page
+
+
 async def test_a_failure_after_the_success_changes_nothing(
     service: Any, payment_succeeded: Any, payment_failed: Any
 ) -> None:

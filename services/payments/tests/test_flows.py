@@ -94,7 +94,7 @@ async def test_a_delayed_payment_shows_as_processing_then_settles(payments: Paym
     assert "Your payment is processing" in await page.text()
     await payments.emulator.settle(checkout["checkout_session_id"], "succeeded")
     await wait_for_status(payments, checkout["payment_id"], "succeeded")
-    assert await published_types(payments) == ["PaymentSucceeded"]
+    assert await published_types(payments) == ["PaymentProcessing", "PaymentSucceeded"]
 
 
 async def test_the_success_page_refuses_a_session_not_of_its_contract_without_asking_stripe(

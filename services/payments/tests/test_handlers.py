@@ -33,6 +33,7 @@ from skileez_payments.domain.payment import (
     Held,
     Payment,
     PaymentStatus,
+    Processing,
     Refunded,
     Succeeded,
 )
@@ -332,10 +333,11 @@ async def test_a_delayed_method_waits_in_processing_then_succeeds_or_fails() -> 
     unpaid = world.session(payment, payment_status="unpaid")
     assert await world.deliver(sp.event("checkout.session.completed", unpaid)) == "processed"
     assert payment.status is PaymentStatus.PROCESSING
-    assert world.outbox == []
+    assert world.outbox == [Processing]
     paid = world.session(payment)
     await world.deliver(sp.event("checkout.session.async_payment_succeeded", paid))
     assert payment.status is PaymentStatus.SUCCEEDED
+    assert world.outbox == [Processing, Succeeded]
 
     failing = World()
     attempt = await failing.checkout()
@@ -349,7 +351,7 @@ async def test_a_delayed_method_waits_in_processing_then_succeeds_or_fails() -> 
         )
     )
     assert (attempt.status, attempt.failure_reason) == ("failed", "async_payment_failed")
-    assert failing.outbox == [Failed]
+    assert failing.outbox == [Processing, Failed]
 
 
 async def test_an_expired_session_fails_the_attempt() -> None:

@@ -113,14 +113,14 @@ async def test_completed_unpaid_waits_then_async_success_activates(payments: Pay
     checkout = await open_checkout(payments)
     await checkout.deliver(checkout.completed(payment_status="unpaid"))
     assert await checkout.status() == "processing"
-    assert await outbox_types(payments) == []
+    assert await outbox_types(payments) == ["PaymentProcessing"]
     again = await payments.pay(checkout.contract)
     assert again.status == 409
     assert (await again.json())["code"] == "payment_in_progress"
     succeeded = sp.event("checkout.session.async_payment_succeeded", checkout.session())
     await checkout.deliver(succeeded)
     assert await checkout.status() == "succeeded"
-    assert await outbox_types(payments) == ["PaymentSucceeded"]
+    assert await outbox_types(payments) == ["PaymentProcessing", "PaymentSucceeded"]
 
 
 async def test_completed_unpaid_then_async_failure_fails(payments: Payments) -> None:
@@ -131,7 +131,7 @@ async def test_completed_unpaid_then_async_failure_fails(payments: Payments) -> 
     )
     await checkout.deliver(failed)
     assert await checkout.status() == "failed"
-    assert await outbox_types(payments) == ["PaymentFailed"]
+    assert await outbox_types(payments) == ["PaymentProcessing", "PaymentFailed"]
 
 
 async def test_no_payment_required_never_activates(payments: Payments) -> None:
@@ -316,7 +316,11 @@ async def test_an_early_refund_waits_through_processing_for_the_async_success(
     await checkout.deliver(sp.event("checkout.session.async_payment_succeeded", checkout.session()))
     assert await checkout.status() == "partially_refunded"
     assert (await payments.payment(checkout.payment_id))["amount_refunded"] == 100
-    assert await outbox_types(payments) == ["PaymentSucceeded", "PaymentRefunded"]
+    assert await outbox_types(payments) == [
+        "PaymentProcessing",
+        "PaymentSucceeded",
+        "PaymentRefunded",
+    ]
 
 
 @pytest.mark.parametrize("first", ["refund", "completion"])
@@ -545,7 +549,7 @@ async def test_a_burst_is_applied_together_and_a_deferred_event_in_it_fails_alon
     assert answers[9]["code"] == "not_ready"
     assert [answer["outcome"] for answer in answers[:9] + answers[10:]] == ["processed"] * 19
     assert [await c.status() for c in checkouts] == ["processing"] + ["succeeded"] * 19
-    assert await outbox_types(payments) == ["PaymentSucceeded"] * 19
+    assert await outbox_types(payments) == ["PaymentProcessing"] + ["PaymentSucceeded"] * 19
     assert await stored_events(payments) == 1 + 19  # the deferred refund is not recorded
 
 

@@ -24,8 +24,11 @@ from skileez_events.schemas import (
     PaymentDisputed,
     PaymentFailed,
     PaymentHeld,
+    PaymentProcessing,
     PaymentRefunded,
     PaymentSucceeded,
+    SessionBooked,
+    SessionCancelled,
     event_type_of,
 )
 from skileez_events.topology import Names
@@ -50,8 +53,11 @@ __all__ = [
     "PaymentDisputed",
     "PaymentFailed",
     "PaymentHeld",
+    "PaymentProcessing",
     "PaymentRefunded",
     "PaymentSucceeded",
+    "SessionBooked",
+    "SessionCancelled",
     "Subscription",
     "UnprocessableEvent",
     "caused_by",

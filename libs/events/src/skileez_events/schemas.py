@@ -179,6 +179,41 @@ class PaymentDisputeClosed(EventData):
     closed_at: AwareDatetime
 
 
+class PaymentProcessing(EventData):
+    """A delayed payment (e.g. a bank debit) was authorised at Checkout and waits for the bank:
+    the contract stays pending and its pages say the payment is processing."""
+
+    producer = "payments"
+    name = "PaymentProcessing"
+
+    payment_id: UUID
+    contract_id: UUID
+    amount: MinorUnits
+    currency: Currency
+    stripe_checkout_session_id: str
+    processing_at: AwareDatetime
+
+
+class _SessionEvent(EventData):
+    producer = "scheduling"
+
+    session_id: UUID
+    contract_id: UUID
+    starts_at: AwareDatetime
+    duration_minutes: int = Field(ge=1)
+    by: str
+    """The user id of who booked or cancelled it; `system` when a contract's end cancelled it."""
+    at: AwareDatetime
+
+
+class SessionBooked(_SessionEvent):
+    name = "SessionBooked"
+
+
+class SessionCancelled(_SessionEvent):
+    name = "SessionCancelled"
+
+
 def event_type_of(model: type[EventData]) -> str:
     """`skileez.<producer>.<Name>.v<version>`, the CloudEvents `type` and the routing key."""
     return f"skileez.{model.producer}.{model.name}.v{model.version}"
@@ -203,6 +238,9 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         PaymentHeld,
         PaymentDisputed,
         PaymentDisputeClosed,
+        PaymentProcessing,
+        SessionBooked,
+        SessionCancelled,
     )
 }
 """The registry: every event type this system knows, to its `data` model."""

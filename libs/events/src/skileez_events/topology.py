@@ -38,6 +38,7 @@ from skileez_events.schemas import (
     PaymentDisputeClosed,
     PaymentDisputed,
     PaymentFailed,
+    PaymentProcessing,
     PaymentRefunded,
     PaymentSucceeded,
     event_type_of,
@@ -48,6 +49,7 @@ PRODUCERS = ("contracts", "payments")
 SUBSCRIPTIONS: dict[str, tuple[type[EventData], ...]] = {
     "contracts": (
         PaymentSucceeded,
+        PaymentProcessing,
         PaymentFailed,
         PaymentRefunded,
         PaymentDisputed,

@@ -51,6 +51,9 @@ CONTRACT_STATE = (
     "cancelled_at",
     "stripe_dispute_id",
     "dispute_status",
+    "processing_payment_id",
+    "payment_processing_at",
+    "failed_payment_id",
 )
 """The columns a contract's transitions change."""
 

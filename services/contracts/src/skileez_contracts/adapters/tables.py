@@ -73,6 +73,9 @@ contracts = Table(
     Column("dispute_status", String(16)),
     Column("student_name", PERSON_NAME),
     Column("coach_name", PERSON_NAME),
+    Column("processing_payment_id", Uuid),
+    Column("payment_processing_at", DateTime(timezone=True)),
+    Column("failed_payment_id", Uuid),
     CheckConstraint(
         "status IN ('pending', 'active', 'suspended', 'cancelled')", name="contract_status"
     ),

@@ -30,6 +30,7 @@ from skileez_contracts.domain.events import (
     DisputeLost,
     DisputeWon,
     DomainEvent,
+    PaymentProcessing,
 )
 from skileez_contracts.domain.money import total_amount
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
@@ -81,6 +82,11 @@ class Contract:
     """The student's display name when they took the contract (else when they accepted)."""
     coach_name: str | None = None
     """The coach's display name when they proposed."""
+    processing_payment_id: uuid.UUID | None = None
+    """The delayed payment (a bank debit) the bank has yet to answer for, while one is."""
+    payment_processing_at: datetime | None = None
+    failed_payment_id: uuid.UUID | None = None
+    """The latest failed attempt: its processing news, if late, is not taken as current."""
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -169,6 +175,19 @@ class Contract:
         self.activated_at = now
         self.events.append(ContractActivated(payment_id=payment_id, activated_at=now))
 
+    def is_payment_processing(self) -> bool:
+        """A delayed payment waits for the bank: the student is told, and not asked to pay."""
+        return self.awaits_payment() and self.processing_payment_id is not None
+
+    def mark_payment_processing(self, *, payment_id: uuid.UUID, processing_at: datetime) -> None:
+        """Record a delayed payment's wait for the bank; news that its attempt failed, or that
+        the contract is paid, came first makes it a no-op."""
+        if not self.awaits_payment() or payment_id == self.failed_payment_id:
+            return
+        self.processing_payment_id = payment_id
+        self.payment_processing_at = processing_at
+        self.events.append(PaymentProcessing(payment_id=payment_id, processing_at=processing_at))
+
     def mark_payment_failed(
         self, *, payment_id: uuid.UUID, reason: str, failed_at: datetime
     ) -> None:
@@ -176,6 +195,9 @@ class Contract:
         if not self.awaits_payment():
             return
         self.payment_status = PaymentStatus.FAILED
+        self.failed_payment_id = payment_id
+        if payment_id == self.processing_payment_id:
+            self.processing_payment_id = self.payment_processing_at = None
         self.events.append(
             ContractPaymentFailed(payment_id=payment_id, reason=reason, failed_at=failed_at)
         )

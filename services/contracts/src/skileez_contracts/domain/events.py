@@ -19,6 +19,14 @@ class ContractActivated:
 
 
 @dataclass(frozen=True)
+class PaymentProcessing:
+    """A delayed payment waits for the bank; stays inside the service (pages show it)."""
+
+    payment_id: uuid.UUID
+    processing_at: datetime
+
+
+@dataclass(frozen=True)
 class ContractPaymentFailed:
     payment_id: uuid.UUID
     reason: str
@@ -80,6 +88,7 @@ class ContractCancelled:
 DomainEvent = (
     ContractCreated
     | ContractActivated
+    | PaymentProcessing
     | ContractPaymentFailed
     | ContractRefunded
     | ContractSuspended

@@ -168,6 +168,9 @@ class ContractOut(BaseModel):
     payment_url: str
     student_name: str | None = Field(description="the student's display name, when known")
     coach_name: str | None = Field(description="the coach's display name, when known")
+    payment_processing_since: AwareDatetime | None = Field(
+        description="while a delayed payment (a bank debit) waits for the bank: when it began"
+    )
 
     @classmethod
     def of(cls, contract: Contract, payment_url: str) -> ContractOut:
@@ -189,6 +192,9 @@ class ContractOut(BaseModel):
             payment_url=payment_url,
             student_name=contract.student_name,
             coach_name=contract.coach_name,
+            payment_processing_since=(
+                contract.payment_processing_at if contract.is_payment_processing() else None
+            ),
         )
 
 

@@ -15,6 +15,7 @@ from skileez_events import (
     PaymentDisputeClosed,
     PaymentDisputed,
     PaymentFailed,
+    PaymentProcessing,
     PaymentRefunded,
     PaymentSucceeded,
     Subscription,
@@ -35,6 +36,7 @@ async def lock_contracts(connection: asyncpg.Connection, events: list[Incoming[A
 
 SUBSCRIPTIONS = [
     Subscription(PaymentSucceeded, in_the_inbox_transaction(payments.record_payment_succeeded)),
+    Subscription(PaymentProcessing, in_the_inbox_transaction(payments.record_payment_processing)),
     Subscription(PaymentFailed, in_the_inbox_transaction(payments.record_payment_failed)),
     Subscription(PaymentRefunded, in_the_inbox_transaction(payments.record_payment_refunded)),
     Subscription(PaymentDisputed, in_the_inbox_transaction(payments.record_payment_disputed)),

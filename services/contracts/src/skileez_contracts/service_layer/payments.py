@@ -1,5 +1,5 @@
-"""What the payments service tells us: a contract's payment succeeded, failed, was refunded or
-disputed, and how the dispute closed.
+"""What the payments service tells us: a contract's payment succeeded, waits for the bank,
+failed, was refunded or disputed, and how the dispute closed.
 
 Each handler runs in the inbox consumer's transaction, so one event is applied at most once;
 the contract's row lock makes different events about one contract apply one after the other,
@@ -20,6 +20,7 @@ from skileez_events import (
     PaymentDisputeClosed,
     PaymentDisputed,
     PaymentFailed,
+    PaymentProcessing,
     PaymentRefunded,
     PaymentSucceeded,
 )
@@ -39,6 +40,14 @@ async def record_payment_succeeded(payment: PaymentSucceeded, uow: UnitOfWork) -
     for waiting in await uow.waiting_events.take(payment.payment_id):
         _apply(waiting.news, contract)
         await uow.save(contract, cause=waiting)
+
+
+async def record_payment_processing(processing: PaymentProcessing, uow: UnitOfWork) -> None:
+    contract = await _locked_contract(processing.contract_id, uow)
+    contract.mark_payment_processing(
+        payment_id=processing.payment_id, processing_at=processing.processing_at
+    )
+    await uow.save(contract)
 
 
 async def record_payment_failed(failure: PaymentFailed, uow: UnitOfWork) -> None:

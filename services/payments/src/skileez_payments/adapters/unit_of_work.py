@@ -25,6 +25,7 @@ from skileez_events import (
     PaymentDisputed,
     PaymentFailed,
     PaymentHeld,
+    PaymentProcessing,
     PaymentRefunded,
     PaymentSucceeded,
     new_event,
@@ -46,6 +47,7 @@ from skileez_payments.domain.payment import (
     Held,
     Payment,
     PaymentStatus,
+    Processing,
     Refunded,
     Succeeded,
 )
@@ -283,6 +285,15 @@ def _integration_event(payment: Payment, event: DomainEvent) -> EventData:
                 reason=reason,
                 stripe_checkout_session_id=payment.checkout_session_id or "",
                 failed_at=failed_at,
+            )
+        case Processing(processing_at=processing_at):
+            return PaymentProcessing(
+                payment_id=payment.id,
+                contract_id=payment.contract_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                stripe_checkout_session_id=payment.checkout_session_id or "",
+                processing_at=processing_at,
             )
         case Held(reason=reason, held_at=held_at):
             return PaymentHeld(

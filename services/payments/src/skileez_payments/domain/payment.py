@@ -125,6 +125,11 @@ class Refunded:
 
 
 @dataclass(frozen=True)
+class Processing:
+    processing_at: datetime
+
+
+@dataclass(frozen=True)
 class Held:
     reason: str
     held_at: datetime
@@ -146,7 +151,7 @@ class DisputeClosed:
     closed_at: datetime
 
 
-DomainEvent = Succeeded | Failed | Refunded | Held | Disputed | DisputeClosed
+DomainEvent = Succeeded | Processing | Failed | Refunded | Held | Disputed | DisputeClosed
 
 
 class DisputeOutcome(StrEnum):
@@ -328,8 +333,8 @@ class Payment:
         self._record_charge(charge)
         if (mismatch := self._mismatch(charge, expected_livemode)) is not None:
             self.hold_for_review(mismatch, now)
-        else:
-            self._move(PaymentStatus.PROCESSING, now)
+        elif self._move(PaymentStatus.PROCESSING, now):
+            self.events.append(Processing(processing_at=now))
 
     def mark_failed(self, reason: str, now: datetime) -> None:
         """A processing payment that fails is a delayed payment failing: its reason says so."""
