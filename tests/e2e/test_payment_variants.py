@@ -49,8 +49,13 @@ async def test_a_delayed_method_that_succeeds_activates_only_once_it_settles(
     checkout = await start_checkout(parties.student, contract["id"])
     await emulator.complete(checkout["checkout_session_id"], "pending_async")
     await payment_where(parties, checkout["payment_id"], status="processing")
-    pending = await parties.student.call("GET", "contracts", f"/contracts/{contract['id']}")
-    assert (pending.body["status"], pending.body["payment_status"]) == ("pending", "pending")
+
+    async def processing() -> Any:  # once contracts has heard PaymentProcessing
+        answer = await parties.student.call("GET", "contracts", f"/contracts/{contract['id']}")
+        return answer.body if answer.body["payment_processing_since"] else None
+
+    pending = await wait_until(processing, timeout=30)
+    assert (pending["status"], pending["payment_status"]) == ("pending", "pending")
 
     await emulator.post(
         f"/checkout/sessions/{checkout['checkout_session_id']}/settle", {"outcome": "succeeded"}
@@ -70,7 +75,7 @@ async def test_a_delayed_method_that_fails_marks_the_payment_failed(
     )
     await payment_where(parties, checkout["payment_id"], status="failed")
     failed = await contract_where(parties.student, contract["id"], payment_status="failed")
-    assert failed["status"] == "pending"
+    assert (failed["status"], failed["payment_processing_since"]) == ("pending", None)
 
 
 async def test_an_expired_session_is_replaced_by_a_new_one_that_can_be_paid(
