@@ -4,6 +4,7 @@ consumer and the test harness give up within bounded times, retry, and recover."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -28,7 +29,7 @@ async def proxy(amqp_url: str) -> AsyncIterator[TcpProxy]:
     await running.start()
     yield running
     running.resume()
-    await running.cut()
+    await running.stop()
 
 
 @pytest.fixture
@@ -136,3 +137,44 @@ async def test_the_consumer_whose_open_connection_stalls_reconnects_and_consumes
     event = contract_created()
     await service.commit_event(event)
     await wait_until(lambda: _equals(service.effect_count(event.id), 1), timeout=30)
+
+
+async def test_a_cut_proxy_resets_connections_but_keeps_its_port_for_its_restart() -> None:
+    """Chaos run, seed 2: a cut that let the port go found it taken by a client's outgoing
+    connection when it started again (address already in use)."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await reader.read(100))
+        await writer.drain()
+        writer.close()
+
+    target = await asyncio.start_server(echo, "127.0.0.1", 0)
+    proxy = TcpProxy("127.0.0.1", target.sockets[0].getsockname()[1])
+    await proxy.start()
+
+    async def round_trip() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"ping")
+        await writer.drain()
+        try:
+            return await reader.read(100)
+        finally:
+            writer.close()
+
+    try:
+        assert await round_trip() == b"ping"
+        port = proxy.port
+        await proxy.cut()
+        try:
+            answer: bytes | None = await round_trip()
+        except ConnectionError:  # reset before or after the write
+            answer = None
+        assert answer in (None, b"")
+        with socket.socket() as squatter, pytest.raises(OSError, match="in use"):
+            squatter.bind(("127.0.0.1", port))
+        await proxy.start()
+        assert (proxy.port, await round_trip()) == (port, b"ping")
+    finally:
+        await proxy.stop()
+        target.close()
+        await target.wait_closed()

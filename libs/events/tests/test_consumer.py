@@ -170,7 +170,7 @@ async def test_consumer_reconnects_by_itself_after_the_broker_connection_is_cut(
     after = contract_created()
     await publish_raw(service, after.to_json(), after.id)
     await wait_until(lambda: _equals(service.effect_count(), 2))
-    await proxy.cut()
+    await proxy.stop()
 
 
 async def test_a_database_outage_longer_than_the_delivery_limit_dead_letters_nothing(
@@ -198,7 +198,7 @@ async def test_a_database_outage_longer_than_the_delivery_limit_dead_letters_not
             assert await service.effect_count(event.id) == 1
         assert await list_dead_letters(service.amqp_url, service.names) == []
     finally:
-        await proxy.cut()
+        await proxy.stop()
         await through_proxy.dispose()
 
 

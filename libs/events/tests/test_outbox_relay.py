@@ -110,7 +110,7 @@ async def test_event_committed_while_broker_is_down_is_published_once_it_is_back
     assert message.body == event.to_json()
     assert CloudEvent.from_json(message.body) == event
     await wait_until(lambda: unsent_is_zero(service))
-    await proxy.cut()
+    await proxy.stop()
 
 
 async def test_relay_killed_between_confirm_and_commit_redelivers_and_inbox_absorbs_it(

@@ -30,7 +30,7 @@ async def proxy(postgres_server_url: str) -> AsyncIterator[TcpProxy]:
     await running.start()
     yield running
     running.resume()
-    await running.cut()
+    await running.stop()
 
 
 @pytest.fixture

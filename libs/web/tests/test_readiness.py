@@ -39,7 +39,7 @@ async def proxy(postgres_server_url: str) -> AsyncIterator[TcpProxy]:
     running = TcpProxy(server.host or "127.0.0.1", server.port or 5432)
     await running.start()
     yield running
-    await running.cut()
+    await running.stop()
 
 
 @pytest.fixture

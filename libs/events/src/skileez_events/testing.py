@@ -236,20 +236,33 @@ class TcpProxy:
         self._pipes: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._refusing = False
         self.port = 0
         self.accepted = 0
         """Connections accepted so far (a client retrying through a black hole adds more)."""
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        """Listen (on a free port the first time), or forward again after `cut`."""
+        self._refusing = False
+        if self._server is None:
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
-        """Close every open connection and refuse new ones until `start` is called again."""
+        """Reset every open connection, and every new one until `start` is called again. The
+        port stays bound, so that no client's outgoing connection can take it meanwhile."""
+        self._refusing = True
+        self._reset_pipes()
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening, for good."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        self._reset_pipes()
+
+    def _reset_pipes(self) -> None:
         for writer in list(self._pipes):
             writer.close()
         self._pipes.clear()
@@ -264,6 +277,9 @@ class TcpProxy:
         self._flowing.set()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            writer.transport.abort()  # a reset, as a refused connection reads to the client
+            return
         self.accepted += 1
         self._pipes.add(writer)
         await self._flowing.wait()

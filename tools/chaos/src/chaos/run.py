@@ -183,8 +183,8 @@ async def execute(options: Options, out: TextIO) -> Report:
         broker_proxy.resume()
         database_proxy.resume()
         await system.drop_databases()
-        await broker_proxy.cut()
-        await database_proxy.cut()
+        await broker_proxy.stop()
+        await database_proxy.stop()
         await delete_namespace(options.amqp_url, names)
     return report
 
