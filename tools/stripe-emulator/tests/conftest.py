@@ -47,6 +47,31 @@ def session_params(**overrides: Any) -> dict[str, Any]:
     return params
 
 
+def subscription_params(**overrides: Any) -> dict[str, Any]:
+    """A `subscription`-mode Checkout Session: €60.00 a month for a contract."""
+    params: dict[str, Any] = {
+        "mode": "subscription",
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": "eur",
+                    "unit_amount": 6000,
+                    "product_data": {"name": "Monthly coaching"},
+                    "recurring": {"interval": "month", "interval_count": 1},
+                },
+                "quantity": 1,
+            }
+        ],
+        "client_reference_id": "contract-123",
+        "subscription_data": {"metadata": {"contract_id": "contract-123"}},
+        "success_url": "https://app.example/contracts/contract-123/payment-success"
+        "?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://app.example/contracts/contract-123/payment-cancel",
+    }
+    params.update(overrides)
+    return params
+
+
 def make_client(base_url: str, http_client: stripe.HTTPClient) -> stripe.StripeClient:
     return stripe.StripeClient(
         API_KEY,
@@ -85,3 +110,9 @@ def control(emulator: str) -> EmulatorControl:
 def params() -> Any:
     """`params(**overrides)` builds Checkout Session parameters."""
     return session_params
+
+
+@pytest.fixture
+def sub_params() -> Any:
+    """`sub_params(**overrides)` builds `subscription`-mode Checkout Session parameters."""
+    return subscription_params

@@ -14,8 +14,18 @@ FIXTURES: dict[str, Any] = json.loads(
     resources.files("stripe_emulator").joinpath("fixtures3.json").read_text("utf-8")
 )["resources"]
 
-# Free-form maps whose keys depend on the object, not on the resource's schema.
-FREE_FORM = {"metadata", "payment_method_options", "previous_attributes", "object"}
+# Free-form maps whose keys depend on the object, not on the resource's schema; and
+# hashes whose fixture shows only `type` (an invoice payment's `payment` has `payment_intent`,
+# a line's `pricing` has `price_details`, an error has `code`, `message`... as the API returns).
+FREE_FORM = {
+    "metadata",
+    "payment_method_options",
+    "previous_attributes",
+    "object",
+    "payment",
+    "pricing",
+    "last_payment_error",
+}
 
 
 def field_differences(ours: Any, theirs: Any, path: str = "") -> list[str]:
@@ -120,3 +130,98 @@ async def test_objects_match_stripe_fixtures(emulator: str, control: EmulatorCon
     assert objects["dispute"]["id"].startswith("dp_")
     assert objects["event"]["id"].startswith("evt_")
     assert objects["webhook_endpoint"]["id"].startswith("we_")
+
+
+async def test_billing_objects_and_events_match_stripe_fixtures(
+    emulator: str, control: EmulatorControl
+) -> None:
+    api = f"{emulator}/v1"
+    async with aiohttp.ClientSession() as http:
+        clock = await _post(http, f"{api}/test_helpers/test_clocks", {"frozen_time": "1800000000"})
+        customer = await _post(
+            http, f"{api}/customers", {"email": "s@example.com", "test_clock": clock["id"]}
+        )
+        session = await _post(
+            http,
+            f"{api}/checkout/sessions",
+            {
+                "mode": "subscription",
+                "customer": customer["id"],
+                "line_items[0][price_data][currency]": "eur",
+                "line_items[0][price_data][unit_amount]": "6000",
+                "line_items[0][price_data][product_data][name]": "Monthly coaching",
+                "line_items[0][price_data][recurring][interval]": "month",
+                "line_items[0][quantity]": "1",
+                "line_items[1][price_data][currency]": "eur",
+                "line_items[1][price_data][unit_amount]": "1",
+                "line_items[1][price_data][product_data][name]": "Rounding",
+                "line_items[1][quantity]": "1",
+                "subscription_data[metadata][contract_id]": "c1",
+                "success_url": "https://example.com/ok",
+            },
+        )
+        paid = await control.complete_session(session["id"])
+        subscription_id = paid["subscription"]["id"]
+        await control.change_card(customer["id"], "card_decline_after_attach")
+        await _post(
+            http, f"{api}/subscriptions/{subscription_id}", {"cancel_at_period_end": "true"}
+        )
+        await _post(
+            http, f"{api}/subscriptions/{subscription_id}", {"cancel_at_period_end": "false"}
+        )
+        await _post(
+            http,
+            f"{api}/test_helpers/test_clocks/{clock['id']}/advance",
+            {"frozen_time": str(1800000000 + 31 * 86_400)},
+        )
+        portal = await _post(http, f"{api}/billing_portal/sessions", {"customer": customer["id"]})
+        invoice_id = paid["invoice"]["id"]
+        payment = (await _get(http, f"{api}/invoice_payments?invoice={invoice_id}"))["data"][0]
+        method_id = paid["subscription"]["default_payment_method"]
+        objects = {
+            "customer": await _get(http, f"{api}/customers/{customer['id']}"),
+            "subscription": await _get(http, f"{api}/subscriptions/{subscription_id}"),
+            "invoice": await _get(http, f"{api}/invoices/{invoice_id}"),
+            "line_item": (await _get(http, f"{api}/invoices/{invoice_id}/lines"))["data"][0],
+            "invoice_payment": payment,
+            "payment_method": await _get(http, f"{api}/payment_methods/{method_id}"),
+            "test_helpers.test_clock": await _get(
+                http, f"{api}/test_helpers/test_clocks/{clock['id']}"
+            ),
+            "billing_portal.session": portal,
+            "checkout.session": await _get(http, f"{api}/checkout/sessions/{session['id']}"),
+        }
+        objects["subscription_item"] = objects["subscription"]["items"]["data"][0]
+        lines = (await _get(http, f"{api}/invoices/{invoice_id}/lines"))["data"]
+        events = (await _get(http, f"{api}/events?limit=100"))["data"]
+
+    for name, obj in objects.items():
+        assert obj["object"] == FIXTURES[name]["object"]
+        assert field_differences(obj, FIXTURES[name]) == [], name
+    assert objects["subscription"]["status"] == "past_due"
+    assert [line["parent"]["type"] for line in lines] == [
+        "subscription_item_details",
+        "invoice_item_details",
+    ]
+    for line in lines:
+        assert field_differences(line, FIXTURES["line_item"]) == [], line["parent"]["type"]
+    kinds = {event["type"] for event in events}
+    assert {
+        "customer.created",
+        "payment_method.attached",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice_payment.paid",
+        "invoice.payment_failed",
+        "test_helpers.test_clock.ready",
+        "billing_portal.session.created",
+    } <= kinds
+    for event in events:
+        envelope = {**event, "data": {"object": event["data"]["object"]}}  # + previous_attributes
+        assert field_differences(envelope, FIXTURES["event"]) == [], event["type"]
+        kind = event["data"]["object"]["object"]
+        assert field_differences(event["data"]["object"], FIXTURES[kind]) == [], event["type"]

@@ -13,11 +13,16 @@ from aiohttp import web
 from stripe_emulator import (
     checkout,
     control,
+    customers,
     disputes,
     events,
+    invoices,
     page,
     payments,
+    portal,
     refunds,
+    subscriptions,
+    test_clocks,
     webhook_endpoints,
 )
 from stripe_emulator.auth import api_key_middleware
@@ -75,6 +80,11 @@ def create_app(settings: Settings) -> web.Application:
         disputes,
         events,
         webhook_endpoints,
+        customers,
+        subscriptions,
+        invoices,
+        test_clocks,
+        portal,
         control,
         page,
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from stripe_emulator.listing import LIST_PARAMS, created_filter, paginate
 from stripe_emulator.objects import (
     build_checkout_session,
     build_line_item,
+    build_price,
     build_product,
     new_id,
 )
@@ -40,8 +42,12 @@ MIN_EXPIRY = 30 * 60
 MAX_EXPIRY = 24 * 60 * 60
 MAX_UNIT_LABEL = 12
 """Stripe's longest `product_data[unit_label]`."""
+# Stripe's longest billing interval is one year.
+MAX_INTERVAL_COUNT = {"day": 365, "week": 52, "month": 12, "year": 1}
 CREATE_PARAMS = (
     "mode",
+    "customer",
+    "subscription_data",
     "line_items",
     "client_reference_id",
     "metadata",
@@ -54,23 +60,52 @@ CREATE_PARAMS = (
     "expand",
     "ui_mode",
 )
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def _url_param(params: Mapping[str, Any], name: str) -> str | None:
+def url_param(params: Mapping[str, Any], name: str) -> str | None:
     value = get_str(params, name)
     if value is not None and not re.match(r"https?://[^\s/]+", value):
         raise invalid_param(name, "Not a valid URL", "url_invalid")
     return value
 
 
-def _line_items(params: Mapping[str, Any], now: int) -> tuple[list[JsonObject], list[JsonObject]]:
+def _recurring(price_data: Mapping[str, Any], prefix: str, mode: str) -> JsonObject | None:
+    """`price_data[recurring]` ({interval, interval_count}): `subscription` mode only."""
+    raw = get_dict(price_data, "recurring")
+    if mode == "payment" and raw:
+        raise invalid_param(
+            f"{prefix}[recurring]",
+            "You specified `payment` mode but passed a recurring price. Either switch to "
+            "`subscription` mode or use only one-time prices.",
+        )
+    if not raw:
+        return None
+    reject_unknown(raw, ("interval", "interval_count"), f"{prefix}[recurring]")
+    interval = get_str(raw, "interval")
+    if interval not in MAX_INTERVAL_COUNT:
+        raise invalid_param(
+            f"{prefix}[recurring][interval]",
+            "Invalid recurring[interval]: must be one of day, week, month, or year",
+        )
+    count = get_int(raw, "interval_count", minimum=1, param=f"{prefix}[recurring][interval_count]")
+    if count is not None and count > MAX_INTERVAL_COUNT[interval]:
+        raise invalid_param(
+            f"{prefix}[recurring][interval_count]",
+            "The maximum billing interval is one year (1 year, 12 months, 52 weeks or 365 days).",
+        )
+    return {"interval": interval, "interval_count": count or 1}
+
+
+def _line_items(
+    params: Mapping[str, Any], now: int, mode: str
+) -> tuple[list[JsonObject], list[JsonObject]]:
     """The session's line items, and the products Stripe makes of their `product_data`."""
     raw = params.get("line_items")
     if raw is None or raw == "":
         raise StripeError(
             400,
-            "You must specify `line_items` in `payment` mode.",
+            f"You must specify `line_items` in `{mode}` mode.",
             code="parameter_missing",
             param="line_items",
         )
@@ -102,7 +137,9 @@ def _line_items(params: Mapping[str, Any], now: int) -> tuple[list[JsonObject], 
         if not isinstance(price_data, dict):
             raise missing_param(f"{prefix}[price_data]")
         reject_unknown(
-            price_data, ("currency", "unit_amount", "product_data"), f"{prefix}[price_data]"
+            price_data,
+            ("currency", "unit_amount", "product_data", "recurring"),
+            f"{prefix}[price_data]",
         )
         code = get_str(price_data, "currency")
         if code is None:
@@ -145,11 +182,14 @@ def _line_items(params: Mapping[str, Any], now: int) -> tuple[list[JsonObject], 
             unit_label=unit_label,
             created=now,
         )
-        items.append(
-            build_line_item(
-                currency=code, unit_amount=unit_amount, quantity=quantity, product=made, created=now
-            )
+        price = build_price(
+            currency=code,
+            unit_amount=unit_amount,
+            product=made["id"],
+            recurring=_recurring(price_data, f"{prefix}[price_data]", mode),
+            created=now,
         )
+        items.append(build_line_item(price=price, quantity=quantity, description=name))
         products.append(made)
     return items, products
 
@@ -161,12 +201,30 @@ def create_session(state: EmulatorState, params: Mapping[str, Any], public_base:
     mode = get_str(params, "mode", required=True)
     if mode not in ("payment", "setup", "subscription"):
         raise invalid_param("mode", "Invalid mode: must be one of payment, setup, or subscription")
-    if mode != "payment":
-        raise invalid_param("mode", f"The emulator only supports `mode=payment`, not `{mode}`.")
+    if mode == "setup":
+        raise invalid_param("mode", "The emulator supports `mode=payment` and `subscription`.")
+    assert mode is not None
     ui_mode = get_str(params, "ui_mode")
     if ui_mode not in (None, "hosted"):
         raise invalid_param("ui_mode", "The emulator only supports `ui_mode=hosted`.")
-    items, products = _line_items(params, now)
+    items, products = _line_items(params, now, mode)
+    intervals = {
+        json.dumps(item["price"]["recurring"], sort_keys=True)
+        for item in items
+        if item["price"]["recurring"] is not None
+    }
+    if mode == "subscription" and not intervals:
+        raise invalid_param(
+            "line_items",
+            "You must specify at least one recurring price in `subscription` mode when using "
+            "prices.",
+        )
+    if len(intervals) > 1:
+        raise invalid_param(
+            "line_items",
+            "All prices on a subscription must have the same `recurring.interval` and "
+            "`recurring.interval_count`.",
+        )
     code = items[0]["currency"]
     if any(item["currency"] != code for item in items):
         raise invalid_param(
@@ -210,8 +268,15 @@ def create_session(state: EmulatorState, params: Mapping[str, Any], public_base:
             "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
         )
     email = get_str(params, "customer_email")
-    if email is not None and not _EMAIL.fullmatch(email):
+    if email is not None and not EMAIL.fullmatch(email):
         raise invalid_param("customer_email", f"Invalid email address: {email}", "email_invalid")
+    customer = get_str(params, "customer")
+    if customer is not None and email is not None:
+        raise StripeError(
+            400, "You may only specify one of these parameters: customer, customer_email."
+        )
+    if customer is not None and customer not in state.store.customers:
+        raise no_such("customer", customer, "customer")
     reference = get_str(params, "client_reference_id")
     if reference is not None and len(reference) > 200:
         raise invalid_param(
@@ -219,6 +284,17 @@ def create_session(state: EmulatorState, params: Mapping[str, Any], public_base:
         )
     intent_data = get_dict(params, "payment_intent_data")
     reject_unknown(intent_data, ("metadata", "description"), "payment_intent_data")
+    subscription_data = get_dict(params, "subscription_data")
+    reject_unknown(subscription_data, ("metadata", "description"), "subscription_data")
+    if intent_data and mode != "payment":
+        raise invalid_param(
+            "payment_intent_data",
+            "You can not pass `payment_intent_data` in `subscription` mode.",
+        )
+    if subscription_data and mode != "subscription":
+        raise invalid_param(
+            "subscription_data", "You can not pass `subscription_data` in `payment` mode."
+        )
     session_id = new_id("cs_test_a1", 56)
     session = build_checkout_session(
         session_id=session_id,
@@ -227,11 +303,13 @@ def create_session(state: EmulatorState, params: Mapping[str, Any], public_base:
         currency=code,
         amount_total=total,
         url=f"{public_base}/c/pay/{session_id}",
-        success_url=_url_param(params, "success_url"),
-        cancel_url=_url_param(params, "cancel_url"),
+        success_url=url_param(params, "success_url"),
+        cancel_url=url_param(params, "cancel_url"),
         client_reference_id=reference,
         customer_email=email,
+        customer=customer,
         metadata=get_metadata(params),
+        mode=mode,
     )
     state.store.sessions[session_id] = session
     state.store.line_items[session_id] = items
@@ -239,6 +317,10 @@ def create_session(state: EmulatorState, params: Mapping[str, Any], public_base:
     state.store.intent_data[session_id] = {
         "metadata": get_metadata(intent_data),
         "description": get_str(intent_data, "description"),
+    }
+    state.store.subscription_data[session_id] = {
+        "metadata": get_metadata(subscription_data),
+        "description": get_str(subscription_data, "description"),
     }
     return session
 
@@ -278,6 +360,7 @@ def forget_session(state: EmulatorState, session_id: str) -> JsonObject:
     for item in state.store.line_items.pop(session_id, []):
         state.store.products.pop(item["price"]["product"], None)
     state.store.intent_data.pop(session_id, None)
+    state.store.subscription_data.pop(session_id, None)
     for intent_id in [k for k, v in state.store.settlements.items() if v.session == session_id]:
         del state.store.settlements[intent_id]  # its pending delayed payment never settles
     return session

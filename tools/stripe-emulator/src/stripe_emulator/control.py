@@ -11,16 +11,18 @@ from typing import Any
 from aiohttp import web
 
 from stripe_emulator.checkout import expire_due_sessions, forget_session, get_session
+from stripe_emulator.customers import SAVABLE_CARDS, get_customer, replace_card
 from stripe_emulator.disputes import CLOSED_STATUSES, close_dispute, get_dispute, open_dispute
+from stripe_emulator.invoices import invoice_intent
 from stripe_emulator.payments import (
     PaymentMethod,
     PaymentOutcome,
     get_charge,
-    pay_session,
     settle_due_payments,
     settle_payment,
 )
 from stripe_emulator.state import EmulatorState, state_of
+from stripe_emulator.subscriptions import advance_subscriptions, pay_checkout_session
 from stripe_emulator.webhooks import ChaosMode
 from stripe_emulator.wire import JsonObject, StripeError, invalid_param, json_response
 
@@ -28,6 +30,7 @@ routes = web.RouteTableDef()
 
 COMPLETE_OUTCOMES = {
     "paid": PaymentMethod.CARD_SUCCESS,
+    "authenticated": PaymentMethod.CARD_AUTHENTICATION,
     "declined": PaymentMethod.CARD_DECLINE,
     "pending_async": PaymentMethod.DELAYED_SUCCESS,
 }
@@ -64,12 +67,14 @@ def _number(body: JsonObject, name: str, default: float | None = None) -> float 
         raise invalid_param(name, f"`{name}` must be a number") from exc
 
 
-def sweep(state: EmulatorState) -> tuple[int, int]:
-    """Expire due sessions, settle due delayed payments and prune old events."""
+def sweep(state: EmulatorState) -> tuple[int, int, int]:
+    """Expire due sessions, settle due delayed payments, renew or end the subscriptions of
+    customers without a test clock, and prune old events."""
     expired = expire_due_sessions(state)
     settled = settle_due_payments(state)
+    renewed = advance_subscriptions(state, None)
     state.prune()
-    return expired, settled
+    return expired, settled, renewed
 
 
 @routes.get("/_emulator/health")
@@ -79,7 +84,8 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.post("/_emulator/checkout/sessions/{id}/complete")
 async def complete_session(request: web.Request) -> web.Response:
-    """Pay a session without a browser: `outcome` paid | declined | pending_async."""
+    """Pay a session without a browser: `outcome` paid | authenticated | declined |
+    pending_async; in `subscription` mode the answer has the subscription and its invoice."""
     state = state_of(request)
     body = await _body(request)
     session = get_session(state, request.match_info["id"])
@@ -90,15 +96,24 @@ async def complete_session(request: web.Request) -> web.Response:
         if later == "failed":
             method = PaymentMethod.DELAYED_FAILURE
     email = body.get("email")
-    result = pay_session(state, session, method, email if isinstance(email, str) else None)
-    intent = state.store.payment_intents[session["payment_intent"]]
+    result = pay_checkout_session(state, session, method, email if isinstance(email, str) else None)
+    invoice = state.store.invoices.get(session["invoice"] or "")
+    intent = (
+        invoice_intent(state, invoice)
+        if invoice is not None
+        else state.store.payment_intents.get(session["payment_intent"] or "")
+    )
     return json_response(
         {
             "outcome": result.value,
             "declined": result is PaymentOutcome.DECLINED,
             "session": session,
             "payment_intent": intent,
-            "charge": state.store.charges.get(intent["latest_charge"] or ""),
+            "charge": None
+            if intent is None
+            else state.store.charges.get(intent["latest_charge"] or ""),
+            "subscription": state.store.subscriptions.get(session["subscription"] or ""),
+            "invoice": invoice,
         }
     )
 
@@ -175,10 +190,26 @@ async def advance_clock(request: web.Request) -> web.Response:
     if seconds is None or seconds < 0:
         raise invalid_param("seconds", "`seconds` must be a number >= 0")
     state.clock.advance(int(seconds))
-    expired, settled = sweep(state)
+    expired, settled, renewed = sweep(state)
     return json_response(
-        {**_clock(state), "expired_sessions": expired, "settled_payments": settled}
+        {
+            **_clock(state),
+            "expired_sessions": expired,
+            "settled_payments": settled,
+            "renewed_periods": renewed,
+        }
     )
+
+
+@routes.post("/_emulator/customers/{id}/card")
+async def change_card(request: web.Request) -> web.Response:
+    """Give the customer a new default card (`card`: card_success | card_authentication |
+    card_decline_after_attach), as the billing portal would; returns the payment method."""
+    state = state_of(request)
+    body = await _body(request)
+    customer = get_customer(state, request.match_info["id"])
+    kind = _choice(body, "card", SAVABLE_CARDS, None)
+    return json_response(replace_card(state, customer, kind))
 
 
 @routes.post("/_emulator/reset")

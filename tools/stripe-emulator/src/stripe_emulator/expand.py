@@ -1,4 +1,5 @@
-"""`expand[]`: replace an id with the object it names, as Stripe does, up to four levels."""
+"""`expand[]`: replace an id with the object it names, as Stripe does, up to four levels; also
+the includable `line_items` of a session and `payments` of an invoice."""
 
 from __future__ import annotations
 
@@ -10,7 +11,21 @@ from stripe_emulator.objects import list_object
 from stripe_emulator.store import Store
 from stripe_emulator.wire import JsonObject, StripeError, get_str_list
 
-EXPANDABLE = frozenset({"payment_intent", "latest_charge", "charge", "line_items"})
+EXPANDABLE = frozenset(
+    {
+        "payment_intent",
+        "latest_charge",
+        "charge",
+        "line_items",
+        "customer",
+        "subscription",
+        "invoice",
+        "latest_invoice",
+        "default_payment_method",
+        "payments",
+        "payment",
+    }
+)
 
 
 def _lookup(store: Store, object_id: str) -> JsonObject | None:
@@ -20,6 +35,10 @@ def _lookup(store: Store, object_id: str) -> JsonObject | None:
         ("re_", store.refunds),
         ("dp_", store.disputes),
         ("cs_", store.sessions),
+        ("cus_", store.customers),
+        ("sub_", store.subscriptions),
+        ("in_", store.invoices),
+        ("pm_", store.payment_methods),
     ):
         if object_id.startswith(prefix):
             return table.get(object_id)
@@ -44,6 +63,11 @@ def _expand_path(store: Store, node: JsonObject, parts: list[str], path: str) ->
         items = store.line_items.get(node["id"], [])
         url = f"/v1/checkout/sessions/{node['id']}/line_items"
         node["line_items"] = list_object(copy.deepcopy(items[:10]), url, len(items) > 10)
+    elif head == "payments" and node.get("object") == "invoice":
+        # Includable: an invoice shows its invoice payments only when asked to.
+        payments = [p for p in store.invoice_payments.values() if p["invoice"] == node["id"]]
+        url = f"/v1/invoice_payments?invoice={node['id']}"
+        node["payments"] = list_object(copy.deepcopy(payments), url)
     elif head not in node:
         raise _cannot(path)
     elif isinstance(node[head], str):

@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 from stripe_emulator.errors import is_api
 from stripe_emulator.state import state_of
 from stripe_emulator.store import IdempotentResult
-from stripe_emulator.wire import API_KEY, StripeError, read_params
+from stripe_emulator.wire import API_KEY, REQUEST_ID, StripeError, error_response, read_params
 
 log = logging.getLogger("stripe_emulator.idempotency")
 
@@ -79,7 +79,13 @@ async def _run_once(
         replay.headers["Idempotent-Replayed"] = "true"
         replay.headers["Idempotency-Key"] = key
         return replay
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except StripeError as error:
+        if not _saved(error.status):
+            raise
+        # A card error after the attempt was made (an invoice payment declined) is a result.
+        response = error_response(error, request.get(REQUEST_ID))
     if isinstance(response, web.Response) and _saved(response.status):
         body = response.text or ""
         state.store.idempotency[scope] = IdempotentResult(

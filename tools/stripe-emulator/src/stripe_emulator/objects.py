@@ -81,47 +81,19 @@ def build_product(
     )
 
 
-def build_line_item(
-    *,
-    currency: str,
-    unit_amount: int,
-    quantity: int,
-    product: JsonObject,
-    created: int,
-) -> JsonObject:
-    item = fixture("item")
-    price = item["price"]
-    _fill(
-        price,
-        active=False,
-        billing_scheme="per_unit",
-        created=created,
-        currency=currency,
-        custom_unit_amount=None,
-        id=new_id("price_"),
-        livemode=False,
-        lookup_key=None,
-        metadata={},
-        nickname=None,
-        product=product["id"],
-        recurring=None,
-        tax_behavior="unspecified",
-        tiers_mode=None,
-        transform_quantity=None,
-        type="one_time",
-        unit_amount=unit_amount,
-        unit_amount_decimal=str(unit_amount),
-    )
-    total = unit_amount * quantity
+def build_line_item(*, price: JsonObject, quantity: int, description: str) -> JsonObject:
+    """A Checkout Session's line item for `quantity` of `price`."""
+    total = price["unit_amount"] * quantity
     return _fill(
-        item,
+        fixture("item"),
         amount_discount=0,
         amount_subtotal=total,
         amount_tax=0,
         amount_total=total,
-        currency=currency,
-        description=product["name"],
+        currency=price["currency"],
+        description=description,
         id=new_id("li_"),
+        price=copy.deepcopy(price),
         quantity=quantity,
         metadata={},
         adjustable_quantity=None,
@@ -140,11 +112,15 @@ def build_checkout_session(
     cancel_url: str | None,
     client_reference_id: str | None,
     customer_email: str | None,
+    customer: str | None,
     metadata: dict[str, str],
+    mode: str,
 ) -> JsonObject:
+    """An open session: `payment` mode pays once; `subscription` mode starts a subscription."""
     session = fixture("checkout.session")
     invoice_data = _nulls(session["invoice_creation"]["invoice_data"])
     invoice_data["metadata"] = {}
+    subscription = mode == "subscription"
     return _fill(
         session,
         after_expiration=None,
@@ -162,24 +138,24 @@ def build_checkout_session(
         currency=currency,
         custom_fields=[],
         custom_text=_nulls(session["custom_text"]),
-        customer=None,
-        customer_creation="if_required",
+        customer=customer,
+        customer_creation=None if customer else "always" if subscription else "if_required",
         customer_details=None,
         customer_email=customer_email,
         expires_at=expires_at,
         id=session_id,
         invoice=None,
-        invoice_creation={"enabled": False, "invoice_data": invoice_data},
+        invoice_creation=None if subscription else {"enabled": False, "invoice_data": invoice_data},
         livemode=False,
         locale=None,
         metadata=metadata,
-        mode="payment",
+        mode=mode,
         payment_intent=None,
         payment_link=None,
-        payment_method_collection="if_required",
+        payment_method_collection="always" if subscription else "if_required",
         payment_method_configuration_details=None,
         payment_method_options={"card": {"request_three_d_secure": "automatic"}},
-        payment_method_types=["card", "sepa_debit"],
+        payment_method_types=["card"] if subscription else ["card", "sepa_debit"],
         payment_status="unpaid",
         phone_number_collection={"enabled": False},
         recovered_from=None,
@@ -284,6 +260,10 @@ def build_payment_intent(
 CARDS = {
     "card_success": {"last4": "4242", "brand": "visa", "funding": "credit"},
     "card_decline": {"last4": "0002", "brand": "visa", "funding": "credit"},
+    # 4000 0027 6000 3184: every payment needs 3-D Secure (passed on a page, not off-session).
+    "card_authentication": {"last4": "3184", "brand": "visa", "funding": "credit"},
+    # 4000 0000 0000 0341: attaching to a customer succeeds, every charge is declined.
+    "card_decline_after_attach": {"last4": "0341", "brand": "visa", "funding": "credit"},
 }
 
 
@@ -317,7 +297,7 @@ def _card_details(last4: str, amount: int) -> JsonObject:
 
 
 def payment_method_details(kind: str, amount: int) -> JsonObject:
-    """`card_success`, `card_decline` or `sepa_debit`."""
+    """One of the CARDS or `sepa_debit`."""
     if kind in CARDS:
         return {"card": _card_details(CARDS[kind]["last4"], amount), "type": "card"}
     return {
@@ -592,4 +572,482 @@ def build_event(
         pending_webhooks=pending_webhooks,
         request={"id": request_id, "idempotency_key": idempotency_key},
         type=event_type,
+    )
+
+
+def build_price(
+    *,
+    currency: str,
+    unit_amount: int,
+    product: str,
+    recurring: JsonObject | None,
+    created: int,
+) -> JsonObject:
+    """A price made from `price_data`: `one_time`, or `recurring` ({interval, interval_count})."""
+    return _fill(
+        fixture("price"),
+        active=False,
+        billing_scheme="per_unit",
+        created=created,
+        currency=currency,
+        custom_unit_amount=None,
+        id=new_id("price_"),
+        livemode=False,
+        lookup_key=None,
+        metadata={},
+        nickname=None,
+        product=product,
+        recurring=None
+        if recurring is None
+        else {
+            "interval": recurring["interval"],
+            "interval_count": recurring["interval_count"],
+            "meter": None,
+            "trial_period_days": None,
+            "usage_type": "licensed",
+        },
+        tax_behavior="unspecified",
+        tiers_mode=None,
+        transform_quantity=None,
+        type="one_time" if recurring is None else "recurring",
+        unit_amount=unit_amount,
+        unit_amount_decimal=str(unit_amount),
+    )
+
+
+def build_customer(
+    *,
+    created: int,
+    email: str | None,
+    name: str | None,
+    description: str | None,
+    metadata: dict[str, str],
+    test_clock: str | None,
+) -> JsonObject:
+    invoice_settings = fixture("customer")["invoice_settings"]
+    return _fill(
+        fixture("customer"),
+        address=None,
+        balance=0,
+        created=created,
+        currency=None,
+        default_source=None,
+        delinquent=False,
+        description=description,
+        discount=None,
+        email=email,
+        id=new_id("cus_", 14),
+        invoice_prefix=secrets.token_hex(4).upper(),
+        invoice_settings=_fill(
+            invoice_settings,
+            custom_fields=None,
+            default_payment_method=None,
+            footer=None,
+            rendering_options=None,
+        ),
+        livemode=False,
+        metadata=metadata,
+        name=name,
+        next_invoice_sequence=1,
+        phone=None,
+        preferred_locales=[],
+        shipping=None,
+        tax_exempt="none",
+        test_clock=test_clock,
+    )
+
+
+def build_payment_method(
+    *, kind: str, created: int, customer: str, email: str | None
+) -> JsonObject:
+    """A saved test card (`card_success`, `card_authentication`, ...) attached to `customer`."""
+    method = fixture("payment_method")
+    card = method["card"]
+    _fill(
+        card,
+        brand="visa",
+        checks=_fill(
+            card["checks"],
+            address_line1_check=None,
+            address_postal_code_check=None,
+            cvc_check="pass",
+        ),
+        country="US",
+        display_brand="visa",
+        exp_month=12,
+        exp_year=2034,
+        fingerprint=new_id("", 16),
+        funding="credit",
+        generated_from=None,
+        last4=CARDS[kind]["last4"],
+        networks={"available": ["visa"], "preferred": None},
+        three_d_secure_usage={"supported": True},
+        wallet=None,
+        regulated_status="unregulated",
+    )
+    billing = method["billing_details"]
+    _fill(billing, address=_empty_address(), email=email, name=None, phone=None, tax_id=None)
+    return _fill(
+        method,
+        allow_redisplay="always",
+        billing_details=billing,
+        card=card,
+        created=created,
+        customer=customer,
+        id=new_id("pm_"),
+        livemode=False,
+        metadata={},
+        type="card",
+        customer_account=None,
+    )
+
+
+def _plan(price: JsonObject) -> JsonObject:
+    """The legacy `plan` view of a recurring price, which subscription items still carry."""
+    return _fill(
+        fixture("plan"),
+        active=price["active"],
+        amount=price["unit_amount"],
+        amount_decimal=price["unit_amount_decimal"],
+        billing_scheme="per_unit",
+        created=price["created"],
+        currency=price["currency"],
+        id=price["id"],
+        interval=price["recurring"]["interval"],
+        interval_count=price["recurring"]["interval_count"],
+        livemode=False,
+        metadata={},
+        meter=None,
+        nickname=None,
+        product=price["product"],
+        tiers_mode=None,
+        transform_usage=None,
+        trial_period_days=None,
+        usage_type="licensed",
+    )
+
+
+def build_subscription_item(
+    *,
+    created: int,
+    subscription: str,
+    price: JsonObject,
+    quantity: int,
+    period_start: int,
+    period_end: int,
+) -> JsonObject:
+    return _fill(
+        fixture("subscription_item"),
+        created=created,
+        discounts=[],
+        id=new_id("si_", 14),
+        metadata={},
+        price=copy.deepcopy(price),
+        quantity=quantity,
+        subscription=subscription,
+        tax_rates=[],
+        plan=_plan(price),
+        current_period_end=period_end,
+        current_period_start=period_start,
+        billing_thresholds=None,
+    )
+
+
+def build_subscription(
+    *,
+    subscription_id: str,
+    created: int,
+    customer: JsonObject,
+    currency: str,
+    items: list[JsonObject],
+    default_payment_method: str | None,
+    description: str | None,
+    metadata: dict[str, str],
+) -> JsonObject:
+    """A new subscription (`incomplete` until its first invoice is paid); periods are on items."""
+    subscription = fixture("subscription")
+    invoice_settings = _fill(
+        subscription["invoice_settings"],
+        account_tax_ids=None,
+        issuer={"type": "self"},
+        custom_fields=None,
+        description=None,
+        footer=None,
+    )
+    return _fill(
+        subscription,
+        application=None,
+        application_fee_percent=None,
+        automatic_tax={"enabled": False, "liability": None, "disabled_reason": None},
+        billing_cycle_anchor=created,
+        billing_cycle_anchor_config=None,
+        cancel_at=None,
+        canceled_at=None,
+        cancellation_details={"comment": None, "feedback": None, "reason": None},
+        collection_method="charge_automatically",
+        created=created,
+        currency=currency,
+        customer=customer["id"],
+        days_until_due=None,
+        default_payment_method=default_payment_method,
+        default_source=None,
+        default_tax_rates=[],
+        description=description,
+        discounts=[],
+        ended_at=None,
+        id=subscription_id,
+        invoice_settings=invoice_settings,
+        items=list_object(items, f"/v1/subscription_items?subscription={subscription_id}"),
+        latest_invoice=None,
+        livemode=False,
+        metadata=metadata,
+        next_pending_invoice_item_invoice=None,
+        on_behalf_of=None,
+        pause_collection=None,
+        payment_settings={
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
+        pending_invoice_item_interval=None,
+        pending_setup_intent=None,
+        pending_update=None,
+        schedule=None,
+        start_date=created,
+        status="incomplete",
+        test_clock=customer["test_clock"],
+        transfer_data=None,
+        trial_end=None,
+        trial_settings={"end_behavior": {"missing_payment_method": "create_invoice"}},
+        trial_start=None,
+        cancel_at_period_end=False,
+        billing_thresholds=None,
+        billing_mode={"type": "classic", "flexible": None},
+        customer_account=None,
+        managed_payments={"enabled": False},
+        billing_schedules=[],
+    )
+
+
+def build_invoice_line(
+    *,
+    invoice: str,
+    subscription: str,
+    price: JsonObject,
+    quantity: int,
+    description: str,
+    period: JsonObject,
+    subscription_item: str | None,
+) -> JsonObject:
+    """A line of a subscription invoice: a subscription item for one period, or (without one) a
+    one-time price Checkout adds to the first invoice as an invoice item."""
+    amount = price["unit_amount"] * quantity
+    details = {
+        "invoice_item": None if subscription_item else new_id("ii_"),
+        "proration": False,
+        "proration_details": {"credited_items": None},
+        "subscription": subscription,
+    }
+    if subscription_item:
+        parent = {
+            "invoice_item_details": None,
+            "subscription_item_details": {**details, "subscription_item": subscription_item},
+            "type": "subscription_item_details",
+        }
+    else:
+        parent = {
+            "invoice_item_details": details,
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        }
+    return _fill(
+        fixture("line_item"),
+        amount=amount,
+        currency=price["currency"],
+        description=description,
+        discount_amounts=[],
+        discountable=True,
+        discounts=[],
+        id=new_id("il_"),
+        invoice=invoice,
+        livemode=False,
+        metadata={},
+        period=period,
+        quantity=quantity,
+        subscription=subscription,
+        pretax_credit_amounts=[],
+        taxes=[],
+        parent=parent,
+        pricing={
+            "price_details": {"price": price["id"], "product": price["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": price["unit_amount_decimal"],
+        },
+        subtotal=amount,
+        quantity_decimal=str(quantity),
+    )
+
+
+def build_invoice(
+    *,
+    invoice_id: str,
+    created: int,
+    customer: JsonObject,
+    subscription: JsonObject,
+    lines: list[JsonObject],
+    billing_reason: str,
+    period_start: int,
+    period_end: int,
+) -> JsonObject:
+    """A draft subscription invoice; `period_start/end` are Stripe's (the period just ended)."""
+    total = sum(line["amount"] for line in lines)
+    return _fill(
+        fixture("invoice"),
+        account_country="US",
+        account_name="Skileez emulator",
+        account_tax_ids=None,
+        amount_due=total,
+        amount_paid=0,
+        amount_remaining=total,
+        amount_shipping=0,
+        application=None,
+        attempt_count=0,
+        attempted=False,
+        auto_advance=True,
+        automatic_tax={
+            "enabled": False,
+            "liability": None,
+            "status": None,
+            "disabled_reason": None,
+            "provider": None,
+        },
+        billing_reason=billing_reason,
+        collection_method="charge_automatically",
+        created=created,
+        currency=subscription["currency"],
+        custom_fields=None,
+        customer=customer["id"],
+        customer_address=None,
+        customer_email=customer["email"],
+        customer_name=customer["name"],
+        customer_phone=None,
+        customer_shipping=None,
+        customer_tax_exempt="none",
+        customer_tax_ids=[],
+        default_payment_method=None,
+        default_source=None,
+        default_tax_rates=[],
+        description=None,
+        discounts=[],
+        due_date=None,
+        effective_at=None,
+        ending_balance=None,
+        footer=None,
+        from_invoice=None,
+        hosted_invoice_url=None,
+        id=invoice_id,
+        invoice_pdf=None,
+        issuer={"type": "self"},
+        last_finalization_error=None,
+        latest_revision=None,
+        lines=list_object(lines, f"/v1/invoices/{invoice_id}/lines"),
+        livemode=False,
+        metadata={},
+        next_payment_attempt=None,
+        number=None,
+        on_behalf_of=None,
+        payment_settings={
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        period_end=period_end,
+        period_start=period_start,
+        post_payment_credit_notes_amount=0,
+        pre_payment_credit_notes_amount=0,
+        receipt_number=None,
+        rendering=None,
+        shipping_cost=None,
+        shipping_details=None,
+        starting_balance=0,
+        statement_descriptor=None,
+        status="draft",
+        status_transitions={
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
+        subscription=subscription["id"],
+        subtotal=total,
+        subtotal_excluding_tax=total,
+        test_clock=customer["test_clock"],
+        total=total,
+        total_discount_amounts=[],
+        total_excluding_tax=total,
+        webhooks_delivered_at=None,
+        automatically_finalizes_at=created,
+        total_pretax_credit_amounts=[],
+        total_taxes=[],
+        amount_overpaid=0,
+        parent={
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": dict(subscription["metadata"]),
+                "subscription": subscription["id"],
+            },
+            "type": "subscription_details",
+        },
+        customer_account=None,
+    )
+
+
+def build_invoice_payment(*, created: int, invoice: JsonObject, payment_intent: str) -> JsonObject:
+    """The link between an invoice and the PaymentIntent that pays it (`status` open until paid)."""
+    return _fill(
+        fixture("invoice_payment"),
+        amount_paid=None,
+        amount_requested=invoice["amount_due"],
+        created=created,
+        currency=invoice["currency"],
+        id=new_id("inpay_"),
+        invoice=invoice["id"],
+        is_default=True,
+        livemode=False,
+        payment={"payment_intent": payment_intent, "type": "payment_intent"},
+        status="open",
+        status_transitions={"canceled_at": None, "paid_at": None},
+    )
+
+
+def build_test_clock(*, created: int, frozen_time: int, name: str | None) -> JsonObject:
+    return _fill(
+        fixture("test_helpers.test_clock"),
+        created=created,
+        deletes_after=created + 30 * 86_400,
+        frozen_time=frozen_time,
+        id=new_id("clock_"),
+        livemode=False,
+        name=name,
+        status="ready",
+        status_details={},
+    )
+
+
+def build_portal_session(
+    *, created: int, customer: str, return_url: str | None, url: str, session_id: str
+) -> JsonObject:
+    return _fill(
+        fixture("billing_portal.session"),
+        configuration="bpc_emulator_default",
+        created=created,
+        customer=customer,
+        flow=None,
+        id=session_id,
+        livemode=False,
+        locale=None,
+        on_behalf_of=None,
+        return_url=return_url,
+        url=url,
+        customer_account=None,
     )

@@ -10,8 +10,10 @@ from aiohttp import web
 
 from stripe_emulator.checkout import expire_due_sessions, unpayable_reason
 from stripe_emulator.currency import format_amount
-from stripe_emulator.payments import PaymentMethod, PaymentOutcome, pay_session
+from stripe_emulator.invoices import per_interval
+from stripe_emulator.payments import PaymentMethod, PaymentOutcome, payment_kind
 from stripe_emulator.state import state_of
+from stripe_emulator.subscriptions import pay_checkout_session
 from stripe_emulator.wire import JsonObject
 
 routes = web.RouteTableDef()
@@ -32,7 +34,8 @@ CLOSED_TITLES = {
 @dataclass(frozen=True)
 class ShownItem:
     """A line item as Checkout shows it: its product, how many (in the product's unit, when it
-    has one: "4 sessions"), the price of one, and the line's total."""
+    has one: "4 sessions"), the price of one ("€60.00 / month" when recurring), and the line's
+    total."""
 
     description: str
     quantity: str
@@ -43,10 +46,12 @@ class ShownItem:
     def of(cls, item: JsonObject, products: dict[str, JsonObject]) -> ShownItem:
         code = item["currency"]
         product = products.get(item["price"]["product"], {})
+        unit = format_amount(item["price"]["unit_amount"], code)
+        recurring = item["price"]["recurring"]
         return cls(
             description=item["description"],
             quantity=counted(item["quantity"], product.get("unit_label")),
-            unit=format_amount(item["price"]["unit_amount"], code),
+            unit=unit if recurring is None else f"{unit} / {per_interval(recurring)}",
             total=format_amount(item["amount_total"], code),
         )
 
@@ -64,6 +69,12 @@ def success_redirect(session: JsonObject) -> str | None:
     if url is None:
         return None
     return str(url).replace("{CHECKOUT_SESSION_ID}", session["id"])
+
+
+def render(template: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    """An HTML page of the emulator's (Stripe's hosted pages: checkout, portal)."""
+    html = _templates.get_template(template).render(context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
 def _render(
@@ -93,9 +104,9 @@ def _render(
         "notice": notice,
         "method": method,
         "email": email or session["customer_email"],
+        "subscription": session["mode"] == "subscription",
     }
-    html = _templates.get_template("checkout.html").render(context)
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    return render("checkout.html", context, status)
 
 
 def _session_or_404(request: web.Request) -> tuple[JsonObject, list[ShownItem]]:
@@ -150,7 +161,9 @@ async def submit_payment(request: web.Request) -> web.StreamResponse:
         method = PaymentMethod(raw_method)
     except ValueError:
         return _render(session, items, status=400, error="Choose a payment method.", email=email)
-    outcome = pay_session(state, session, method, email)
+    if session["mode"] == "subscription" and payment_kind(method) == "sepa_debit":
+        return _render(session, items, status=400, error="Choose a card.", email=email)
+    outcome = pay_checkout_session(state, session, method, email)
     if outcome is PaymentOutcome.DECLINED:
         return _render(
             session,

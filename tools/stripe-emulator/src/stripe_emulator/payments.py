@@ -36,6 +36,8 @@ class PaymentMethod(StrEnum):
 
     CARD_SUCCESS = "card_success"  # 4242 4242 4242 4242
     CARD_DECLINE = "card_decline"  # 4000 0000 0000 0002
+    CARD_AUTHENTICATION = "card_authentication"  # 4000 0027 6000 3184, 3-D Secure passed
+    CARD_DECLINE_AFTER_ATTACH = "card_decline_after_attach"  # 4000 0000 0000 0341
     DELAYED_SUCCESS = "delayed_success"  # SEPA debit that later succeeds
     DELAYED_FAILURE = "delayed_failure"  # SEPA debit that later fails
 
@@ -51,6 +53,14 @@ class PaymentOutcome(StrEnum):
 SESSION_NOT_PAYABLE = "checkout_session_not_open"
 
 DECLINE = ("card_declined", "Your card was declined.", "generic_decline")
+# What a charge with each kind of payment method does when the customer is present.
+CHARGE_STATUS = {
+    "card_success": "succeeded",
+    "card_authentication": "succeeded",
+    "card_decline": "failed",
+    "card_decline_after_attach": "failed",
+    "sepa_debit": "pending",
+}
 DEBIT_FAILURE = (
     "insufficient_funds",
     "The customer's account has insufficient funds to cover this payment.",
@@ -73,6 +83,7 @@ def _intent_for(state: EmulatorState, session: JsonObject, email: str | None) ->
         payment_method_types=list(session["payment_method_types"]),
     )
     intent["description"] = data.get("description")
+    intent["customer"] = session["customer"]
     state.store.payment_intents[intent["id"]] = intent
     session["payment_intent"] = intent["id"]
     state.emit("payment_intent.created", intent)
@@ -93,7 +104,10 @@ def _last_payment_error(charge: JsonObject, failure: tuple[str, str, str]) -> Js
     }
 
 
-def _complete(state: EmulatorState, session: JsonObject, email: str | None, paid: bool) -> None:
+def complete_session(
+    state: EmulatorState, session: JsonObject, email: str | None, paid: bool
+) -> None:
+    """The session is done (paid, or a delayed payment under way): checkout.session.completed."""
     session["status"] = "complete"
     session["payment_status"] = "paid" if paid else "unpaid"
     session["customer_details"] = customer_details(email)
@@ -101,13 +115,8 @@ def _complete(state: EmulatorState, session: JsonObject, email: str | None, paid
     state.emit("checkout.session.completed", session)
 
 
-def pay_session(
-    state: EmulatorState,
-    session: JsonObject,
-    method: PaymentMethod,
-    email: str | None = None,
-) -> PaymentOutcome:
-    """Pay an open session the way the hosted page would, emitting Stripe's events."""
+def require_payable(state: EmulatorState, session: JsonObject) -> None:
+    """Refuse to take money for a session that is not open (expiring it if it is past due)."""
     if session["status"] == "open" and session["expires_at"] <= state.now():
         expire_session(state, session)  # the sweeper had not got to it yet
     reason = unpayable_reason(state, session)
@@ -118,53 +127,82 @@ def pay_session(
             code=SESSION_NOT_PAYABLE,
             param="session",
         )
-    email = email or session["customer_email"]
-    intent = _intent_for(state, session, email)
-    now = state.now()
-    kind = (
-        "sepa_debit"
-        if method in (PaymentMethod.DELAYED_SUCCESS, PaymentMethod.DELAYED_FAILURE)
-        else method.value
-    )
-    details = payment_method_details(kind, intent["amount"])
-    payment_method = new_id("pm_")
-    status = {"card_success": "succeeded", "card_decline": "failed"}.get(kind, "pending")
+
+
+def payment_kind(method: PaymentMethod) -> str:
+    """The payment method details a method charges with: a card of CARDS or `sepa_debit`."""
+    delayed = (PaymentMethod.DELAYED_SUCCESS, PaymentMethod.DELAYED_FAILURE)
+    return "sepa_debit" if method in delayed else method.value
+
+
+def charge_intent(
+    state: EmulatorState,
+    intent: JsonObject,
+    kind: str,
+    payment_method: str,
+    email: str | None,
+    origin: RequestOrigin | None = None,
+) -> str:
+    """Charge `intent` with a `kind` of payment method (3-D Secure, if asked, passed), emitting the
+    charge's and the intent's events; returns the charge's status."""
+    status = CHARGE_STATUS[kind]
     charge = build_charge(
-        created=now,
+        created=state.now(),
         intent=intent,
         status=status,
-        details=details,
+        details=payment_method_details(kind, intent["amount"]),
         payment_method=payment_method,
         email=email,
         failure=DECLINE if status == "failed" else None,
     )
+    charge["customer"] = intent["customer"]
+    charge["description"] = intent["description"]
     state.store.charges[charge["id"]] = charge
     intent["latest_charge"] = charge["id"]
     intent["payment_method"] = payment_method
     intent["receipt_email"] = email
+    intent["next_action"] = None
 
     if status == "failed":
         intent["status"] = "requires_payment_method"
         intent["payment_method"] = None
         intent["last_payment_error"] = _last_payment_error(charge, DECLINE)
-        state.emit("charge.failed", charge)
-        state.emit("payment_intent.payment_failed", intent)
-        return PaymentOutcome.DECLINED
+        state.emit("charge.failed", charge, origin=origin)
+        state.emit("payment_intent.payment_failed", intent, origin=origin)
+        return status
 
     intent["last_payment_error"] = None
     if status == "succeeded":
         intent["status"] = "succeeded"
         intent["amount_received"] = intent["amount"]
-        state.emit("charge.succeeded", charge)
-        state.emit("payment_intent.succeeded", intent)
-        _complete(state, session, email, paid=True)
-        return PaymentOutcome.PAID
+        state.emit("charge.succeeded", charge, origin=origin)
+        state.emit("payment_intent.succeeded", intent, origin=origin)
+        return status
 
     intent["status"] = "processing"
     intent["processing"] = None
-    state.emit("charge.pending", charge)
-    state.emit("payment_intent.processing", intent)
-    _complete(state, session, email, paid=False)
+    state.emit("charge.pending", charge, origin=origin)
+    state.emit("payment_intent.processing", intent, origin=origin)
+    return status
+
+
+def pay_session(
+    state: EmulatorState,
+    session: JsonObject,
+    method: PaymentMethod,
+    email: str | None = None,
+) -> PaymentOutcome:
+    """Pay an open `payment`-mode session the way the hosted page would, emitting the events."""
+    require_payable(state, session)
+    email = email or session["customer_email"]
+    intent = _intent_for(state, session, email)
+    status = charge_intent(state, intent, payment_kind(method), new_id("pm_"), email)
+    if status == "failed":
+        return PaymentOutcome.DECLINED
+    if status == "succeeded":
+        complete_session(state, session, email, paid=True)
+        return PaymentOutcome.PAID
+    complete_session(state, session, email, paid=False)
     delay = state.settings.async_settlement_delay
     state.store.settlements[intent["id"]] = PendingSettlement(
         payment_intent=intent["id"],

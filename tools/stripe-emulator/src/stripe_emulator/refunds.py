@@ -23,6 +23,7 @@ from stripe_emulator.wire import (
     get_str,
     invalid_param,
     json_response,
+    merged_metadata,
     no_such,
     read_params,
     reject_unknown,
@@ -134,15 +135,8 @@ def update_refund(
 ) -> JsonObject:
     """Update a refund's metadata (merged, `""` deletes a key), emitting refund.updated."""
     reject_unknown(params, ("metadata", "expand"))
-    raw = params.get("metadata")
-    if not isinstance(raw, dict):
-        return refund
     previous = {"metadata": dict(refund["metadata"])}
-    merged = dict(refund["metadata"])
-    merged.update(get_metadata(params))
-    for key, value in raw.items():
-        if value == "":
-            merged.pop(key, None)
+    merged = merged_metadata(refund["metadata"], params)
     if merged == refund["metadata"]:
         return refund
     refund["metadata"] = merged

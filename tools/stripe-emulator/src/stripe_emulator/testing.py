@@ -127,12 +127,21 @@ class EmulatorControl:
         async_outcome: str = "succeeded",
         email: str | None = None,
     ) -> JsonObject:
-        """Pay without a browser: `paid`, `declined` or `pending_async`."""
+        """Pay without a browser: `paid`, `authenticated` (3-D Secure card), `declined` or
+        `pending_async`."""
         body: JsonObject = {"outcome": outcome, "async_outcome": async_outcome}
         if email is not None:
             body["email"] = email
         result: JsonObject = await self._call(
             "POST", f"/_emulator/checkout/sessions/{session_id}/complete", body
+        )
+        return result
+
+    async def change_card(self, customer_id: str, card: str) -> JsonObject:
+        """Give the customer a new default card, as the billing portal would: `card_success`,
+        `card_authentication` or `card_decline_after_attach` (saved, then declined)."""
+        result: JsonObject = await self._call(
+            "POST", f"/_emulator/customers/{customer_id}/card", {"card": card}
         )
         return result
 

@@ -233,3 +233,12 @@ def get_metadata(params: Mapping[str, Any], name: str = "metadata") -> dict[str,
     if len(metadata) > 50:
         raise invalid_param(name, "Metadata can have up to 50 keys.")
     return metadata
+
+
+def merged_metadata(current: dict[str, str], params: Mapping[str, Any]) -> dict[str, str]:
+    """`current` updated with the request's `metadata`, where an empty value deletes its key."""
+    raw = params.get("metadata")
+    if not isinstance(raw, dict):
+        return dict(current)
+    merged = {**current, **get_metadata(params)}
+    return {key: value for key, value in merged.items() if raw.get(key) != ""}
