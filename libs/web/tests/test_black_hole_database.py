@@ -54,6 +54,11 @@ async def client(engine: AsyncEngine) -> AsyncIterator[TestClient[web.Request, w
     app[READINESS] = ReadinessChecks({"database": lambda: database_is_reachable(engine)})
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
+
+    async def one(_request: web.Request) -> web.Response:
+        return web.json_response(await select_one(engine))
+
+    app.router.add_get("/one", one)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -90,3 +95,28 @@ async def test_under_a_stalled_database_the_service_is_live_not_ready_and_recove
 
 async def _is(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
+
+
+async def test_a_request_while_the_database_is_away_is_a_503_to_retry_not_a_500(
+    client: TestClient, proxy: TcpProxy
+) -> None:
+    """Chaos run, seed 2: bookings while the database was refused answered 500."""
+
+    async def answer() -> tuple[int, str | None, str | None]:
+        async with client.get("/one") as response:
+            body = await response.json(content_type=None)
+            code = body.get("code") if isinstance(body, dict) else None
+            return response.status, code, response.headers.get("Retry-After")
+
+    assert (await answer())[0] == 200
+    await proxy.cut()  # refused and reset
+    assert await answer() == (503, "unavailable", "5")
+    await proxy.start()
+    proxy.stall()  # a black hole: the bounded connect or statement times out
+    assert await answer() == (503, "unavailable", "5")
+    proxy.resume()
+    await wait_until(lambda: _is_ok(answer()), timeout=15)
+
+
+async def _is_ok(value: Awaitable[tuple[int, str | None, str | None]]) -> bool:
+    return (await value)[0] == 200

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+import asyncpg
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
@@ -81,6 +82,11 @@ def as_problem(refusals: Refusals, error: Exception) -> Problem | None:
     return None
 
 
+UNAVAILABLE = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+"""What a database (or another server) that is away raises: refused, reset, closed, timed out."""
+RETRY_AFTER_UNAVAILABLE = "5"
+
+
 ProblemPage = Callable[[web.Request, Problem], web.StreamResponse]
 PROBLEM_PAGE: web.AppKey[ProblemPage] = web.AppKey("problem_page")
 """How the app shows a refusal to a browser (`skileez_web.pages.problem_page`)."""
@@ -109,6 +115,13 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except Exception as error:
         if (refused := as_problem(request.app.get(REFUSALS, {}), error)) is not None:
             return answer(request, refused)
+        if isinstance(error, UNAVAILABLE):  # away for now: the client may try again later
+            log.warning("unavailable on %s %s: %r", request.method, request.path, error)
+            away = "A server this service needs is not answering; try again in a few seconds."
+            unavailable = Problem(
+                503, "unavailable", away, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}
+            )
+            return answer(request, unavailable)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return answer(request, Problem(500, "internal_error", "Something went wrong on our side."))
 
