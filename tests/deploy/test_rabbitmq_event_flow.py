@@ -2,8 +2,9 @@
 
 The definitions imported into a throw-away vhost (the broker owns the shared names), each
 service's relay and consumer declare what they need (looking the shared names up, declaring
-their own) and events flow: ContractCreated to payments and scheduling, PaymentSucceeded to
-contracts, and PaymentHeld, which no one subscribes to, into `unrouted.kept`.
+their own) and events flow from each producer (scheduling's SessionBooked too) to each of its
+subscribers: ContractCreated to payments and scheduling, PaymentSucceeded to contracts, and
+what no one subscribes to (PaymentHeld) into `unrouted.kept`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -32,6 +33,7 @@ from skileez_events import (
     OutboxRelay,
     PaymentHeld,
     PaymentSucceeded,
+    SessionBooked,
     Subscription,
     new_event,
 )
@@ -134,6 +136,19 @@ def payment_held() -> CloudEvent:
     return new_event(data, subject=str(data.contract_id))
 
 
+def session_booked() -> CloudEvent:
+    now = datetime.now(UTC)
+    data = SessionBooked(
+        session_id=uuid.uuid4(),
+        contract_id=uuid.uuid4(),
+        starts_at=now + timedelta(days=1),
+        duration_minutes=60,
+        by="student-1",
+        at=now,
+    )
+    return new_event(data, subject=str(data.contract_id))
+
+
 async def kept_messages(url: str) -> int:
     async with await aio_pika.connect(url) as connection:
         channel = await connection.channel()
@@ -151,18 +166,32 @@ async def test_each_service_relays_and_consumes_under_its_own_user(
     )
     kept_before = await kept_messages(broker_users.urls["ops"])
 
-    await services["contracts"].commit(contract_created_event())
-    await services["payments"].commit(payment_succeeded())
-    await services["payments"].commit(payment_held())
+    published = {
+        "contracts": [contract_created_event()],
+        "payments": [payment_succeeded(), payment_held()],
+        "scheduling": [session_booked()],
+    }
+    for producer, events in published.items():
+        for event in events:
+            await services[producer].commit(event)
 
-    created = event_type_of(ContractCreated)
-    await wait_until(lambda: services["payments"].received == [created], timeout=30)
-    await wait_until(lambda: services["scheduling"].received == [created], timeout=30)
-    succeeded = event_type_of(PaymentSucceeded)
-    await wait_until(lambda: services["contracts"].received == [succeeded], timeout=30)
+    # Each subscriber receives what it subscribes to (ContractCreated: payments and scheduling;
+    # PaymentSucceeded: contracts), whatever the order of arrival.
+    types = [event.type for events in published.values() for event in events]
+    for service, each in services.items():
+        subscribed = {event_type_of(model) for model in SUBSCRIPTIONS[service]}
+        expected = sorted(t for t in types if t in subscribed)
+        await wait_until(
+            lambda each=each, expected=expected: sorted(each.received) == expected, timeout=30
+        )
+    assert event_type_of(ContractCreated) in services["payments"].received
+    assert event_type_of(PaymentSucceeded) in services["contracts"].received
 
     async def all_sent() -> bool:
         return all([await each.unsent() == 0 for each in services.values() if each.relay])
 
     await wait_until(all_sent, timeout=30)
-    assert await kept_messages(broker_users.urls["ops"]) == kept_before + 1  # PaymentHeld
+    # Those no one subscribes to (PaymentHeld, SessionBooked while nothing consumes them) are kept.
+    subscribed = {event_type_of(model) for models in SUBSCRIPTIONS.values() for model in models}
+    unrouted = [t for t in types if t not in subscribed]
+    assert await kept_messages(broker_users.urls["ops"]) == kept_before + len(unrouted)

@@ -1,12 +1,14 @@
 """One payment, one trace: every service exports its spans over OTLP/HTTP to a receiver in this
 test, and the webhook's trace runs through payments, both broker hops, contracts and scheduling;
-the log lines it causes carry that trace's id."""
+the log lines it causes carry that trace's id. A booking of the contract is a trace of its own,
+whose request span links to the payment's trace (where scheduling applied the activation)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -108,7 +110,7 @@ async def test_one_payment_is_one_trace_from_the_webhook_to_scheduling(
     system: System, parties: Parties, emulator: Emulator, receiver: tuple[OtlpReceiver, str]
 ) -> None:
     spans, _ = receiver
-    await paid_contract(parties, emulator)
+    contract_id = (await paid_contract(parties, emulator)).contract["id"]
 
     def chain_to_the_root() -> list[Span] | None:
         """Scheduling's projection of the activation and its ancestors up to the trace's root,
@@ -189,6 +191,29 @@ async def test_one_payment_is_one_trace_from_the_webhook_to_scheduling(
     assert (
         len({line["correlation_id"] for line in handled["contracts"] + handled["scheduling"]}) == 1
     )
+
+    # a booking is a trace of its own; its request's span links to the span under which
+    # scheduling applied the activation, in the payment's trace
+    starts_at = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    booked = await parties.student.call(
+        "POST",
+        "scheduling",
+        f"/contracts/{contract_id}/sessions",
+        {"starts_at": starts_at.isoformat(), "duration_minutes": 60},
+    )
+    assert booked.status == 201, booked.body
+
+    def booking_and_its_publish() -> tuple[Span, Span] | None:
+        booking = spans.named("scheduling", "POST /contracts/{contract_id}/sessions")
+        published = spans.named("scheduling", "skileez.scheduling.SessionBooked.v1 publish")
+        return (booking[0], published[0]) if booking and published else None
+
+    booking, published = await wait_until(booking_and_its_publish, timeout=30)
+    assert booking.kind == SpanProto.SPAN_KIND_SERVER
+    assert booking.trace_id != trace_id
+    assert booking.links == ((trace_id, scheduled.span_id),)
+    # scheduling's relay publishes SessionBooked in the booking's trace
+    assert published.trace_id == booking.trace_id
 
 
 async def test_every_service_serves_its_backlog_gauges(system: System, http: Any) -> None:

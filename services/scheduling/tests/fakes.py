@@ -2,7 +2,8 @@
 
 Reads hand out copies, as rows read from a database would be, so a handler's change counts
 only once it is saved. The sessions' no-overlap rule, an exclusion constraint in PostgreSQL,
-is checked here in memory.
+is checked here in memory. The events a saved session recorded go to `published`, as the
+outbox would have them.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
+from skileez_events import SessionBooked, SessionCancelled
 from skileez_scheduling.domain.contracts import ContractView, SessionTally
 from skileez_scheduling.domain.errors import SessionOverlap
 from skileez_scheduling.domain.sessions import Session, SessionStatus
+from skileez_scheduling.service_layer.integration import integration_events
 
 
 class FakeContractViews:
@@ -38,6 +41,7 @@ class FakeContractViews:
 class FakeSessions:
     def __init__(self) -> None:
         self.rows: dict[UUID, Session] = {}
+        self.published: list[SessionBooked | SessionCancelled] = []
 
     async def tally(self, contract_id: UUID) -> SessionTally:
         of_contract = self._of_contract(contract_id)
@@ -53,7 +57,8 @@ class FakeSessions:
                 raise SessionOverlap("The coach already has a session overlapping that time.")
             if other.student_id == session.student_id:
                 raise SessionOverlap("The student already has a session overlapping that time.")
-        self.rows[session.id] = replace(session)
+        self.rows[session.id] = replace(session, events=[])
+        self._publish(session)
 
     async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None:
         session = self.rows.get(session_id)
@@ -107,7 +112,11 @@ class FakeSessions:
 
     async def save_cancellations(self, cancelled: Sequence[Session]) -> None:
         for session in cancelled:
-            self.rows[session.id] = replace(session)
+            self.rows[session.id] = replace(session, events=[])
+            self._publish(session)
+
+    def _publish(self, session: Session) -> None:
+        self.published += integration_events(session, session.pull_events())
 
     def _of_contract(self, contract_id: UUID) -> list[Session]:
         return [session for session in self.rows.values() if session.contract_id == contract_id]
@@ -121,6 +130,7 @@ class FakeSessions:
 
 
 class FakeUnitOfWork:
-    def __init__(self) -> None:
+    def __init__(self, traceparent: str | None = None) -> None:
         self.contracts = FakeContractViews()
         self.sessions = FakeSessions()
+        self.traceparent = traceparent

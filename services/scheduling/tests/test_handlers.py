@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,8 @@ from skileez_events import (
     ContractCreated,
     ContractReinstated,
     ContractSuspended,
+    SessionBooked,
+    SessionCancelled,
 )
 from skileez_scheduling.domain.commands import (
     BookSession,
@@ -141,7 +144,8 @@ def booking(
 
 
 async def book(uow: FakeUnitOfWork, contract_id: uuid.UUID, **when: Any) -> Session:
-    return await book_session(booking(contract_id, **when), uow, cancellation_allowance=ALLOWANCE)
+    booked = await book_session(booking(contract_id, **when), uow, cancellation_allowance=ALLOWANCE)
+    return booked.session
 
 
 def listing(
@@ -711,3 +715,85 @@ async def test_a_lost_dispute_cancels_the_future_sessions_of_the_suspended_contr
     )
     view = uow.contracts.views[contract_id]
     assert (view.status, view.shown_status) == (ContractStatus.CLOSED, "closed")
+
+
+# The events scheduling publishes
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+async def test_a_booking_publishes_one_session_booked_and_a_refusal_none() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow, session_count=2)
+    session = await book(uow, contract_id, user="coach-1", minutes=90)
+    assert uow.sessions.published == [
+        SessionBooked(
+            session_id=session.id,
+            contract_id=contract_id,
+            starts_at=NOW + timedelta(days=1),
+            duration_minutes=90,
+            by="coach-1",
+            at=NOW,
+        )
+    ]
+    with pytest.raises(SessionOverlap):
+        await book(uow, contract_id)
+    await book(uow, contract_id, starts_at=NOW + timedelta(days=2))
+    with pytest.raises(SessionLimitReached):
+        await book(uow, contract_id, starts_at=NOW + timedelta(days=3))
+    assert [type(event) for event in uow.sessions.published] == [SessionBooked] * 2
+
+
+async def test_a_participants_cancellation_publishes_one_session_cancelled_by_them() -> None:
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow)
+    session = await book(uow, contract_id)
+    later = NOW + timedelta(hours=1)
+    await cancel_session(CancelSession(session.id, "coach-1", later), uow)
+    with pytest.raises(SessionAlreadyCancelled):
+        await cancel_session(CancelSession(session.id, "coach-1", later), uow)
+    [_, cancellation] = uow.sessions.published
+    assert cancellation == SessionCancelled(
+        session_id=session.id,
+        contract_id=contract_id,
+        starts_at=session.starts_at,
+        duration_minutes=60,
+        by="coach-1",
+        at=later,
+    )
+
+
+async def test_a_contracts_cancellation_cancels_its_sessions_to_come_by_system_once() -> None:
+    """Never one that has started by the time the cancellation is applied, even if it started
+    after the cancellation (by the clock: NOW is years ahead, so that one is put in by hand)."""
+    uow = FakeUnitOfWork()
+    contract_id = await active_contract(uow, session_count=4)
+    to_come = [await book(uow, contract_id, starts_at=NOW + timedelta(days=d)) for d in (1, 2)]
+    clock = datetime.now(UTC)
+    started = replace(to_come[0], id=uuid.uuid4(), starts_at=clock - timedelta(minutes=10))
+    started.ends_at = started.starts_at + timedelta(hours=1)
+    uow.sessions.rows[started.id] = started
+    uow.sessions.published.clear()
+
+    cancellation = cancelled(contract_id, cancelled_at=clock - timedelta(hours=1))
+    await contract_cancelled(cancellation, uow)
+    await contract_cancelled(cancellation, uow)
+    await contract_cancelled(cancelled(contract_id, reason="a later reason"), uow)
+
+    published = uow.sessions.published
+    assert [event.session_id for event in published] == [session.id for session in to_come]
+    assert all(isinstance(event, SessionCancelled) for event in published)
+    assert {event.by for event in published} == {"system"}
+    assert all(clock <= event.at <= datetime.now(UTC) for event in published)
+    assert uow.sessions.rows[started.id].status is SessionStatus.SCHEDULED
+
+
+async def test_the_activation_keeps_the_trace_it_was_applied_under_the_first_time() -> None:
+    uow = FakeUnitOfWork(traceparent=TRACEPARENT)
+    contract_id = await active_contract(uow)
+    uow.traceparent = "00-11111111111111111111111111111111-2222222222222222-01"
+    await contract_activated(activated(contract_id), uow)
+    assert uow.contracts.views[contract_id].activation_traceparent == TRACEPARENT
+    untraced = FakeUnitOfWork()
+    other = await active_contract(untraced)
+    assert untraced.contracts.views[other].activation_traceparent is None

@@ -14,6 +14,8 @@ from skileez_web.database import downgrade, migrate
 PACKAGE = "skileez_scheduling"
 NAMES = {"student_name", "coach_name"}
 """The columns 0004 adds."""
+TRACE = "activation_traceparent"
+"""The column 0005 adds."""
 
 
 async def tables_of(url: str) -> set[str]:
@@ -62,7 +64,10 @@ async def test_0002_adds_the_suspension_to_contracts_already_seen(
                 )
             )
         await asyncio.to_thread(migrate, PACKAGE, url, "0002")
-        assert await contract_columns(url) == {column.name for column in contracts.c} - NAMES
+        assert await contract_columns(url) == {column.name for column in contracts.c} - {
+            *NAMES,
+            TRACE,
+        }
         async with engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -93,11 +98,37 @@ async def test_0004_adds_the_party_names_unknown_for_contracts_already_seen(
                 )
             )
         await asyncio.to_thread(migrate, PACKAGE, url, "0004")
-        assert await contract_columns(url) == {column.name for column in contracts.c}
+        assert await contract_columns(url) == {column.name for column in contracts.c} - {TRACE}
         async with engine.connect() as conn:
             row = (await conn.execute(text("SELECT student_name, coach_name FROM contracts"))).one()
         assert tuple(row) == (None, None)
         await asyncio.to_thread(downgrade, PACKAGE, url, "0003")
         assert not NAMES & await contract_columns(url)
+    finally:
+        await engine.dispose()
+
+
+async def test_0005_adds_the_activation_trace_unknown_for_contracts_already_seen(
+    create_database: Callable[[str], Awaitable[str]],
+) -> None:
+    url = await create_database("scheduling_0005")
+    await asyncio.to_thread(migrate, PACKAGE, url, "0004")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO contracts (id, status, student_id, coach_id, session_count)"
+                    " VALUES (gen_random_uuid(), 'active', 's', 'c', 2)"
+                )
+            )
+        await asyncio.to_thread(migrate, PACKAGE, url, "0005")
+        assert await contract_columns(url) == {column.name for column in contracts.c}
+        async with engine.connect() as conn:
+            query = text("SELECT status, activation_traceparent FROM contracts")
+            row = (await conn.execute(query)).one()
+        assert tuple(row) == ("active", None)
+        await asyncio.to_thread(downgrade, PACKAGE, url, "0004")
+        assert TRACE not in await contract_columns(url)
     finally:
         await engine.dispose()

@@ -44,6 +44,31 @@ async def add_inbox_rows(url: str) -> None:
         await engine.dispose()
 
 
+async def add_outbox_rows(url: str) -> None:
+    """An event sent 8 days ago (`sent`), one sent 6 days ago (`recent`) and one unsent."""
+    engine = create_async_engine(url)
+    try:
+        async with connection(engine) as conn:
+            await conn.execute(
+                "INSERT INTO outbox (event_id, event_type, correlation_id, occurred_at, body,"
+                " sent_at) VALUES"
+                " ('sent', 't', 'c', now(), '', now() - interval '8 days'),"
+                " ('recent', 't', 'c', now(), '', now() - interval '6 days'),"
+                " ('unsent', 't', 'c', now(), '', NULL)"
+            )
+    finally:
+        await engine.dispose()
+
+
+async def outbox_ids(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with connection(engine) as conn:
+            return {row["event_id"] for row in await conn.fetch("SELECT event_id FROM outbox")}
+    finally:
+        await engine.dispose()
+
+
 async def inbox_ids(url: str) -> set[str]:
     engine = create_async_engine(url)
     try:
@@ -78,6 +103,7 @@ async def test_prune_by_hand_says_how_many_rows_went(
 ) -> None:
     url = await migrated(create_database, "scheduling_prune_cli")
     await add_inbox_rows(url)
+    await add_outbox_rows(url)
     # The database URL alone: `prune` needs no JWT or broker secret (a CronJob holds none).
     secrets = {"JWT_SECRET", "AMQP_URL"}
     env = {**{k: v for k, v in os.environ.items() if k not in secrets}, "DATABASE_URL": url}
@@ -91,5 +117,6 @@ async def test_prune_by_hand_says_how_many_rows_went(
     )
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0
-    assert output.decode().splitlines() == ["inbox: 1 pruned"]
+    assert output.decode().splitlines() == ["outbox: 1 pruned", "inbox: 1 pruned"]
     assert await inbox_ids(url) == {"young"}
+    assert await outbox_ids(url) == {"recent", "unsent"}

@@ -44,7 +44,7 @@ from skileez_events.schemas import (
     event_type_of,
 )
 
-PRODUCERS = ("contracts", "payments")
+PRODUCERS = ("contracts", "payments", "scheduling")
 
 SUBSCRIPTIONS: dict[str, tuple[type[EventData], ...]] = {
     "contracts": (

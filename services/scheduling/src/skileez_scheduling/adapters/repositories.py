@@ -9,7 +9,7 @@ statuses of the domain.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -42,6 +42,7 @@ _SAVED_CONTRACT = (
     "suspended_at",
     "suspension_reason",
     "reinstated_at",
+    "activation_traceparent",
 )
 """The columns the contract events change (and `updated_at`, set to the time of the save)."""
 _CANCELLATION = ("status", "cancelled_at", "cancelled_by", "cancellation_reason")
@@ -143,8 +144,10 @@ class ContractViewRepository:
 
 
 class SessionRepository:
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    def __init__(self, connection: asyncpg.Connection, publish: Callable[[Session], None]) -> None:
+        """`publish` stages the events a saved session recorded, in the same transaction."""
         self._connection = connection
+        self._publish = publish
 
     async def tally(self, contract_id: UUID) -> SessionTally:
         row = await self._connection.fetchrow(_TALLY, contract_id)
@@ -160,6 +163,7 @@ class SessionRepository:
                 f"The {who} already has a session overlapping that time: choose another time.",
                 field="starts_at",
             ) from None
+        self._publish(session)
 
     async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None:
         query = f"{_SELECT_SESSION} FOR UPDATE" if for_update else _SELECT_SESSION
@@ -217,6 +221,8 @@ class SessionRepository:
             _SAVE_CANCELLATION,
             [(session.id, *values_of(session, _CANCELLATION)) for session in cancelled],
         )
+        for session in cancelled:
+            self._publish(session)
 
 
 def _contract_of(row: asyncpg.Record) -> ContractView:

@@ -1,4 +1,4 @@
-"""The service's own tables: its view of contracts, the sessions, and the event inbox."""
+"""The service's own tables: its view of contracts, the sessions, the event outbox and inbox."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 
-from skileez_events import Inbox
+from skileez_events import Inbox, Outbox
 
 metadata = MetaData()
+outbox = Outbox(metadata)
 inbox = Inbox(metadata)
 
 COACH_OVERLAP = "sessions_coach_no_overlap"
@@ -46,6 +47,8 @@ contracts = Table(
     Column("suspended_at", DateTime(timezone=True)),
     Column("suspension_reason", Text),
     Column("reinstated_at", DateTime(timezone=True)),
+    # The W3C traceparent the activation was applied under: bookings' spans link to it.
+    Column("activation_traceparent", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('pending', 'active', 'closed')", name="contracts_status"),
 )

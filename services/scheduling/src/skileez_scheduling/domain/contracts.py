@@ -56,6 +56,9 @@ class ContractView:
     suspended_at: datetime | None = None
     suspension_reason: str | None = None
     reinstated_at: datetime | None = None
+    activation_traceparent: str | None = None
+    """The W3C trace context under which the activation was applied (the payment's trace), for
+    bookings' spans to link to; None when its event carried none."""
 
     @property
     def is_known(self) -> bool:
@@ -103,9 +106,18 @@ class ContractView:
             return self.coach_name
         return None
 
-    def record_activated(self, *, student_id: str, coach_id: str, session_count: int) -> None:
+    def record_activated(
+        self,
+        *,
+        student_id: str,
+        coach_id: str,
+        session_count: int,
+        traceparent: str | None = None,
+    ) -> None:
+        """Active from now on; the first activation's trace is the one kept."""
         self._learn_terms(student_id, coach_id, session_count)
         self._advance(ContractStatus.ACTIVE)
+        self.activation_traceparent = self.activation_traceparent or traceparent
 
     def record_cancelled(self, *, reason: str, cancelled_at: datetime) -> bool:
         """Close the contract; True only the first time (its future sessions are then cancelled)."""

@@ -1,9 +1,13 @@
-"""A coaching session: booked against an active contract, cancelled by a participant or a refund."""
+"""A coaching session: booked against an active contract, cancelled by a participant or a refund.
+
+Each booking and cancellation records a domain event in `events`, which the unit of work
+publishes (SessionBooked, SessionCancelled) in the transaction that saves the session.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
@@ -20,11 +24,33 @@ MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 480
 MAX_BOOKING_HORIZON = timedelta(days=730)
 """How far ahead a session may be booked."""
+SYSTEM = "system"
+"""Who cancelled a session, in the event that says so, when its contract's end did."""
 
 
 class SessionStatus(StrEnum):
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Booked:
+    """A participant (`by`) booked the session."""
+
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """The session was called off."""
+
+    by: str
+    """The participant's user id, or `SYSTEM`."""
+    at: datetime
+
+
+DomainEvent = Booked | Cancelled
 
 
 @dataclass
@@ -41,6 +67,7 @@ class Session:
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None
     cancellation_reason: str | None = None
+    events: list[DomainEvent] = field(default_factory=list, compare=False)
 
     @classmethod
     def book(
@@ -71,6 +98,7 @@ class Session:
             ends_at=starts_at + timedelta(minutes=duration_minutes),
             booked_by=booked_by,
             created_at=now,
+            events=[Booked(by=booked_by, at=now)],
         )
 
     @property
@@ -79,6 +107,11 @@ class Session:
 
     def is_participant(self, user_id: str) -> bool:
         return user_id in (self.student_id, self.coach_id)
+
+    def pull_events(self) -> list[DomainEvent]:
+        """The events recorded since the last pull, in order; the session forgets them."""
+        recorded, self.events = self.events, []
+        return recorded
 
     def cancel_by_participant(self, user_id: str, now: datetime) -> None:
         """A participant calls a session off before it starts, which frees its slot."""
@@ -101,6 +134,7 @@ class Session:
         self.cancelled_at = now
         self.cancelled_by = by
         self.cancellation_reason = reason
+        self.events.append(Cancelled(by=by or SYSTEM, at=now))
 
 
 def check_session_time(starts_at: datetime, duration_minutes: int, now: datetime) -> None:

@@ -1,16 +1,17 @@
-"""`create_app(settings)`: the scheduling service, its database and its event consumer."""
+"""`create_app(settings)`: the scheduling service, its database, outbox relay and event
+consumer."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from skileez_scheduling.adapters.tables import inbox
+from skileez_scheduling.adapters.tables import inbox, outbox
 from skileez_scheduling.entrypoints import schedule, sessions
 from skileez_scheduling.entrypoints.errors import REFUSALS
-from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, SETTINGS, api
+from skileez_scheduling.entrypoints.resources import CONSUMER, ENGINE, RELAY, SETTINGS, api
 from skileez_scheduling.entrypoints.subscriptions import SUBSCRIPTIONS, lock_contracts
 from skileez_scheduling.settings import SchedulingSettings
-from skileez_web.app import consuming, database, pruning, service_app
+from skileez_web.app import consuming, database, pruning, relaying, service_app
 from skileez_web.database import database_is_reachable
 from skileez_web.pages import setup_templates
 from skileez_web.retention import Pruning, messaging_pruning
@@ -22,7 +23,7 @@ ROUTE_MODULES = (sessions, schedule)
 
 def retention(settings: RetentionSettings) -> list[Pruning]:
     """What the retention job prunes (`python -m skileez_scheduling prune`)."""
-    return messaging_pruning(settings, inbox=inbox)
+    return messaging_pruning(settings, inbox=inbox, outbox=outbox)
 
 
 def create_app(settings: SchedulingSettings) -> web.Application:
@@ -43,6 +44,7 @@ def create_app(settings: SchedulingSettings) -> web.Application:
     app[SETTINGS] = settings
     setup_templates(app, "skileez_scheduling.entrypoints")
     app.cleanup_ctx.append(database(settings, ENGINE))
+    app.cleanup_ctx.append(relaying(settings, ENGINE, outbox, RELAY))
     app.cleanup_ctx.append(
         consuming(
             settings,

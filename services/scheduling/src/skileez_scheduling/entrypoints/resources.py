@@ -8,15 +8,17 @@ from contextlib import AbstractAsyncContextManager
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skileez_events import EventConsumer
+from skileez_events import EventConsumer, OutboxRelay
 from skileez_scheduling.adapters.unit_of_work import PostgresUnitOfWork, unit_of_work
 from skileez_scheduling.settings import SchedulingSettings
 from skileez_web.auth import Principal, authenticate
+from skileez_web.correlation import correlation_id
 from skileez_web.openapi import Api
 
 SETTINGS = web.AppKey("settings", SchedulingSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 CONSUMER = web.AppKey("consumer", EventConsumer)
+RELAY = web.AppKey("relay", OutboxRelay)
 
 api = Api("Skileez scheduling")
 
@@ -30,5 +32,6 @@ def caller(request: web.Request) -> Principal:
 
 
 def request_unit_of_work(request: web.Request) -> AbstractAsyncContextManager[PostgresUnitOfWork]:
-    """The request's unit of work: one transaction, committed if the block ends without error."""
-    return unit_of_work(request.app[ENGINE])
+    """The request's unit of work: one transaction, committed if the block ends without error;
+    the events it causes carry the request's correlation id."""
+    return unit_of_work(request.app[ENGINE], correlation_id(request))

@@ -8,7 +8,9 @@ from urllib.parse import urlencode, urlsplit
 from uuid import UUID
 
 from aiohttp import web
+from opentelemetry import trace
 
+from skileez_events.tracing import continued
 from skileez_scheduling.domain.commands import (
     BookSession,
     CancelSession,
@@ -105,7 +107,7 @@ async def book(request: web.Request) -> web.StreamResponse:
             now=datetime.now(UTC),
         )
         async with request_unit_of_work(request) as uow:
-            session = await booking.book_session(
+            booked = await booking.book_session(
                 command, uow, cancellation_allowance=settings.cancellation_allowance
             )
     except (Problem, DomainError) as error:
@@ -119,13 +121,24 @@ async def book(request: web.Request) -> web.StreamResponse:
         posted = {name: str(value) for name, value in (await request.post()).items()}
         entry = BookingEntry.refused(posted, problem)
         return await render_schedule(request, contract_id, user_id, entry, problem.status)
+    link_to_activation(booked.contract)
     if wants_html(request):
         raise back_to_schedule(request, contract_id)
+    session = booked.session
     return web.json_response(
         SessionOut.of(session).model_dump(mode="json"),
         status=201,
         headers={"Location": f"/sessions/{session.id}"},
     )
+
+
+def link_to_activation(contract: ContractView) -> None:
+    """Link the request's span to the span the contract's activation was applied under: a
+    booking's trace leads to the payment's that opened the contract."""
+    activation = continued({"traceparent": contract.activation_traceparent})
+    if activation is not None:
+        span_context = trace.get_current_span(activation).get_span_context()
+        trace.get_current_span().add_link(span_context)
 
 
 def browser_form(request: web.Request) -> bool:

@@ -1,5 +1,5 @@
 """The routing table: which contracts event goes to which handler, in the transaction that
-records the event in the inbox."""
+records the event in the inbox (the events a handler causes are caused by it)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 
 from skileez_events import (
-    CloudEvent,
     ContractActivated,
     ContractCancelled,
     ContractCreated,
@@ -23,10 +22,6 @@ from skileez_scheduling.adapters.unit_of_work import PostgresUnitOfWork
 from skileez_scheduling.service_layer import contracts
 
 
-def _unit_of_work(connection: asyncpg.Connection, _event: CloudEvent) -> PostgresUnitOfWork:
-    return PostgresUnitOfWork(connection)
-
-
 async def lock_contracts(connection: asyncpg.Connection, events: list[Incoming[Any]]) -> None:
     """Lock (or create) ahead, in one statement, the views of a batch's contracts."""
     await ContractViewRepository(connection).lock_or_create(
@@ -34,7 +29,7 @@ async def lock_contracts(connection: asyncpg.Connection, events: list[Incoming[A
     )
 
 
-in_the_inbox_transaction = in_unit_of_work(_unit_of_work)
+in_the_inbox_transaction = in_unit_of_work(PostgresUnitOfWork)
 
 SUBSCRIPTIONS = [
     Subscription(ContractCreated, in_the_inbox_transaction(contracts.contract_created)),

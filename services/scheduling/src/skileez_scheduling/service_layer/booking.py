@@ -19,6 +19,14 @@ from skileez_scheduling.service_layer.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
+class Booking:
+    """A session just booked, and its contract as it stood (its activation's trace, for one)."""
+
+    session: Session
+    contract: ContractView
+
+
+@dataclass(frozen=True)
 class SessionsPage:
     """The contract as scheduling sees it, its tally, and a page of its sessions."""
 
@@ -53,10 +61,11 @@ class Schedule:
 
 async def book_session(
     command: BookSession, uow: UnitOfWork, *, cancellation_allowance: int
-) -> Session:
-    """Book a session; the contract stays locked while its sessions are counted, so bookings
-    of one contract are counted in turn (a cancellation does not wait for that lock: bookings
-    racing cancellations may pass the limit by the few sessions scheduled at that moment)."""
+) -> Booking:
+    """Book a session, which publishes SessionBooked; the contract stays locked while its
+    sessions are counted, so bookings of one contract are counted in turn (a cancellation does
+    not wait for that lock: bookings racing cancellations may pass the limit by the few
+    sessions scheduled at that moment)."""
     contract_id = command.contract_id
     contract = _known(await uow.contracts.get(contract_id, for_update=True), contract_id)
     session = Session.book(
@@ -69,7 +78,7 @@ async def book_session(
         now=command.now,
     )
     await uow.sessions.add(session)
-    return session
+    return Booking(session, contract)
 
 
 async def contract_sessions(query: ListSessions, uow: UnitOfWork) -> SessionsPage:
@@ -122,7 +131,8 @@ async def session_and_contract(
 
 
 async def cancel_session(command: CancelSession, uow: UnitOfWork) -> Session:
-    """A participant cancels a session; its slot is free for a new booking."""
+    """A participant cancels a session, which publishes SessionCancelled; its slot is free for a
+    new booking."""
     session = await uow.sessions.get(command.session_id, for_update=True)
     if session is None:
         raise NotFound(f"No session {command.session_id}.")

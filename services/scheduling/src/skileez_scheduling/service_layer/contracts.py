@@ -35,9 +35,13 @@ async def contract_created(event: ContractCreated, uow: UnitOfWork) -> None:
 
 
 async def contract_activated(event: ContractActivated, uow: UnitOfWork) -> None:
+    """Open the contract to bookings; keep the trace this activation is applied under."""
     contract = await uow.contracts.for_event(event.contract_id)
     contract.record_activated(
-        student_id=event.student_id, coach_id=event.coach_id, session_count=event.session_count
+        student_id=event.student_id,
+        coach_id=event.coach_id,
+        session_count=event.session_count,
+        traceparent=uow.traceparent,
     )
     uow.contracts.save(contract)
 
@@ -57,13 +61,15 @@ async def contract_reinstated(event: ContractReinstated, uow: UnitOfWork) -> Non
 
 
 async def contract_cancelled(event: ContractCancelled, uow: UnitOfWork) -> None:
-    """Close the contract and cancel its sessions from the cancellation on, with its reason."""
+    """Close the contract and cancel, with its reason, its sessions still to come (from the
+    cancellation on, and never one that has started): each publishes SessionCancelled by
+    `system`. Only the first cancellation does this, so a redelivery changes nothing."""
     contract = await uow.contracts.for_event(event.contract_id)
     if not contract.record_cancelled(reason=event.reason, cancelled_at=event.cancelled_at):
         return
     uow.contracts.save(contract)
     now = datetime.now(UTC)
-    upcoming = await uow.sessions.scheduled_from(event.contract_id, event.cancelled_at)
+    upcoming = await uow.sessions.scheduled_from(event.contract_id, max(event.cancelled_at, now))
     for session in upcoming:
         session.cancel_for_closed_contract(event.reason, now)
     await uow.sessions.save_cancellations(upcoming)

@@ -37,8 +37,8 @@ class Sessions(Protocol):
         ...
 
     async def add(self, session: Session) -> None:
-        """Store a booked session; `SessionOverlap` if its coach or its student already has a
-        scheduled session at an overlapping time."""
+        """Store a booked session (and stage the events it recorded); `SessionOverlap` if its
+        coach or its student already has a scheduled session at an overlapping time."""
         ...
 
     async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None: ...
@@ -75,7 +75,9 @@ class Sessions(Protocol):
         """The contract's scheduled sessions starting at or after `since`, locked."""
         ...
 
-    async def save_cancellations(self, cancelled: Sequence[Session]) -> None: ...
+    async def save_cancellations(self, cancelled: Sequence[Session]) -> None:
+        """Store cancellations (and stage the events they recorded)."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -83,4 +85,12 @@ class UnitOfWork(Protocol):
     def contracts(self) -> ContractViews: ...
 
     @property
-    def sessions(self) -> Sessions: ...
+    def sessions(self) -> Sessions:
+        """Saving a session also publishes the events it recorded, in the same transaction."""
+        ...
+
+    @property
+    def traceparent(self) -> str | None:
+        """The W3C trace context of the span the work runs under (an event's processing, a
+        request's); None when it is not traced."""
+        ...
