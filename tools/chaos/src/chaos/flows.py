@@ -320,7 +320,9 @@ async def held_and_reviewed(driver: Driver, parties: Parties) -> None:
     payments opens a second; whichever of the two payments pays the contract second (the first,
     once reconciliation finds its money, or the second, when the first's completion got through
     meanwhile) is held, and the admin refunds it at review. When the first completion gets
-    through before the second session is opened, the contract is simply paid once."""
+    through before the second session is opened, the contract is simply paid once; when
+    payments offers the first attempt again, its money makes it succeeded, or held (then
+    refunded at review, and the contract paid anew)."""
     contract = await pending_contract(driver, parties)
     first = await checkout(driver, parties, contract["id"])
     await driver.emulator.drop_next_deliveries(4)  # the four events paying a session emits
@@ -334,7 +336,21 @@ async def held_and_reviewed(driver: Driver, parties: Parties) -> None:
         expect=(200, 201, 409),
     )
     if second.status == 409 or second.body["payment_id"] == first["payment_id"]:
-        await payment_where(driver, parties, first["payment_id"], status="succeeded")
+        # Paid already, or the first attempt offered again (its page was still valid): the
+        # forgotten session's money makes it succeeded, or held when it was abandoned first.
+        settled = await settled_payment(driver, parties, first["payment_id"])
+        if settled["status"] == "held_for_review":
+            await refund_at_review(driver, parties, first["payment_id"])
+            await complete(
+                driver,
+                parties,
+                contract["id"],
+                await checkout(driver, parties, contract["id"]),
+                "paid",
+            )
+            await contract_where(
+                driver, parties, contract["id"], status="active", payment_status="paid"
+            )
         return
     await complete(driver, parties, contract["id"], second.body, "paid")
     await contract_where(driver, parties, contract["id"], status="active", payment_status="paid")
@@ -348,16 +364,28 @@ async def held_and_reviewed(driver: Driver, parties: Parties) -> None:
         return None
 
     duplicate = await driver.until(f"one of payments {both} held", held)
+    await refund_at_review(driver, parties, duplicate)
+    [kept] = [payment_id for payment_id in both if payment_id != duplicate]
+    await payment_where(driver, parties, kept, status="succeeded")
+
+
+async def settled_payment(driver: Driver, parties: Parties, payment_id: str) -> Any:
+    async def probe() -> Any:
+        answer = await driver.call(parties.admin, "GET", "payments", f"/payments/{payment_id}")
+        return answer.body if answer.body["status"] in ("succeeded", "held_for_review") else None
+
+    return await driver.until(f"payment {payment_id} succeeded or held", probe)
+
+
+async def refund_at_review(driver: Driver, parties: Parties, payment_id: str) -> None:
     await driver.call(
         parties.admin,
         "POST",
         "payments",
-        f"/payments/{duplicate}/review",
+        f"/payments/{payment_id}/review",
         {"decision": "refund", "note": "Paid twice during the chaos run"},
     )
-    await payment_where(driver, parties, duplicate, status="refunded")
-    [kept] = [payment_id for payment_id in both if payment_id != duplicate]
-    await payment_where(driver, parties, kept, status="succeeded")
+    await payment_where(driver, parties, payment_id, status="refunded")
 
 
 FLOW_STEPS: dict[str, Callable[[Driver, Parties], Awaitable[None]]] = {

@@ -36,7 +36,7 @@ async def service_tables(server_dsn: str, prefix: str) -> dict[str, dict[str, li
         try:
             tables = {table: await _rows(connection, table) for table in TABLES[service]}
             tables["inbox"] = await _rows(connection, "inbox")
-            outbox = await _rows(connection, "outbox") if service != "scheduling" else []
+            outbox = await _rows(connection, "outbox")
             for row in outbox:
                 row["data"] = json.loads(row.pop("body")).get("data", {})
             tables["outbox"] = outbox
