@@ -304,6 +304,21 @@ async def test_a_refund_or_dispute_delivered_before_the_completion_applies_when_
     assert (await checkout.deliver(early))["outcome"] == "duplicate"
 
 
+async def test_a_delayed_failure_seen_before_its_completion_stays_failed(
+    payments: Payments,
+) -> None:
+    """Chaos run, seed 4: the completion (unpaid), delivered after the failure, put the payment
+    back to processing, where it stayed."""
+    checkout = await open_checkout(payments)
+    failed = sp.event(
+        "checkout.session.async_payment_failed", checkout.session(payment_status="unpaid")
+    )
+    await checkout.deliver(failed)
+    await checkout.deliver(checkout.completed(payment_status="unpaid"))
+    assert await checkout.status() == "failed"
+    assert await outbox_types(payments) == ["PaymentFailed"]
+
+
 async def test_an_early_refund_waits_through_processing_for_the_async_success(
     payments: Payments,
 ) -> None:

@@ -249,8 +249,15 @@ class Payment:
         if self.checkout_session_id is None or self.checkout_url is None:
             return False
         if self.status is PaymentStatus.FAILED:
-            return not (self.failure_reason or "").startswith(ASYNC_PAYMENT_FAILED)
+            return not self.failed_asynchronously
         return self.status is PaymentStatus.OPEN
+
+    @property
+    def failed_asynchronously(self) -> bool:
+        """A delayed payment failed: its Checkout Session is complete, with no money, for good."""
+        return self.status is PaymentStatus.FAILED and (self.failure_reason or "").startswith(
+            ASYNC_PAYMENT_FAILED
+        )
 
     @property
     def is_paid(self) -> bool:
@@ -327,8 +334,9 @@ class Payment:
 
     def mark_processing(self, charge: Charge, expected_livemode: bool, now: datetime) -> None:
         """Checkout completed with a delayed payment method: wait for the async outcome (a
-        replay once the money is ours changes nothing)."""
-        if self.has_charge:
+        replay once the money is ours, or news of the completion after that of its failure,
+        changes nothing)."""
+        if self.has_charge or self.failed_asynchronously:
             return
         self._record_charge(charge)
         if (mismatch := self._mismatch(charge, expected_livemode)) is not None:
