@@ -35,6 +35,7 @@ from skileez_events import (
     new_event,
 )
 from skileez_events.envelope import CONTENT_TYPE
+from skileez_events.schemas import producer_of
 from skileez_events.testing import wait_until
 from skileez_events.topology import declare_exchanges
 from skileez_web.auth import mint_token
@@ -118,10 +119,11 @@ class Contracts:
     # --- the bus -----------------------------------------------------------------------------
 
     async def publish(self, event: CloudEvent, copies: int = 1) -> None:
-        """Publish as the payments service would, `copies` times at once, with confirms."""
+        """Publish as its producer (payments, scheduling) would, `copies` times at once, with
+        confirms."""
         async with await aio_pika.connect(self.amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
-            exchange = (await declare_exchanges(channel, self.names))["payments"]
+            exchange = (await declare_exchanges(channel, self.names))[producer_of(event.type)]
             message = aio_pika.Message(
                 event.to_json(),
                 content_type=CONTENT_TYPE,

@@ -10,8 +10,9 @@ from typing import TypeVar
 
 from skileez_contracts.domain.contract import Contract
 from skileez_contracts.domain.events import DomainEvent
-from skileez_contracts.domain.notifications import Notification, coach_notifications
+from skileez_contracts.domain.notifications import Notification, contract_notifications
 from skileez_contracts.domain.proposal import Proposal
+from skileez_contracts.domain.sessions import BookedSession
 from skileez_contracts.service_layer.integration import integration_events
 from skileez_contracts.service_layer.unit_of_work import PaymentNews, WaitingEvent
 from skileez_events import EventData
@@ -86,15 +87,34 @@ class FakeWaitingEventRepository:
         return [WaitingEvent(news) for news in taken]
 
 
+class FakeSessionRepository:
+    def __init__(self) -> None:
+        self.stored: dict[uuid.UUID, BookedSession] = {}
+
+    async def record_booked(self, session: BookedSession) -> None:
+        self.stored.setdefault(session.id, session)
+
+    async def record_cancelled(self, session: BookedSession) -> None:
+        known = self.stored.get(session.id)
+        if known is None or known.cancelled_at is None:
+            self.stored[session.id] = replace(known or session, cancelled_at=session.cancelled_at)
+
+    async def of_contract(self, contract_id: uuid.UUID) -> list[BookedSession]:
+        mine = [s for s in self.stored.values() if s.contract_id == contract_id]
+        return sorted(mine, key=lambda session: session.starts_at)
+
+
 class FakeUnitOfWork:
     """Records, as the real one commits: the contracts' states, the integration events in the
-    outbox, the coach's notifications, and how many times a contract row was written."""
+    outbox, the parties' notifications, the sessions, and how many times a contract row was
+    written."""
 
     def __init__(self) -> None:
         self.proposals = FakeProposalRepository()
         self.contracts = FakeContractRepository()
         self.notifications = FakeNotificationRepository()
         self.waiting_events = FakeWaitingEventRepository()
+        self.sessions = FakeSessionRepository()
         self.outbox: list[EventData] = []
         self.contract_writes = 0
 
@@ -115,7 +135,7 @@ class FakeUnitOfWork:
 
     def _store_effects(self, contract: Contract, recorded: list[DomainEvent]) -> None:
         self.outbox += integration_events(contract, recorded)
-        self.notifications.stored += coach_notifications(contract, recorded, datetime.now(UTC))
+        self.notifications.stored += contract_notifications(contract, recorded, datetime.now(UTC))
 
 
 Dated = TypeVar("Dated", Proposal, Contract, Notification)

@@ -48,7 +48,8 @@ async def test_the_student_creates_a_pending_contract_priced_by_the_proposal(
         "id", "proposal_id", "student_id", "coach_id", "title", "session_count", "amount",
         "currency", "status", "payment_status", "payment_date", "stripe_payment_intent_id",
         "created_at", "activated_at", "payment_url", "student_name", "coach_name",
-        "payment_processing_since",
+        "payment_processing_since", "amount_refunded", "cancelled_at", "cancelled_by",
+        "cancelled_by_role", "cancellation_reason", "refund_amount", "cancellation_refunded",
     }  # fmt: skip
 
     [message] = published

@@ -15,6 +15,7 @@ TABLES = {
     "contracts",
     "notifications",
     "waiting_payment_events",
+    "contract_sessions",
     "outbox",
     "inbox",
     "sign_in_codes",
@@ -53,6 +54,7 @@ async def test_stairway_upgrade_downgrade_upgrade(
         "ix_contracts_payment_status",
         "ix_contracts_stripe_payment_intent_id",
         "ix_waiting_payment_events_payment_id",
+        "ix_contract_sessions_contract_id",
     } <= indexes
 
     await asyncio.to_thread(downgrade, "skileez_contracts", url, "base")

@@ -18,6 +18,7 @@ from skileez_payments.adapters.stripe_gateway import (
     StripeUnavailable,
 )
 from skileez_payments.domain.admin_refund import AdminRefund
+from skileez_payments.domain.cancellation import ContractCancellation
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.payment import DomainEvent, Payment, PaymentStatus
 from skileez_payments.domain.review import Review
@@ -132,6 +133,31 @@ class FakeRefundRequestRepository:
             self.stored[request.idempotency_key] = dataclasses.replace(request)
 
 
+class FakeCancellationRepository:
+    """Hands out copies, as rows read from a table are."""
+
+    def __init__(self) -> None:
+        self.stored: dict[uuid.UUID, ContractCancellation] = {}
+
+    async def record(self, cancellation: ContractCancellation) -> bool:
+        if cancellation.contract_id in self.stored:
+            return False
+        self.stored[cancellation.contract_id] = dataclasses.replace(cancellation)
+        return True
+
+    async def get(
+        self, contract_id: uuid.UUID, *, lock: bool = False
+    ) -> ContractCancellation | None:
+        found = self.stored.get(contract_id)
+        return dataclasses.replace(found) if found else None
+
+    async def save(self, cancellation: ContractCancellation) -> None:
+        self.stored[cancellation.contract_id] = dataclasses.replace(cancellation)
+
+    async def held(self, limit: int) -> list[ContractCancellation]:
+        return [c for c in self.stored.values() if c.is_held][:limit]
+
+
 @dataclass
 class StoredStripeEvent:
     type: str
@@ -161,6 +187,7 @@ class FakeDatabase:
     refund_requests: FakeRefundRequestRepository = field(
         default_factory=FakeRefundRequestRepository
     )
+    cancellations: FakeCancellationRepository = field(default_factory=FakeCancellationRepository)
     stripe_events: dict[str, StoredStripeEvent] = field(default_factory=dict)
     outbox: list[Published] = field(default_factory=list)
     status_changes: list[PaymentStatus] = field(default_factory=list)
@@ -176,6 +203,7 @@ class FakeUnitOfWork:
         self.payments = database.payments
         self.reviews = database.reviews
         self.refund_requests = database.refund_requests
+        self.cancellations = database.cancellations
         self.intent_locks: set[str] = set()
         self._claimed: dict[str, bool] = {}
 

@@ -16,6 +16,7 @@ TABLES = {
     "payments",
     "payment_reviews",
     "refund_requests",
+    "contract_cancellations",
     "stripe_events",
     "reconciliation_cursor",
     "outbox",

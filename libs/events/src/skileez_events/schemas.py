@@ -86,6 +86,9 @@ class ContractCancelled(EventData):
     """A user id, or `system` when a payment's outcome (a full refund, a lost dispute) ended it."""
     refund_amount: MinorUnits = 0
     """What payments must refund; 0 when nothing is owed back."""
+    payment_id: UUID | None = None
+    """The payment that paid the contract, as contracts counts it; None when none did (a pending
+    contract withdrawn): any other payment that took money for it is owed back whole."""
 
 
 class ContractSuspended(EventData):

@@ -41,6 +41,8 @@ from skileez_events.schemas import (
     PaymentProcessing,
     PaymentRefunded,
     PaymentSucceeded,
+    SessionBooked,
+    SessionCancelled,
     event_type_of,
 )
 
@@ -54,8 +56,10 @@ SUBSCRIPTIONS: dict[str, tuple[type[EventData], ...]] = {
         PaymentRefunded,
         PaymentDisputed,
         PaymentDisputeClosed,
+        SessionBooked,
+        SessionCancelled,
     ),
-    "payments": (ContractCreated,),
+    "payments": (ContractCreated, ContractCancelled),
     "scheduling": (
         ContractCreated,
         ContractActivated,

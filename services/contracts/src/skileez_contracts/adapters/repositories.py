@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 import asyncpg
 
 from skileez_contracts.adapters.tables import (
+    contract_sessions,
     contracts,
     notifications,
     proposals,
     waiting_payment_events,
 )
+from skileez_contracts.domain.cancellation import Canceller
 from skileez_contracts.domain.contract import (
     Contract,
     ContractStatus,
@@ -28,6 +30,7 @@ from skileez_contracts.domain.contract import (
 )
 from skileez_contracts.domain.notifications import Notification, NotificationKind
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+from skileez_contracts.domain.sessions import BookedSession
 from skileez_contracts.service_layer.unit_of_work import PaymentNews, WaitingEvent
 from skileez_db.connections import identity_map
 from skileez_db.statements import (
@@ -54,6 +57,12 @@ CONTRACT_STATE = (
     "processing_payment_id",
     "payment_processing_at",
     "failed_payment_id",
+    "amount_refunded",
+    "cancelled_by",
+    "cancelled_by_role",
+    "cancellation_reason",
+    "cancellation_refund",
+    "refunded_at_cancellation",
 )
 """The columns a contract's transitions change."""
 
@@ -229,6 +238,36 @@ class NotificationRepository:
         await self._connection.execute(_MARK_READ, user_id, list(notification_ids), at)
 
 
+_SESSION_COLUMNS = [column.name for column in contract_sessions.c]
+_RECORD_BOOKED = f"{insert_sql(contract_sessions, _SESSION_COLUMNS)} ON CONFLICT (id) DO NOTHING"
+"""A booking never undoes a cancellation that came first."""
+_RECORD_CANCELLED = (
+    f"{insert_sql(contract_sessions, _SESSION_COLUMNS)} ON CONFLICT (id) DO UPDATE"
+    " SET cancelled_at = COALESCE(contract_sessions.cancelled_at, EXCLUDED.cancelled_at)"
+)
+"""A cancellation that comes before its booking is kept, and the booking then finds it."""
+_SESSIONS_OF_CONTRACT = (
+    f"{select_sql(contract_sessions, _SESSION_COLUMNS)} WHERE contract_id = $1 ORDER BY starts_at"
+)
+
+
+class SessionRepository:
+    """The contracts' sessions as scheduling reports them: in any order, each applied once."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def record_booked(self, session: BookedSession) -> None:
+        await self._connection.execute(_RECORD_BOOKED, *values_of(session, _SESSION_COLUMNS))
+
+    async def record_cancelled(self, session: BookedSession) -> None:
+        await self._connection.execute(_RECORD_CANCELLED, *values_of(session, _SESSION_COLUMNS))
+
+    async def of_contract(self, contract_id: uuid.UUID) -> list[BookedSession]:
+        rows = await self._connection.fetch(_SESSIONS_OF_CONTRACT, contract_id)
+        return [entity_of(BookedSession, row) for row in rows]
+
+
 def _proposal(row: asyncpg.Record) -> Proposal:
     return entity_of(Proposal, row, status=ProposalStatus)
 
@@ -237,6 +276,8 @@ def _contract(row: asyncpg.Record) -> Contract:
     values = dict(row)
     if (dispute := values["dispute_status"]) is not None:
         values["dispute_status"] = DisputeStatus(dispute)
+    if (role := values["cancelled_by_role"]) is not None:
+        values["cancelled_by_role"] = Canceller(role)
     return entity_of(Contract, values, status=ContractStatus, payment_status=PaymentStatus)
 
 

@@ -1,5 +1,6 @@
-"""The contracts database: proposals, contracts, coach notifications, the payment news waiting
-for its payment's success, outbox and inbox."""
+"""The contracts database: proposals, contracts, the parties' notifications, the payment news
+waiting for its payment's success, the contracts' sessions as scheduling reports them, outbox
+and inbox."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
+    text,
 )
 
 from skileez_events import Inbox, Outbox
@@ -76,6 +79,12 @@ contracts = Table(
     Column("processing_payment_id", Uuid),
     Column("payment_processing_at", DateTime(timezone=True)),
     Column("failed_payment_id", Uuid),
+    Column("amount_refunded", BigInteger, nullable=False, server_default=text("0")),
+    Column("cancelled_by", USER_ID),
+    Column("cancelled_by_role", String(16)),
+    Column("cancellation_reason", Text),
+    Column("cancellation_refund", BigInteger),
+    Column("refunded_at_cancellation", BigInteger, nullable=False, server_default=text("0")),
     CheckConstraint(
         "status IN ('pending', 'active', 'suspended', 'cancelled')", name="contract_status"
     ),
@@ -100,11 +109,13 @@ notifications = Table(
     Column("message", Text, nullable=False),
     Column("amount", BigInteger),
     Column("currency", String(3), nullable=False),
-    Column("source_event_id", String(64), nullable=False, unique=True),
+    Column("source_event_id", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("read_at", DateTime(timezone=True)),
     Index("ix_notifications_recipient_id", "recipient_id", "created_at"),
+    UniqueConstraint("source_event_id", "recipient_id", name="notifications_once_per_recipient"),
 )
+"""One notification per event and recipient: a cancellation tells both parties once."""
 
 waiting_payment_events = Table(
     "waiting_payment_events",
@@ -119,3 +130,16 @@ waiting_payment_events = Table(
 )
 """A refund or dispute of a payment whose success the contract has not seen: the whole
 CloudEvent, applied (and deleted) when that success arrives, else kept for operators to see."""
+
+contract_sessions = Table(
+    "contract_sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("contract_id", Uuid, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("duration_minutes", Integer, nullable=False),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Index("ix_contract_sessions_contract_id", "contract_id", "starts_at"),
+)
+"""The sessions scheduling booked for each contract (SessionBooked, SessionCancelled), as the
+cancellation policy counts them; a cancellation is kept whichever of the two came first."""

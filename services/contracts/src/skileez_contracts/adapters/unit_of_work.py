@@ -1,6 +1,6 @@
 """`PostgresUnitOfWork`: the unit of work on an asyncpg connection inside the caller's
 `skileez_db.connections.transaction`, which commits the contract, its outbox rows and the
-coach's notifications together (and, for an incoming event, its inbox row).
+parties' notifications together (and, for an incoming event, its inbox row).
 
 asyncpg's own transactions, not SQLAlchemy's: the payment consumer and the contract page are
 this service's hot paths (bench/README.md).
@@ -19,12 +19,13 @@ from skileez_contracts.adapters.repositories import (
     ContractRepository,
     NotificationRepository,
     ProposalRepository,
+    SessionRepository,
     WaitingEventRepository,
 )
 from skileez_contracts.adapters.tables import outbox
 from skileez_contracts.domain.contract import Contract
 from skileez_contracts.domain.events import DomainEvent
-from skileez_contracts.domain.notifications import coach_notifications
+from skileez_contracts.domain.notifications import contract_notifications
 from skileez_contracts.service_layer.integration import integration_events
 from skileez_contracts.service_layer.unit_of_work import WaitingEvent
 from skileez_db import connections
@@ -47,6 +48,7 @@ class PostgresUnitOfWork:
         self.contracts = ContractRepository(connection)
         self.notifications = NotificationRepository(connection)
         self.waiting_events = WaitingEventRepository(connection, cause)
+        self.sessions = SessionRepository(connection)
 
     async def add(self, contract: Contract) -> None:
         recorded = contract.pull_events()
@@ -62,14 +64,19 @@ class PostgresUnitOfWork:
     def _store_effects(
         self, contract: Contract, recorded: list[DomainEvent], cause: CloudEvent | None
     ) -> None:
-        """Stage the public events in the outbox and the coach's notifications, as caused by
-        `cause` (the event handled or kept; None for a request)."""
-        for data in integration_events(contract, recorded):
-            outbox.add(self.connection, self._envelope(data, contract, cause))
-        for notification in coach_notifications(contract, recorded, datetime.now(UTC)):
-            if cause is None:
-                raise RuntimeError("a coach notification needs the event that caused it")
-            self.notifications.add(notification, source_event_id=cause.id)
+        """Stage the public events in the outbox and the parties' notifications, as caused by
+        `cause` (the event handled or kept; None for a request, whose notifications are then
+        filed under the first event it publishes)."""
+        published = [
+            self._envelope(data, contract, cause) for data in integration_events(contract, recorded)
+        ]
+        for envelope in published:
+            outbox.add(self.connection, envelope)
+        for notification in contract_notifications(contract, recorded, datetime.now(UTC)):
+            source = cause if cause is not None else next(iter(published), None)
+            if source is None:
+                raise RuntimeError("a notification needs the event that caused it")
+            self.notifications.add(notification, source_event_id=source.id)
 
     def _envelope(
         self, data: EventData, contract: Contract, cause: CloudEvent | None

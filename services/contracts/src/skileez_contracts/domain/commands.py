@@ -36,3 +36,13 @@ class CreateContract:
     proposal_id: uuid.UUID
     student_id: str
     student_name: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelContract:
+    """Its student or coach, or an admin, ends a contract early, saying why."""
+
+    contract_id: uuid.UUID
+    user_id: str
+    admin: bool
+    reason: str

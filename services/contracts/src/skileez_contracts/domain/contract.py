@@ -10,13 +10,24 @@ contract; won, it is active and paid again; lost, refunded and cancelled, for go
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from skileez_contracts.domain.cancellation import (
+    CancellationPolicy,
+    CancellationQuote,
+    Canceller,
+    delivered_sessions,
+)
 from skileez_contracts.domain.errors import (
+    ContractAlreadyCancelled,
+    ContractDisputed,
+    DomainError,
     NotAParty,
     PaymentMismatch,
+    PaymentUnderway,
     ProposalNotAccepted,
 )
 from skileez_contracts.domain.events import (
@@ -34,6 +45,7 @@ from skileez_contracts.domain.events import (
 )
 from skileez_contracts.domain.money import total_amount
 from skileez_contracts.domain.proposal import Proposal, ProposalStatus
+from skileez_contracts.domain.sessions import BookedSession
 
 
 class ContractStatus(StrEnum):
@@ -87,6 +99,16 @@ class Contract:
     payment_processing_at: datetime | None = None
     failed_payment_id: uuid.UUID | None = None
     """The latest failed attempt: its processing news, if late, is not taken as current."""
+    amount_refunded: int = 0
+    """What the paying payment has had refunded in all, as payments reports it."""
+    cancelled_by: str | None = None
+    """Who ended the contract: a user id, or `system` for a payment's outcome."""
+    cancelled_by_role: Canceller | None = None
+    cancellation_reason: str | None = None
+    cancellation_refund: int | None = None
+    """What the cancellation owes back to the student (0 for a withdrawal or nothing left)."""
+    refunded_at_cancellation: int = 0
+    """`amount_refunded` when it was cancelled: the cancellation's refund comes on top."""
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -221,6 +243,7 @@ class Contract:
         self._check_currency(currency)
         if self.payment_status is PaymentStatus.REFUNDED:
             return
+        self.amount_refunded = max(self.amount_refunded, total_refunded)
         self.events.append(
             ContractRefunded(
                 payment_id=payment_id,
@@ -292,16 +315,122 @@ class Contract:
         self.events.append(DisputeLost(dispute_id=dispute_id, closed_at=closed_at))
         self._cancel(f"payment dispute {dispute_id} lost: the bank returned the money", closed_at)
 
+    def canceller(self, user_id: str, *, admin: bool) -> Canceller:
+        """The side `user_id` cancels for: an admin, the student or the coach; anyone else is
+        refused."""
+        if admin:
+            return Canceller.ADMIN
+        if user_id == self.student_id:
+            return Canceller.STUDENT
+        if user_id == self.coach_id:
+            return Canceller.COACH
+        raise NotAParty("Only the student and the coach of a contract, or an admin, may end it.")
+
+    def cancellation_quote(
+        self,
+        sessions: Iterable[BookedSession],
+        policy: CancellationPolicy,
+        by: Canceller,
+        now: datetime,
+    ) -> CancellationQuote:
+        """What cancelling now would refund: the price per session times the sessions not
+        delivered (`domain.cancellation`), never more than is left of the payment; nothing for
+        a contract not paid (it is withdrawn)."""
+        notice = policy.notice_for(by)
+        price = self.amount // self.session_count
+        paid = self.payment_id is not None and self.payment_status is not PaymentStatus.PENDING
+        if not paid:
+            return CancellationQuote(0, self.currency, 0, 0, price, 0, 0, notice, by, paid=False)
+        held, within = delivered_sessions(sessions, notice, now)
+        delivered = min(held + within, self.session_count)
+        refunded = self.session_count - delivered
+        left = max(self.amount - self.amount_refunded, 0)
+        return CancellationQuote(
+            refund_amount=min(price * refunded, left),
+            currency=self.currency,
+            sessions_delivered=delivered,
+            sessions_refunded=refunded,
+            price_per_session=price,
+            sessions_held=held,
+            sessions_within_notice=within,
+            notice=notice,
+            cancelled_by=by,
+            paid=True,
+            already_refunded=self.amount_refunded,
+        )
+
+    def check_cancellable(self) -> None:
+        if (refusal := self._cancellation_refusal()) is not None:
+            raise refusal
+
+    def may_be_cancelled(self) -> bool:
+        return self._cancellation_refusal() is None
+
+    def _cancellation_refusal(self) -> DomainError | None:
+        """A cancelled contract stays so; a disputed one waits for the bank's decision (Stripe
+        refunds no disputed charge); a payment on its way (a bank debit) must land first."""
+        if self.status is ContractStatus.CANCELLED:
+            return ContractAlreadyCancelled(f"Contract {self.id} is already cancelled.")
+        if self.status is ContractStatus.SUSPENDED:
+            return ContractDisputed(
+                "The payment of this contract is disputed with the student's bank: the"
+                " contract can be ended once the dispute is closed."
+            )
+        if self.is_payment_processing():
+            return PaymentUnderway(
+                "A payment of this contract is waiting for the bank: the contract can be ended"
+                " once the bank has answered."
+            )
+        return None
+
+    def cancel(
+        self,
+        *,
+        user_id: str,
+        by: Canceller,
+        reason: str,
+        sessions: Iterable[BookedSession],
+        policy: CancellationPolicy,
+        now: datetime,
+    ) -> CancellationQuote:
+        """End the contract at its quote (ContractCancelled with the refund owed back): a
+        pending one is withdrawn, an active one refunds its undelivered sessions."""
+        self.check_cancellable()
+        quote = self.cancellation_quote(sessions, policy, by, now)
+        self._cancel(reason, now, by=user_id, role=by, refund=quote.refund_amount)
+        return quote
+
+    @property
+    def cancellation_refunded(self) -> int:
+        """How much of the cancellation's refund payments has reported refunded."""
+        return max(self.amount_refunded - self.refunded_at_cancellation, 0)
+
     def pull_events(self) -> list[DomainEvent]:
         recorded, self.events = self.events, []
         return recorded
 
-    def _cancel(self, reason: str, at: datetime) -> None:
+    def _cancel(
+        self,
+        reason: str,
+        at: datetime,
+        *,
+        by: str = "system",
+        role: Canceller = Canceller.SYSTEM,
+        refund: int = 0,
+    ) -> None:
         if self.status is ContractStatus.CANCELLED:
             return
         self.status = ContractStatus.CANCELLED
         self.cancelled_at = at
-        self.events.append(ContractCancelled(reason=reason, cancelled_at=at))
+        self.cancelled_by, self.cancelled_by_role = by, role
+        self.cancellation_reason = reason
+        self.cancellation_refund = refund
+        self.refunded_at_cancellation = self.amount_refunded
+        self.events.append(
+            ContractCancelled(
+                reason=reason, cancelled_at=at, cancelled_by=by, role=role, refund_amount=refund
+            )
+        )
 
     def _check_money(self, amount: int, currency: str) -> None:
         self._check_currency(currency)

@@ -97,3 +97,19 @@ class PaymentMismatch(DomainError):
     """A payment event whose amount or currency is not the contract's: never applied."""
 
     code = "payment_mismatch"
+
+
+class ContractAlreadyCancelled(DomainError):
+    code = "contract_cancelled"
+
+
+class ContractDisputed(DomainError):
+    """A disputed (suspended) contract waits for the bank's decision."""
+
+    code = "contract_disputed"
+
+
+class PaymentUnderway(DomainError):
+    """A delayed payment (a bank debit) of the contract waits for the bank."""
+
+    code = "payment_in_progress"

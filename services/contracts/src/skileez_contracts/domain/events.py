@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from skileez_contracts.domain.cancellation import Canceller
+
 
 @dataclass(frozen=True)
 class ContractCreated:
@@ -83,6 +85,8 @@ class ContractCancelled:
     """A user id, or `system` when a payment's outcome (a full refund, a lost dispute) ended it."""
     refund_amount: int = 0
     """What payments must still refund: nothing after a full refund or a lost dispute."""
+    role: Canceller = Canceller.SYSTEM
+    """The side that ended it (the parties are told who did)."""
 
 
 DomainEvent = (

@@ -1,4 +1,5 @@
-"""The messages a coach gets about the payments of their contracts."""
+"""The messages the parties get about their contracts: the coach about its payments, both of
+them when one side (or an admin) ended it early, with what goes back to the student."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from skileez_contracts.domain import events
+from skileez_contracts.domain.cancellation import Canceller
 from skileez_contracts.domain.contract import Contract
 from skileez_web.money import format_amount
 
@@ -19,6 +21,7 @@ class NotificationKind(StrEnum):
     PAYMENT_DISPUTED = "payment_disputed"
     DISPUTE_WON = "dispute_won"
     DISPUTE_LOST = "dispute_lost"
+    CONTRACT_CANCELLED = "contract_cancelled"
 
 
 @dataclass(frozen=True)
@@ -32,17 +35,56 @@ class Notification:
     currency: str
     created_at: datetime
     read_at: datetime | None = None
-    """When the coach first saw it on their notifications page; None while unread."""
+    """When the recipient first saw it on their notifications page; None while unread."""
 
 
-def coach_notifications(
+def contract_notifications(
     contract: Contract, recorded: list[events.DomainEvent], now: datetime
 ) -> list[Notification]:
-    """What the coach is told about the events the contract just recorded."""
+    """What the parties are told about the events the contract just recorded."""
+    told: list[Notification] = []
+    for event in recorded:
+        if (notification := coach_notification(contract, event, now)) is not None:
+            told.append(notification)
+        told += cancellation_notifications(contract, event, now)
+    return told
+
+
+def cancellation_notifications(
+    contract: Contract, event: events.DomainEvent, now: datetime
+) -> list[Notification]:
+    """A person ended the contract: both parties learn who did, why, and what goes back to
+    the student ("Ana Silva ended Interview coaching (4 sessions): €90.00 goes back to ...")."""
+    if not isinstance(event, events.ContractCancelled) or event.role is Canceller.SYSTEM:
+        return []
+    who = {
+        Canceller.STUDENT: contract.student_display,
+        Canceller.COACH: contract.coach_display,
+        Canceller.ADMIN: "Skileez support",
+    }[event.role]
+    sessions = "session" if contract.session_count == 1 else "sessions"
+    refund = event.refund_amount
+    back = (
+        f"{format_amount(refund, contract.currency)} goes back to {contract.student_display}"
+        if refund
+        else "nothing is refunded"
+    )
+    message = (
+        f"{who} ended {contract.title} ({contract.session_count} {sessions}): {back}."
+        f" Reason: {event.reason}"
+    )
     return [
-        notification
-        for event in recorded
-        if (notification := coach_notification(contract, event, now)) is not None
+        Notification(
+            id=uuid.uuid4(),
+            recipient_id=recipient,
+            contract_id=contract.id,
+            kind=NotificationKind.CONTRACT_CANCELLED,
+            message=message,
+            amount=refund,
+            currency=contract.currency,
+            created_at=now,
+        )
+        for recipient in (contract.coach_id, contract.student_id)
     ]
 
 

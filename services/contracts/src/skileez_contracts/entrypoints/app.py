@@ -5,7 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from skileez_contracts.adapters.tables import inbox, outbox
-from skileez_contracts.entrypoints import contracts, home, notifications, proposals
+from skileez_contracts.entrypoints import (
+    cancellations,
+    contracts,
+    home,
+    notifications,
+    proposals,
+)
 from skileez_contracts.entrypoints.errors import REFUSALS
 from skileez_contracts.entrypoints.resources import CONSUMER, ENGINE, RELAY, SETTINGS, api
 from skileez_contracts.entrypoints.subscriptions import SUBSCRIPTIONS, lock_contracts
@@ -16,7 +22,7 @@ from skileez_web.pages import setup_templates
 from skileez_web.retention import Pruning, messaging_pruning
 from skileez_web.settings import RetentionSettings
 
-ROUTE_MODULES = (home, proposals, contracts, notifications)
+ROUTE_MODULES = (home, proposals, contracts, cancellations, notifications)
 """Importing these declares their routes on `api`."""
 
 

@@ -102,5 +102,6 @@ async def get_contract(request: web.Request) -> web.Response:
         "is_student": principal.user_id == contract.student_id,
         "payment_url": pay,
         "sessions_url": links.schedule(contract.id),
+        "can_cancel": contract.may_be_cancelled(),
     }
     return render_page(request, "contract.html", page)

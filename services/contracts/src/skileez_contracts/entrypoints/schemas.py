@@ -16,6 +16,7 @@ from pydantic import (
     ValidationError,
 )
 
+from skileez_contracts.domain.cancellation import CancellationQuote, Canceller
 from skileez_contracts.domain.contract import Contract, ContractStatus, PaymentStatus
 from skileez_contracts.domain.money import MAX_PAYABLE_AMOUNT
 from skileez_contracts.domain.notifications import Notification, NotificationKind
@@ -171,6 +172,23 @@ class ContractOut(BaseModel):
     payment_processing_since: AwareDatetime | None = Field(
         description="while a delayed payment (a bank debit) waits for the bank: when it began"
     )
+    amount_refunded: int = Field(
+        description="what the paying payment has had refunded in all, as payments reports it"
+    )
+    cancelled_at: AwareDatetime | None
+    cancelled_by: str | None = Field(
+        description="who ended it: the user id of its student, its coach or an admin, or"
+        " `system` when a payment's outcome (a full refund, a lost dispute) did"
+    )
+    cancelled_by_role: Canceller | None
+    cancellation_reason: str | None
+    refund_amount: int | None = Field(
+        description="what the cancellation owes back to the student (payments refunds it);"
+        " null while the contract is not cancelled"
+    )
+    cancellation_refunded: int = Field(
+        description="how much of `refund_amount` payments has reported refunded so far"
+    )
 
     @classmethod
     def of(cls, contract: Contract, payment_url: str) -> ContractOut:
@@ -195,11 +213,67 @@ class ContractOut(BaseModel):
             payment_processing_since=(
                 contract.payment_processing_at if contract.is_payment_processing() else None
             ),
+            amount_refunded=contract.amount_refunded,
+            cancelled_at=contract.cancelled_at,
+            cancelled_by=contract.cancelled_by,
+            cancelled_by_role=contract.cancelled_by_role,
+            cancellation_reason=contract.cancellation_reason,
+            refund_amount=contract.cancellation_refund,
+            cancellation_refunded=contract.cancellation_refunded,
         )
 
 
 class ContractList(BaseModel):
     items: list[ContractOut]
+
+
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
+]
+
+
+class CancelIn(BaseModel):
+    """Why the contract ends; the refund is the policy's, never sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
+class CancellationQuoteOut(BaseModel):
+    """What cancelling now would refund, and how it was computed: `price_per_session` x
+    `sessions_refunded` (at most what is left of the payment), where a session started, or
+    starting within `notice_hours` of now, is delivered."""
+
+    refund_amount: int
+    currency: str
+    sessions_delivered: int
+    sessions_refunded: int
+    price_per_session: int
+    sessions_held: int = Field(description="booked sessions that have started")
+    sessions_within_notice: int = Field(
+        description="booked sessions starting within the notice: delivered (a late cancellation)"
+    )
+    notice_hours: float = Field(description="the notice of the side cancelling")
+    cancelled_by_role: Canceller = Field(description="the side the caller cancels for")
+    paid: bool = Field(description="false: the contract is withdrawn, nothing was paid")
+    already_refunded: int = Field(description="refunded before, not refunded again")
+
+    @classmethod
+    def of(cls, quote: CancellationQuote) -> CancellationQuoteOut:
+        return cls(
+            refund_amount=quote.refund_amount,
+            currency=quote.currency,
+            sessions_delivered=quote.sessions_delivered,
+            sessions_refunded=quote.sessions_refunded,
+            price_per_session=quote.price_per_session,
+            sessions_held=quote.sessions_held,
+            sessions_within_notice=quote.sessions_within_notice,
+            notice_hours=quote.notice_hours,
+            cancelled_by_role=quote.cancelled_by,
+            paid=quote.paid,
+            already_refunded=quote.already_refunded,
+        )
 
 
 class NotificationOut(BaseModel):

@@ -9,7 +9,7 @@ import asyncpg
 from skileez_contracts.adapters.repositories import ContractRepository
 from skileez_contracts.adapters.unit_of_work import PostgresUnitOfWork
 from skileez_contracts.domain.errors import ContractNotFound, PaymentMismatch
-from skileez_contracts.service_layer import payments
+from skileez_contracts.service_layer import payments, sessions
 from skileez_events import (
     Incoming,
     PaymentDisputeClosed,
@@ -18,6 +18,8 @@ from skileez_events import (
     PaymentProcessing,
     PaymentRefunded,
     PaymentSucceeded,
+    SessionBooked,
+    SessionCancelled,
     Subscription,
     in_unit_of_work,
 )
@@ -30,7 +32,8 @@ a payment that is not the contract's is dead-lettered at once (no retry can appl
 
 
 async def lock_contracts(connection: asyncpg.Connection, events: list[Incoming[Any]]) -> None:
-    """Lock ahead, in one statement, the contracts that a batch's payment events are about."""
+    """Lock ahead, in one statement, the contracts that a batch's events are about (a session's
+    news then waits for a cancellation of its contract deciding at its quote, or the reverse)."""
     await ContractRepository(connection).lock({event.data.contract_id for event in events})
 
 
@@ -43,4 +46,6 @@ SUBSCRIPTIONS = [
     Subscription(
         PaymentDisputeClosed, in_the_inbox_transaction(payments.record_payment_dispute_closed)
     ),
+    Subscription(SessionBooked, in_the_inbox_transaction(sessions.record_session_booked)),
+    Subscription(SessionCancelled, in_the_inbox_transaction(sessions.record_session_cancelled)),
 ]

@@ -67,6 +67,7 @@ def integration_event(contract: Contract, event: events.DomainEvent) -> EventDat
                 cancelled_at=at,
                 cancelled_by=by,
                 refund_amount=refund,
+                payment_id=contract.payment_id,
             )
         case _:
             return None

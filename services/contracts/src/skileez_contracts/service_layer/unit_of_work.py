@@ -17,6 +17,7 @@ from typing import Protocol
 from skileez_contracts.domain.contract import Contract
 from skileez_contracts.domain.notifications import Notification
 from skileez_contracts.domain.proposal import Proposal
+from skileez_contracts.domain.sessions import BookedSession
 from skileez_events import CloudEvent, PaymentDisputeClosed, PaymentDisputed, PaymentRefunded
 
 PaymentNews = PaymentRefunded | PaymentDisputed | PaymentDisputeClosed
@@ -72,10 +73,21 @@ class WaitingEventRepository(Protocol):
         """The news kept for `payment_id`, in the order it came; kept no longer."""
 
 
+class SessionRepository(Protocol):
+    async def record_booked(self, session: BookedSession) -> None:
+        """Keep a booked session; one known already (booked, or cancelled first) stays."""
+
+    async def record_cancelled(self, session: BookedSession) -> None:
+        """Keep a session cancelled, whether or not its booking came first."""
+
+    async def of_contract(self, contract_id: uuid.UUID) -> list[BookedSession]:
+        """The contract's sessions, by start time."""
+
+
 class UnitOfWork(Protocol):
-    """Proposals record no events and are written through their repository; a contract goes
-    through `add` or `save`, which also store its public events in the outbox and the coach's
-    notifications about its payments."""
+    """Proposals record no events and are written through their repository, sessions too; a
+    contract goes through `add` or `save`, which also store its public events in the outbox and
+    the parties' notifications."""
 
     @property
     def proposals(self) -> ProposalRepository: ...
@@ -88,6 +100,9 @@ class UnitOfWork(Protocol):
 
     @property
     def waiting_events(self) -> WaitingEventRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
 
     async def add(self, contract: Contract) -> None:
         """Store a new contract and what its events cause."""

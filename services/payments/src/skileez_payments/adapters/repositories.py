@@ -16,8 +16,15 @@ import asyncpg
 
 from skileez_db.connections import IdentityMap, identity_map
 from skileez_db.statements import StagedUpdate, entity_of, insert_sql, select_sql, values_of
-from skileez_payments.adapters.tables import contracts, payment_reviews, payments, refund_requests
+from skileez_payments.adapters.tables import (
+    contract_cancellations,
+    contracts,
+    payment_reviews,
+    payments,
+    refund_requests,
+)
 from skileez_payments.domain.admin_refund import AdminRefund
+from skileez_payments.domain.cancellation import CancellationRefundStatus, ContractCancellation
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.payment import (
     PAID_STATUSES,
@@ -328,3 +335,61 @@ class RefundRequestRepository:
         await self._connection.execute(
             _ANSWER_REFUND, request.idempotency_key, *values_of(request, _ANSWERED)
         )
+
+
+_CANCELLATION_COLUMNS = [column.name for column in contract_cancellations.c]
+_SELECT_CANCELLATION = (
+    f"{select_sql(contract_cancellations, _CANCELLATION_COLUMNS)} WHERE contract_id = $1"
+)
+_RECORD_CANCELLATION = (
+    f"{insert_sql(contract_cancellations, _CANCELLATION_COLUMNS)}"
+    " ON CONFLICT (contract_id) DO NOTHING RETURNING contract_id"
+)
+_CANCELLATION_STATE = (
+    "refund_amount",
+    "refund_status",
+    "payment_id",
+    "stripe_refund_id",
+    "held_reason",
+    "decided_by",
+    "decision_note",
+    "decided_at",
+)
+_SAVE_CANCELLATION = (
+    "UPDATE contract_cancellations SET "
+    + ", ".join(f"{name} = ${n}" for n, name in enumerate(_CANCELLATION_STATE, start=2))
+    + " WHERE contract_id = $1"
+)
+_HELD_CANCELLATIONS = (
+    f"{select_sql(contract_cancellations, _CANCELLATION_COLUMNS)}"
+    " WHERE refund_status = 'held' ORDER BY received_at LIMIT $1"
+)
+
+
+class CancellationRepository:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def record(self, cancellation: ContractCancellation) -> bool:
+        """Store the contract's cancellation; False if one is stored already."""
+        values = values_of(cancellation, _CANCELLATION_COLUMNS)
+        return await self._connection.fetchval(_RECORD_CANCELLATION, *values) is not None
+
+    async def get(
+        self, contract_id: uuid.UUID, *, lock: bool = False
+    ) -> ContractCancellation | None:
+        query = f"{_SELECT_CANCELLATION} FOR UPDATE" if lock else _SELECT_CANCELLATION
+        row = await self._connection.fetchrow(query, contract_id)
+        return None if row is None else _cancellation(row)
+
+    async def save(self, cancellation: ContractCancellation) -> None:
+        values = values_of(cancellation, _CANCELLATION_STATE)
+        await self._connection.execute(_SAVE_CANCELLATION, cancellation.contract_id, *values)
+
+    async def held(self, limit: int) -> list[ContractCancellation]:
+        rows = await self._connection.fetch(_HELD_CANCELLATIONS, limit)
+        return [_cancellation(row) for row in rows]
+
+
+def _cancellation(row: asyncpg.Record) -> ContractCancellation:
+    return entity_of(ContractCancellation, row, refund_status=CancellationRefundStatus)

@@ -1,4 +1,5 @@
-"""The payments database: payable contracts, payment attempts, Stripe events, outbox and inbox."""
+"""The payments database: payable contracts and their cancellations, payment attempts, Stripe
+events, outbox and inbox."""
 
 from __future__ import annotations
 
@@ -143,6 +144,36 @@ stripe_events = Table(
 )
 """Every Stripe event once, with the raw body as received (audit), and what we made of it;
 `payment_intent` is set on a refund or dispute recorded "unmatched", which waits for it."""
+
+contract_cancellations = Table(
+    "contract_cancellations",
+    metadata,
+    Column("contract_id", Uuid, primary_key=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=False),
+    Column("cancelled_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("refund_amount", BigInteger, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("refund_status", String(16), nullable=False),
+    Column("payment_id", Uuid, ForeignKey("payments.id")),
+    Column("stripe_refund_id", String(255)),
+    Column("held_reason", Text),
+    Column("decided_by", String(200)),
+    Column("decision_note", Text),
+    Column("decided_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "refund_status IN ('none', 'asked', 'held', 'dropped')",
+        name="contract_cancellations_refund_status",
+    ),
+    Index(
+        "contract_cancellations_held",
+        "received_at",
+        postgresql_where=text("refund_status = 'held'"),
+    ),
+)
+"""Each contract's cancellation once (ContractCancelled), which may come before the contract is
+learnt (no key to `contracts`), and the refund it owes: asked of Stripe, or held for an operator,
+with the operator's decision."""
 
 reconciliation_cursor = Table(
     "reconciliation_cursor",

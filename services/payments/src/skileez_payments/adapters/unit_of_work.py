@@ -33,6 +33,7 @@ from skileez_events import (
 from skileez_payments import metrics
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.adapters.repositories import (
+    CancellationRepository,
     ContractRepository,
     PaymentRepository,
     RefundRequestRepository,
@@ -116,6 +117,7 @@ class PostgresUnitOfWork:
         self.payments = PaymentRepository(connection)
         self.reviews = ReviewRepository(connection)
         self.refund_requests = RefundRequestRepository(connection)
+        self.cancellations = CancellationRepository(connection)
         self._status_changes: list[PaymentStatus] = []
         self._waited: list[str] = []
 

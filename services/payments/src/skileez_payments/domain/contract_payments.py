@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Self
 
+from skileez_payments.domain.cancellation import ContractCancellation
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.errors import (
     AlreadyPaid,
+    ContractClosed,
     ContractNotFound,
     Forbidden,
     PaymentInProgress,
@@ -61,6 +63,8 @@ class Standing(Enum):
     PAID = "paid"
     REFUNDED = "refunded"
     DISPUTED = "disputed"
+    CANCELLED = "cancelled"
+    """Cancelled with no money taken (withdrawn): nothing to pay, ever."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class ContractPayments:
 
     contract: PayableContract
     attempts: list[Payment]
+    cancellation: ContractCancellation | None = None
+    """Set once the contract was cancelled: it can no longer be paid."""
 
     def may_see(self, user_id: str, *, admin: bool) -> bool:
         return admin or self.contract.is_party(user_id)
@@ -125,10 +131,15 @@ class ContractPayments:
                 attempt := next((a for a in self.attempts if a.status is status), None)
             ) is not None:
                 return standing, attempt
+        if self.cancellation is not None:
+            return Standing.CANCELLED, None
         return Standing.UNPAID, None
 
     def check_payable(self) -> None:
-        """Refuse a new payment while one succeeded or is settling."""
+        """Refuse a new payment while one succeeded or is settling, or once the contract was
+        cancelled."""
+        if self.cancellation is not None:
+            raise ContractClosed(self.contract.id)
         for attempt in self.attempts:
             if attempt.is_paid:
                 raise AlreadyPaid(attempt.id)

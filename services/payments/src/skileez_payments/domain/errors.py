@@ -59,6 +59,21 @@ class PaymentInProgress(DomainError):
         self.fields: dict[str, Any] = {"payment_id": str(payment_id)}
 
 
+class ContractClosed(DomainError):
+    """The contract was cancelled (withdrawn before it was paid, or ended): nothing to pay."""
+
+    code = "contract_cancelled"
+
+    def __init__(self, contract_id: uuid.UUID) -> None:
+        super().__init__(f"Contract {contract_id} was cancelled: it can no longer be paid.")
+
+
+class NotCancelled(DomainError):
+    """The contract has no cancellation (payments has not heard of one)."""
+
+    code = "not_cancelled"
+
+
 class NotRefundable(DomainError):
     code = "not_refundable"
 

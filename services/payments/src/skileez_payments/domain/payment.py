@@ -296,9 +296,11 @@ class Payment:
         now: datetime,
         *,
         contract_paid_by: uuid.UUID | None = None,
+        contract_cancelled: bool = False,
     ) -> None:
         """Move to what the Checkout Session says. A contract is paid once: an attempt paid
-        while another (`contract_paid_by`) already took the money is held for review."""
+        while another (`contract_paid_by`) already took the money, or once the contract was
+        cancelled, is held for review (a person refunds it)."""
         match outcome:
             case SessionOutcome.FAILED:
                 self.mark_failed("async_payment_failed", now)
@@ -310,6 +312,10 @@ class Payment:
                     self.hold_for_review(
                         f"contract already paid by payment {contract_paid_by}", now
                     )
+            case SessionOutcome.PAID if contract_cancelled:
+                if not self.has_charge:
+                    self._record_charge(charge)
+                    self.hold_for_review("paid after the contract was cancelled", now)
             case SessionOutcome.PAID:
                 self.mark_payment_paid(charge, expected_livemode, now)
             case SessionOutcome.AWAITING_PAYMENT:
@@ -372,14 +378,21 @@ class Payment:
             self.events.append(Held(reason=reason, held_at=now))
 
     def approve(
-        self, expected_livemode: bool, now: datetime, *, contract_paid_by: uuid.UUID | None
+        self,
+        expected_livemode: bool,
+        now: datetime,
+        *,
+        contract_paid_by: uuid.UUID | None,
+        contract_cancelled: bool = False,
     ) -> None:
         """A person accepts a held payment: it pays the contract. Refused when the contract is
-        paid by another attempt, or when Stripe charged other money (amount, currency, mode)
-        than the contract asks: that one can only be refunded."""
+        paid by another attempt or cancelled, or when Stripe charged other money (amount,
+        currency, mode) than the contract asks: that one can only be refunded."""
         self._check_held()
         if self.refund_decided:
             raise CannotApprove(f"A refund of payment {self.id} was decided already.")
+        if contract_cancelled:
+            raise CannotApprove("The contract was cancelled: refund the payment instead.")
         if contract_paid_by is not None:
             raise CannotApprove(f"The contract is already paid by payment {contract_paid_by}.")
         if self.amount_refunded:

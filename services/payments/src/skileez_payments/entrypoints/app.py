@@ -14,7 +14,7 @@ from skileez_payments.adapters.stripe_event_retention import clear_old_bodies
 from skileez_payments.adapters.stripe_gateway import StripeApiGateway
 from skileez_payments.adapters.tables import inbox, outbox, stripe_events
 from skileez_payments.adapters.unit_of_work import reconciliation_lock
-from skileez_payments.entrypoints import checkout, payments, webhook
+from skileez_payments.entrypoints import cancellations, checkout, payments, webhook
 from skileez_payments.entrypoints.errors import REFUSALS
 from skileez_payments.entrypoints.resources import (
     CONSUMER,
@@ -26,10 +26,11 @@ from skileez_payments.entrypoints.resources import (
     STRIPE_ROUTE_LIMITS,
     WEBHOOKS,
     api,
+    refunding,
     units_of_work,
     utc_now,
 )
-from skileez_payments.entrypoints.subscriptions import SUBSCRIPTIONS
+from skileez_payments.entrypoints.subscriptions import subscriptions
 from skileez_payments.entrypoints.webhook import webhook_group_commit
 from skileez_payments.service_layer.reconciliation import Reconciler, ReconciliationPolicy
 from skileez_payments.settings import PaymentsRetentionSettings, PaymentsSettings
@@ -47,7 +48,7 @@ from skileez_web.pages import setup_templates
 from skileez_web.rate_limit import TokenBuckets
 from skileez_web.retention import Pruning, messaging_pruning
 
-ROUTE_MODULES = (checkout, payments, webhook)
+ROUTE_MODULES = (checkout, payments, cancellations, webhook)
 """Importing these declares their routes on `api`."""
 
 
@@ -91,7 +92,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
                 CONSUMER,
                 consumer="payments",
                 inbox=inbox,
-                subscriptions=SUBSCRIPTIONS,
+                subscriptions=subscriptions(lambda: refunding(app)),
             ),
             _reconciler,
             background("payments reconciliation", lambda: app[RECONCILER].run()),

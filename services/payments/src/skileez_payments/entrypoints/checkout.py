@@ -64,7 +64,13 @@ PREPARING_REFRESH_SECONDS = 2
 def payments_context(payments: ContractPayments) -> dict[str, Any]:
     """What every page of a contract's payments shows: where its payment stands."""
     standing, shown = payments.where_it_stands()
-    return {"contract": payments.contract, "standing": standing.value, "shown": shown}
+    return {
+        "contract": payments.contract,
+        "standing": standing.value,
+        "shown": shown,
+        "cancellation": payments.cancellation,
+        "refunded": payments.paid.amount_refunded if payments.paid else 0,
+    }
 
 
 def preparing_page(request: web.Request, awaited: AwaitedContract) -> web.StreamResponse:
@@ -179,14 +185,15 @@ async def payment_success(request: web.Request) -> web.StreamResponse:
     asker = viewer(request)
     spend_stripe_route(request, asker.user_id, StripeRoute.PAYMENT_SUCCESS)
     query = parse_query(request, PaymentSuccessQuery)
-    contract, payment = await confirm_checkout(
+    _, payment = await confirm_checkout(
         ConfirmCheckout(contract_id_of(request), query.session_id, asker),
         units_of_work(request.app),
         request.app[STRIPE],
         livemode=settings.stripe_livemode,
         clock=utc_now,
     )
-    return render_page(request, "success.html", {"contract": contract, "payment": payment})
+    payments = await payments_of(request, asker)
+    return render_page(request, "success.html", {**payments_context(payments), "payment": payment})
 
 
 @api.operation(

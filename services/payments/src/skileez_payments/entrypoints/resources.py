@@ -16,6 +16,7 @@ from skileez_events import EventConsumer, OutboxRelay
 from skileez_payments.adapters.stripe_gateway import StripeGateway
 from skileez_payments.adapters.unit_of_work import unit_of_work
 from skileez_payments.domain.commands import Viewer
+from skileez_payments.service_layer.cancellations import Refunding
 from skileez_payments.service_layer.reconciliation import Reconciler
 from skileez_payments.service_layer.stripe_events import VerifiedEvent
 from skileez_payments.service_layer.unit_of_work import UnitOfWork, UnitsOfWork
@@ -63,6 +64,11 @@ def spend_stripe_route(request: web.Request, user_id: str, route: StripeRoute) -
     """429 `rate_limited` for a user past their rate on a route that calls Stripe, before the
     route reads anything: no one spends the account's Stripe rate limit at will."""
     request.app[STRIPE_ROUTE_LIMITS].take((user_id, route))
+
+
+def refunding(app: web.Application) -> Refunding:
+    """What a cancellation's refund needs of the app: its Stripe gateway, its mode, a clock."""
+    return Refunding(app[STRIPE], app[SETTINGS].stripe_livemode, utc_now)
 
 
 def units_of_work(app: web.Application) -> UnitsOfWork:

@@ -8,6 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from skileez_payments.domain.cancellation import (
+    CancellationRefundStatus,
+    ContractCancellation,
+    RefundDecision,
+)
 from skileez_payments.domain.payment import DisputeOutcome, Payment, PaymentStatus, ReviewDecision
 from skileez_payments.domain.review import Review
 from skileez_payments.service_layer.unit_of_work import UnappliedStripeEvent
@@ -173,3 +178,46 @@ class PaymentSuccessQuery(BaseModel):
 class WebhookOut(BaseModel):
     received: bool
     outcome: str
+
+
+class CancellationOut(BaseModel):
+    """A contract's cancellation as payments took it, and where its refund stands: `none`
+    (nothing owed), `asked` (Stripe took it; the payment shows it once Stripe confirms), `held`
+    (Stripe refused, `held_reason` says why: an operator decides), `dropped` (an operator
+    decided nothing more goes back)."""
+
+    contract_id: uuid.UUID
+    cancelled_at: datetime
+    cancelled_by: str
+    reason: str
+    refund_amount: int
+    refund_status: CancellationRefundStatus
+    payment_id: uuid.UUID | None
+    stripe_refund_id: str | None
+    held_reason: str | None
+    decided_by: str | None
+    decision_note: str | None
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, cancellation: ContractCancellation) -> CancellationOut:
+        return cls.model_validate(cancellation, from_attributes=True)
+
+
+class CancellationsOut(BaseModel):
+    cancellations: list[CancellationOut]
+
+
+class HeldRefundsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class RefundDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: RefundDecision = Field(
+        description="retry: ask Stripe again (a new request); drop: nothing more goes back"
+    )
+    note: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="why")

@@ -64,7 +64,7 @@ async def contract_payments(
     attempts = await uow.payments.of_contract(contract_id) if contract else []
     if contract is None:
         raise ContractNotFound(contract_id)
-    payments = ContractPayments(contract, attempts)
+    payments = ContractPayments(contract, attempts, await uow.cancellations.get(contract_id))
     payments.check_viewer(viewer.user_id, admin=viewer.admin)
     return payments
 
@@ -98,7 +98,11 @@ async def start_checkout(
             )  # one click at a time
             if contract is None:
                 raise ContractNotFound(command.contract_id)
-            payments = ContractPayments(contract, await uow.payments.of_contract(contract.id))
+            payments = ContractPayments(
+                contract,
+                await uow.payments.of_contract(contract.id),
+                await uow.cancellations.get(contract.id),
+            )
             checkout = payments.checkout(
                 command.user_id, policy.clock(), policy.expiry, command.correlation_id
             )
@@ -143,35 +147,46 @@ async def _still_open(
     """Whether Stripe still takes money in the attempt's session; if not, what it says of the
     session is settled (a missed webhook) or the attempt abandoned (an unknown session)."""
     assert payment.checkout_session_id is not None
-    session = await _retrieve(stripe, payment.checkout_session_id)
+    session = await retrieve_session(stripe, payment.checkout_session_id)
     if session is not None and session.status == "open":
         return True
-    await _settle_closed(payment, session, uows, policy)
+    async with uows() as uow:
+        await settle_closed_session(
+            payment, session, uow, livemode=policy.livemode, clock=policy.clock
+        )
     return False
 
 
 async def _expire_session(
     payment: Payment, uows: UnitsOfWork, stripe: StripeGateway, policy: CheckoutPolicy
 ) -> None:
-    """Expire at Stripe a session that is not offered again, and settle what it became; a
-    session that would not expire (paid or completed meanwhile, unknown) is settled as it is."""
+    """Expire at Stripe a session that is not offered again, and settle what it became."""
+    session = await expire_session(payment, stripe)
+    async with uows() as uow:
+        await settle_closed_session(
+            payment, session, uow, livemode=policy.livemode, clock=policy.clock
+        )
+
+
+async def expire_session(
+    payment: Payment, stripe: StripeGateway
+) -> stripe_objects.CheckoutSession | None:
+    """Expire the attempt's session at Stripe, so it takes no money: the session as it then is
+    (None when Stripe knows no such session). A session that would not expire (paid or
+    completed meanwhile) is returned as Stripe has it, to settle."""
     assert payment.checkout_session_id is not None
     try:
         expired = await stripe.expire_checkout_session(payment.checkout_session_id)
     except StripeUnavailable:
         raise PaymentProviderUnavailable("Stripe cannot be reached; please retry.") from None
     except StripeRefused as refused:
-        session = (
-            None
-            if refused.code == "resource_missing"
-            else await _retrieve(stripe, payment.checkout_session_id)
-        )
-    else:
-        session = stripe_objects.CheckoutSession.model_validate(expired)
-    await _settle_closed(payment, session, uows, policy)
+        if refused.code == "resource_missing":
+            return None
+        return await retrieve_session(stripe, payment.checkout_session_id)
+    return stripe_objects.CheckoutSession.model_validate(expired)
 
 
-async def _retrieve(
+async def retrieve_session(
     stripe: StripeGateway, session_id: str
 ) -> stripe_objects.CheckoutSession | None:
     """The session as Stripe has it; None when Stripe knows no such session."""
@@ -186,29 +201,32 @@ async def _retrieve(
     return stripe_objects.CheckoutSession.model_validate(found)
 
 
-async def _settle_closed(
+async def settle_closed_session(
     payment: Payment,
     session: stripe_objects.CheckoutSession | None,
-    uows: UnitsOfWork,
-    policy: CheckoutPolicy,
+    uow: UnitOfWork,
+    *,
+    livemode: bool,
+    clock: Callable[[], datetime],
 ) -> None:
+    """Settle the attempt as its session, no longer open, says; an unknown session, or one
+    completed unpaid after the attempt failed, ends the attempt."""
     said = (
         None
         if session is None
         else SessionOutcome.of(session.status, session.payment_status, failed=False)
     )
-    async with uows() as uow:
-        if session is not None and not session_abandoned(payment, said):
-            await settle_checkout_session(
-                session, uow, livemode=policy.livemode, clock=policy.clock, causation_id=None
-            )
-            return
-        await uow.lock_payment_intents([session.payment_intent if session else None])
-        saved = await uow.payments.get(payment.id, lock=True)
-        if saved is not None and session_abandoned(saved, said):
-            reason = "checkout_session_missing" if session is None else "checkout_session_closed"
-            saved.abandon_session(reason, policy.clock())
-            uow.save(saved)
+    if session is not None and not session_abandoned(payment, said):
+        await settle_checkout_session(
+            session, uow, livemode=livemode, clock=clock, causation_id=None
+        )
+        return
+    await uow.lock_payment_intents([session.payment_intent if session else None])
+    saved = await uow.payments.get(payment.id, lock=True)
+    if saved is not None and session_abandoned(saved, said):
+        reason = "checkout_session_missing" if session is None else "checkout_session_closed"
+        saved.abandon_session(reason, clock())
+        uow.save(saved)
 
 
 async def confirm_checkout(

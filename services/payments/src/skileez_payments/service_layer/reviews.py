@@ -48,7 +48,13 @@ async def review_payment(
         paid_by = await uow.payments.paid_attempt_of(payment.contract_id, excluding=payment.id)
         asked: RefundRequest | None = None
         if command.decision is ReviewDecision.APPROVE:
-            payment.approve(policy.livemode, now, contract_paid_by=paid_by)
+            cancelled = await uow.cancellations.get(payment.contract_id)
+            payment.approve(
+                policy.livemode,
+                now,
+                contract_paid_by=paid_by,
+                contract_cancelled=cancelled is not None,
+            )
         else:
             asked = payment.decide_refund()
         review = Review(

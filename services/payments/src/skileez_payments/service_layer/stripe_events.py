@@ -294,15 +294,21 @@ async def settle_checkout_session(
     said = SessionOutcome.of(session.status, session.payment_status, failed=failed)
     # The payment was locked with its contract's row: two attempts paid at once are judged one
     # after the other, and the second sees the first's money.
-    paid_by = (
-        await uow.payments.paid_attempt_of(payment.contract_id, excluding=payment.id)
-        if said is SessionOutcome.PAID
-        else None
-    )
+    paid_by = cancelled = None
+    if said is SessionOutcome.PAID:
+        paid_by = await uow.payments.paid_attempt_of(payment.contract_id, excluding=payment.id)
+        cancelled = await uow.cancellations.get(payment.contract_id)
     charge = Charge(
         amount=session.amount_total, currency=session.currency, livemode=session.livemode
     )
-    payment.settle(said, charge, livemode, clock(), contract_paid_by=paid_by)
+    payment.settle(
+        said,
+        charge,
+        livemode,
+        clock(),
+        contract_paid_by=paid_by,
+        contract_cancelled=cancelled is not None,
+    )
     uow.save(payment, causation_id=causation_id)
     if session.payment_intent and payment.has_charge and not had_charge:
         for payload in await uow.waiting_stripe_events(session.payment_intent):

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from skileez_payments.adapters import stripe_objects
 from skileez_payments.domain.admin_refund import AdminRefund
+from skileez_payments.domain.cancellation import ContractCancellation
 from skileez_payments.domain.contract import PayableContract
 from skileez_payments.domain.payment import Payment, PaymentStatus
 from skileez_payments.domain.review import Review
@@ -108,6 +109,22 @@ class RefundRequestRepository(Protocol):
         """Keep Stripe's answer with the request (the first answer only)."""
 
 
+class CancellationRepository(Protocol):
+    async def record(self, cancellation: ContractCancellation) -> bool:
+        """Store the contract's cancellation; False if one is stored already."""
+
+    async def get(
+        self, contract_id: uuid.UUID, *, lock: bool = False
+    ) -> ContractCancellation | None:
+        """The contract's cancellation, if it was cancelled; `lock` holds it to the commit."""
+
+    async def save(self, cancellation: ContractCancellation) -> None:
+        """Store where its refund stands."""
+
+    async def held(self, limit: int) -> list[ContractCancellation]:
+        """The cancellations whose refund is held for an operator, oldest first."""
+
+
 class UnitOfWork(Protocol):
     @property
     def contracts(self) -> ContractRepository: ...
@@ -120,6 +137,9 @@ class UnitOfWork(Protocol):
 
     @property
     def refund_requests(self) -> RefundRequestRepository: ...
+
+    @property
+    def cancellations(self) -> CancellationRepository: ...
 
     def save(self, payment: Payment, causation_id: str | None = None) -> None:
         """Stage a locked payment's changes and the integration events its transitions caused."""
