@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from skileez_db.connections import transaction
 from skileez_events import (
     CloudEvent,
+    ContractCancelled,
     ContractCreated,
     EventConsumer,
     Inbox,
@@ -89,7 +90,11 @@ class MiniService:
             inbox=inbox,
             amqp_url=amqp_url or self.amqp_url,
             names=self.names,
-            subscriptions=[Subscription(ContractCreated, handler or self.record_effect)],
+            # Payments' subscriptions; the tests publish ContractCreated.
+            subscriptions=[
+                Subscription(model, handler or self.record_effect)
+                for model in (ContractCreated, ContractCancelled)
+            ],
             lock_ahead=lock_ahead,
             prefetch=prefetch,
         )
