@@ -9,7 +9,7 @@
 set -euo pipefail
 
 prefix="${DATABASE_PREFIX:-}"
-for service in contracts payments scheduling; do
+for service in contracts payments scheduling backoffice; do
   var="${service^^}_DB_PASSWORD"
   password="${!var:-}"
   if [[ -z "$password" ]]; then

@@ -13,7 +13,7 @@ template=${SKILEEZ_DEFINITIONS_TEMPLATE:-/etc/skileez/definitions.json}
 rendered=${SKILEEZ_DEFINITIONS_RENDERED:-/var/lib/rabbitmq/skileez-definitions.json}
 
 contents=$(cat "$template")
-for name in OPS CONTRACTS PAYMENTS SCHEDULING; do
+for name in OPS CONTRACTS PAYMENTS SCHEDULING BACKOFFICE; do
   var="RABBITMQ_${name}_PASSWORD"
   value=$(printenv "$var" || true)
   if [ -z "$value" ]; then

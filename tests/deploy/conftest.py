@@ -28,7 +28,7 @@ from yarl import URL
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-SERVICES = {"contracts": 8001, "payments": 8002, "scheduling": 8003}
+SERVICES = {"contracts": 8001, "payments": 8002, "scheduling": 8003, "backoffice": 8004}
 EMULATOR_PORT = 12111
 
 _VARIABLE = re.compile(

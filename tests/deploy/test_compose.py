@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from yarl import URL
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"contracts": 8001, "payments": 8002, "scheduling": 8003}
+SERVICES = {"contracts": 8001, "payments": 8002, "scheduling": 8003, "backoffice": 8004}
 SERVICE_ENV = {
     "DATABASE_URL",
     "AMQP_URL",
@@ -33,7 +33,7 @@ STRIPE_ENV = {
     "STRIPE_WEBHOOK_SECRET",
     "STRIPE_API_BASE",
 }
-PUBLIC_PORTS = {8001, 8002, 8003, 12111, 15672}
+PUBLIC_PORTS = {8001, 8002, 8003, 8004, 12111, 15672}
 OBSERVABILITY = {"otel-collector": None, "jaeger": 16686, "prometheus": 9090, "grafana": 3000}
 """The optional profile `observability` (tests/deploy/test_observability.py): its UIs' ports."""
 BASE_IMAGES = {"PYTHON_IMAGE", "UV_IMAGE", "POSTGRES_IMAGE", "RABBITMQ_IMAGE"}

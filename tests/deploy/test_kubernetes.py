@@ -30,7 +30,9 @@ from skileez_web.settings import DatabaseSettings
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
-SERVICES = {"contracts": 8001, "payments": 8002, "scheduling": 8003}
+SERVICES = {"contracts": 8001, "payments": 8002, "scheduling": 8003, "backoffice": 8004}
+FLOW = ("contracts", "payments", "scheduling")
+"""The services the backoffice calls for an operator."""
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
@@ -174,7 +176,7 @@ def test_kubectl_kustomize_renders(directory: str) -> None:
         assert len(images) == 1
         assert next(iter(images)).endswith(":0.1.0")
     if directory != "rabbitmq":
-        assert kinds.count("Deployment") == kinds.count("Job") == 3
+        assert kinds.count("Deployment") == kinds.count("Job") == len(SERVICES)
 
 
 # -- the migration Jobs: their database URL alone ------------------------------------------
@@ -336,10 +338,12 @@ IN_CLUSTER_POSTGRESQL = {"podSelector": {"matchLabels": {"app.kubernetes.io/name
 POSTGRESQL = {(peer_name(IN_CLUSTER_POSTGRESQL), "TCP", "5432")}
 RABBITMQ = {("pods: rabbitmq", "TCP", "5672"), ("pods: rabbitmq", "TCP", "5671")}
 STRIPE = {("public internet", "TCP", "443")}
+SERVICE_APIS = {("pods: " + ", ".join(sorted(FLOW)), "TCP", str(SERVICES[s])) for s in FLOW}
 NEEDED_EGRESS = {
     "contracts": DNS | POSTGRESQL | RABBITMQ,
     "payments": DNS | POSTGRESQL | RABBITMQ | STRIPE,
     "scheduling": DNS | POSTGRESQL | RABBITMQ,
+    "backoffice": DNS | POSTGRESQL | RABBITMQ | SERVICE_APIS,
     **{f"{service}-migrate": DNS | POSTGRESQL for service in SERVICES},
 }
 
@@ -360,7 +364,8 @@ def test_every_pod_of_the_namespace_is_denied_everything_by_default() -> None:
 @pytest.mark.parametrize("pod", NEEDED_EGRESS)
 def test_each_pod_reaches_out_to_exactly_what_it_needs(pod: str) -> None:
     """DNS, its PostgreSQL, RabbitMQ for the services (their migrations need neither the
-    broker nor anything else), Stripe over HTTPS for payments alone; no service calls another."""
+    broker nor anything else), Stripe over HTTPS for payments alone; only the backoffice calls
+    the other services, for an operator."""
     assert allowed(pods()[pod], "Egress") == NEEDED_EGRESS[pod]
 
 
@@ -394,12 +399,10 @@ def test_the_production_overlay_sends_database_traffic_to_the_databases_range_on
 
 @pytest.mark.parametrize("pod", [*SERVICES, *(f"{service}-migrate" for service in SERVICES)])
 def test_each_pod_is_reached_only_by_the_ingress_controller_and_prometheus(pod: str) -> None:
-    """On the service's port, its public routes (the Ingress) and /metrics; a migration, never."""
-    expected = (
-        {(peer, "TCP", str(SERVICES[pod])) for peer in ("ingress controller", "prometheus")}
-        if pod in SERVICES
-        else set()
-    )
+    """On the service's port, its public routes (the Ingress) and /metrics, and the
+    backoffice acting for an operator on the others; a migration, never."""
+    peers = ("ingress controller", "prometheus", *(["pods: backoffice"] if pod in FLOW else []))
+    expected = {(peer, "TCP", str(SERVICES[pod])) for peer in peers} if pod in SERVICES else set()
     assert allowed(pods()[pod], "Ingress") == expected
 
 

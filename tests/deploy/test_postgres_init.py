@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "postgres" / "init-databases.sh"
-SERVICES = ("contracts", "payments", "scheduling")
+SERVICES = ("contracts", "payments", "scheduling", "backoffice")
 
 pytestmark = pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
 

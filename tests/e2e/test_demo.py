@@ -23,7 +23,9 @@ async def test_the_demo_prints_sign_in_links_that_open_every_page_of_the_flow(
     """On a system that checks `aud` and `iss`: the demo's tokens and the cookies the links
     set carry them."""
     system: System = await start_system(
-        extra_env={service: CLAIMS for service in ("contracts", "payments", "scheduling")}
+        extra_env={
+            service: CLAIMS for service in ("contracts", "payments", "scheduling", "backoffice")
+        }
     )
     env = {
         **os.environ,
@@ -31,7 +33,7 @@ async def test_the_demo_prints_sign_in_links_that_open_every_page_of_the_flow(
         "JWT_SECRET": system.config.jwt_secret,
         **{
             f"{name.upper()}_URL": system.url(name)
-            for name in ("contracts", "payments", "scheduling")
+            for name in ("contracts", "payments", "scheduling", "backoffice")
         },
     }
     process = await asyncio.create_subprocess_exec(

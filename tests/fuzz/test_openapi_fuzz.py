@@ -139,7 +139,7 @@ def within_http_limits(case: schemathesis.Case) -> bool:
     return all(len(line.encode()) < HTTP_LINE_LIMIT for line in [target, *headers])
 
 
-@pytest.mark.parametrize("service", ["contracts", "payments", "scheduling"])
+@pytest.mark.parametrize("service", ["contracts", "payments", "scheduling", "backoffice"])
 def test_every_answer_conforms_to_the_document(world: World, service: str, role: Role) -> None:
     schema = fuzzing(world, service, role)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -101,7 +101,7 @@ def test_help_describes_each_command() -> None:
     assert described.returncode == 0
     flowing = " ".join(described.stdout.split())
     for described_command in (
-        "up migrate and start the three services",
+        "up migrate and start the four services",
         "demo against a running system",
         "token print a signed access token",
     ):

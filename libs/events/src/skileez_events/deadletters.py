@@ -45,8 +45,10 @@ def _dead_letter(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
     )
 
 
-def dead_letter_queues(names: Names) -> list[str]:
-    return [queue for queue in names.all_queues() if queue.endswith(".dlq")]
+def dead_letter_queues(names: Names, consumer: str | None = None) -> list[str]:
+    """Every dead-letter queue of the namespace, or only `consumer`'s."""
+    own = names.queue(consumer, "") if consumer is not None else names.namespace
+    return [q for q in names.all_queues() if q.endswith(".dlq") and q.startswith(own)]
 
 
 @asynccontextmanager
@@ -66,20 +68,25 @@ async def _taken(
         yield channel, messages
 
 
-async def list_dead_letters(amqp_url: str, names: Names) -> list[DeadLetter]:
+async def list_dead_letters(
+    amqp_url: str, names: Names, consumer: str | None = None
+) -> list[DeadLetter]:
     found: list[DeadLetter] = []
     async with await broker.connect(amqp_url) as connection:
-        for queue in dead_letter_queues(names):
+        for queue in dead_letter_queues(names, consumer):
             async with _taken(connection, queue) as (_channel, messages):
                 found += [_dead_letter(queue, message) for message in messages]
     return found
 
 
-async def replay(amqp_url: str, names: Names, message_id: str | None = None) -> list[DeadLetter]:
-    """Send dead letters (all, or the one with `message_id`) back to their consumer's queue."""
+async def replay(
+    amqp_url: str, names: Names, message_id: str | None = None, consumer: str | None = None
+) -> list[DeadLetter]:
+    """Send dead letters (all, or the one with `message_id`; of every consumer, or only
+    `consumer`'s) back to their consumer's queue."""
     replayed: list[DeadLetter] = []
     async with await broker.connect(amqp_url) as connection:
-        for dlq in dead_letter_queues(names):
+        for dlq in dead_letter_queues(names, consumer):
             async with _taken(connection, dlq) as (channel, messages):
                 for message in messages:
                     if message_id in (None, message.message_id):

@@ -29,6 +29,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, ExchangeType
 
 from skileez_events.schemas import (
+    EVENT_MODELS,
     ContractActivated,
     ContractCancelled,
     ContractCreated,
@@ -67,6 +68,8 @@ SUBSCRIPTIONS: dict[str, tuple[type[EventData], ...]] = {
         ContractReinstated,
         ContractCancelled,
     ),
+    # The operators' read model hears everything any producer publishes.
+    "backoffice": tuple(EVENT_MODELS.values()),
 }
 """Which consumer (service) subscribes to which event types."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from aiohttp import web
@@ -28,13 +28,19 @@ def run_service(
     *,
     retention: Callable[[R], Sequence[Pruning]],
     retention_settings: type[R],
+    commands: Mapping[str, Callable[[], None]] | None = None,
 ) -> None:
     """`migrate` the database, `serve` the app, or `prune` once what `retention` names (the
     job every replica also runs on an interval) and print how many rows of each table went.
-    `settings_type` must be a `retention_settings`, which is what `prune` alone reads."""
+    `settings_type` must be a `retention_settings`, which is what `prune` alone reads.
+    `commands`: the service's own other commands by name, each reading its own settings."""
+    more = dict(commands or {})
     parser = argparse.ArgumentParser(prog=f"python -m {package}")
-    parser.add_argument("command", choices=["migrate", "serve", "prune"])
+    parser.add_argument("command", choices=["migrate", "serve", "prune", *more])
     args = parser.parse_args(argv)
+    if args.command in more:
+        more[args.command]()
+        return
     if args.command == "migrate":
         # DATABASE_URL alone: a migration Job is given no other secret (deploy/k8s).
         database = DatabaseSettings()

@@ -27,7 +27,18 @@ CSS = "css"
 REDIRECT = "redirect"
 """A response that is a redirect (303) for browsers."""
 
-ResponseSpec = type[BaseModel] | str | None
+CSV = "csv"
+"""A response given as CSV."""
+
+
+@dataclass(frozen=True)
+class JsonOrCsv:
+    """A response given as JSON of `model`, or as CSV to a client that asks for text/csv."""
+
+    model: type[BaseModel]
+
+
+ResponseSpec = type[BaseModel] | JsonOrCsv | str | None
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -104,7 +115,15 @@ class Api:
         models = {
             model
             for op in operations
-            for model in (op.body, op.form, op.query, *op.responses.values())
+            for model in (
+                op.body,
+                op.form,
+                op.query,
+                *(
+                    spec.model if isinstance(spec, JsonOrCsv) else spec
+                    for spec in op.responses.values()
+                ),
+            )
             if isinstance(model, type)
         }
         _, schemas = models_json_schema(
@@ -156,10 +175,16 @@ def _operation_spec(op: Operation) -> dict[str, Any]:
         for name in re.findall(r"{(\w+)}", op.path)
     ]
     if op.query is not None:
+        properties = op.query.model_json_schema(by_alias=True)["properties"]
         for name, info in op.query.model_fields.items():
-            schema = op.query.model_json_schema()["properties"][name]
+            alias = info.alias or name  # `from`, a keyword in Python, is `from_` aliased
             parameters.append(
-                {"name": name, "in": "query", "required": info.is_required(), "schema": schema}
+                {
+                    "name": alias,
+                    "in": "query",
+                    "required": info.is_required(),
+                    "schema": properties[alias],
+                }
             )
     if op.headers is not None:
         properties = op.headers.model_json_schema(by_alias=True)["properties"]
@@ -205,6 +230,13 @@ def _response(status: int, spec: ResponseSpec) -> dict[str, Any]:
         response["content"] = {"text/html": {"schema": {"type": "string"}}}
     elif spec == CSS:
         response["content"] = {"text/css": {"schema": {"type": "string"}}}
+    elif spec == CSV:
+        response["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    elif isinstance(spec, JsonOrCsv):
+        response["content"] = {
+            "application/json": {"schema": _ref(spec.model)},
+            "text/csv": {"schema": {"type": "string"}},
+        }
     elif isinstance(spec, type):
         response["content"] = {"application/json": {"schema": _ref(spec)}}
     if status == HTTPStatus.TOO_MANY_REQUESTS:

@@ -1,6 +1,6 @@
 """`python -m skileez_system up|demo|token` (`--help` describes each).
 
-`up`: the whole system on this machine, without Docker. Migrates and starts the three
+`up`: the whole system on this machine, without Docker. Migrates and starts the four
 services and the Stripe emulator against a local PostgreSQL and RabbitMQ, with their logs
 interleaved on the terminal; Ctrl-C stops everything cleanly.
 
@@ -26,7 +26,13 @@ from skileez_system.local_secret import jwt_secret
 from skileez_system.servers import check_servers
 from skileez_system.system import System, SystemConfig
 
-LOCAL_PORTS = {"contracts": [8001], "payments": [8002], "scheduling": [8003], "emulator": [12111]}
+LOCAL_PORTS = {
+    "contracts": [8001],
+    "payments": [8002],
+    "scheduling": [8003],
+    "backoffice": [8004],
+    "emulator": [12111],
+}
 
 
 def local_config() -> SystemConfig:
@@ -82,7 +88,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser(
         "up",
-        help="migrate and start the three services and the Stripe emulator against this "
+        help="migrate and start the four services and the Stripe emulator against this "
         "machine's PostgreSQL and RabbitMQ (POSTGRES_URL, AMQP_URL), logs interleaved; "
         "Ctrl-C stops them cleanly",
     )

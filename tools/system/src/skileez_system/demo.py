@@ -19,7 +19,7 @@ import aiohttp
 
 from skileez_web.auth import Role, mint_token
 
-SERVICES = ("contracts", "payments", "scheduling")
+SERVICES = ("contracts", "payments", "scheduling", "backoffice")
 DEMO_USERS = {
     Role.COACH: "demo-coach",
     Role.STUDENT: "demo-student",
@@ -54,7 +54,7 @@ class DemoConfig:
     def from_environment(cls, env: Mapping[str, str], jwt_secret: str) -> DemoConfig:
         public = {
             service: env.get(f"{service.upper()}_URL", f"http://127.0.0.1:{port}").rstrip("/")
-            for service, port in zip(SERVICES, (8001, 8002, 8003), strict=True)
+            for service, port in zip(SERVICES, (8001, 8002, 8003, 8004), strict=True)
         }
         api = {
             service: env.get(f"DEMO_{service.upper()}_API", public[service]).rstrip("/")
@@ -166,6 +166,12 @@ async def run_demo(config: DemoConfig, timeout: float = 20.0) -> DemoResult:
                 "the contract's payments (refunds)",
                 "payments",
                 f"/contracts/{contract_id}/payments",
+            ),
+            (
+                Role.ADMIN,
+                "the operators' console (payments, held payments, refunds, reports)",
+                "backoffice",
+                "/console",
             ),
         ]
         links = []

@@ -1,5 +1,6 @@
-"""The whole system as real processes: the three services (any number of replicas) and the
-Stripe emulator, each on its own database, all on one broker namespace.
+"""The whole system as real processes: the three services of the payment flow and the
+operators' backoffice (any number of replicas of each) and the Stripe emulator, each on its own
+database, all on one broker namespace.
 
 Used by the local run (`python -m skileez_system up`), the e2e tests and the bench, so there
 is one way to start the system.
@@ -19,6 +20,9 @@ from sqlalchemy.engine import make_url
 from skileez_system.processes import ManagedProcess, ProcessSpec
 
 SERVICES = ("contracts", "payments", "scheduling")
+"""The services of the payment flow (what the chaos run faults and checks)."""
+ALL_SERVICES = (*SERVICES, "backoffice")
+"""Every service the system starts: the flow's, and the operators' console fed by their events."""
 
 
 def free_port() -> int:
@@ -56,7 +60,7 @@ class SystemConfig:
 
 
 def with_free_ports(config: SystemConfig) -> SystemConfig:
-    ports = {name: [free_port() for _ in range(config.replicas)] for name in SERVICES}
+    ports = {name: [free_port() for _ in range(config.replicas)] for name in ALL_SERVICES}
     ports["emulator"] = [free_port()]
     return SystemConfig(**{**config.__dict__, "ports": {**ports, **config.ports}})
 
@@ -89,7 +93,7 @@ class System:
         """Create each service's database if it does not exist yet."""
         admin = await asyncpg.connect(self._server_dsn())
         try:
-            for service in SERVICES:
+            for service in ALL_SERVICES:
                 name = f"{self.config.database_prefix}{service}"
                 exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
                 if not exists:
@@ -100,7 +104,7 @@ class System:
     async def drop_databases(self) -> None:
         admin = await asyncpg.connect(self._server_dsn())
         try:
-            for service in SERVICES:
+            for service in ALL_SERVICES:
                 name = f"{self.config.database_prefix}{service}"
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
@@ -112,7 +116,7 @@ class System:
 
     async def migrate(self) -> None:
         """Run each service's own `migrate` command, as a deployment's migration job would."""
-        for service in SERVICES:
+        for service in ALL_SERVICES:
             process = self._process(
                 ProcessSpec(
                     f"{service}-migrate", f"skileez_{service}", ("migrate",), self.env(service, 0)
@@ -150,6 +154,13 @@ class System:
             if config.stripe_route_limit is not None:
                 env["STRIPE_ROUTE_LIMIT_PER_MINUTE"] = str(config.stripe_route_limit)
                 env["STRIPE_ROUTE_LIMIT_BURST"] = str(config.stripe_route_limit)
+        if service == "backoffice":
+            env |= {
+                "BACKOFFICE_URL": self.url("backoffice"),
+                "CONTRACTS_API_URL": self.url("contracts"),
+                "PAYMENTS_API_URL": self.url("payments"),
+                "SCHEDULING_API_URL": self.url("scheduling"),
+            }
         return env | config.extra_env.get(service, {})
 
     def specs(self) -> list[ProcessSpec]:
@@ -173,7 +184,7 @@ class System:
                 self.env(service, replica),
                 ready_url=f"{self.url(service, replica)}/health/ready",
             )
-            for service in SERVICES
+            for service in ALL_SERVICES
             for replica in range(self.config.replicas)
         ]
         return [emulator, *services]

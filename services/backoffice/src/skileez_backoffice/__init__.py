@@ -1,0 +1,1 @@
+"""Backoffice: the operators' console, the audit log of their actions, the reporting read model."""

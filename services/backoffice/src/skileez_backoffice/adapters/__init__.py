@@ -1,0 +1,1 @@
+"""Storage and the other services: tables, repositories, report queries, the services' APIs."""

@@ -1,0 +1,1 @@
+"""The read model in plain Python: what the events say of contracts, payments and sessions."""

@@ -1,0 +1,1 @@
+"""The handlers: the projection of each event, the rebuild from the archive, operator actions."""
