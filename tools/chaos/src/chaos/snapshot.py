@@ -14,7 +14,7 @@ import asyncpg
 from chaos.checker import Row, State
 from skileez_events import broker
 from skileez_events.topology import Names
-from skileez_system.system import SERVICES
+from skileez_system.system import ALL_SERVICES, SERVICES
 
 TABLES = {
     "payments": ("payments", "payment_reviews", "contracts"),
@@ -30,13 +30,14 @@ async def _rows(connection: asyncpg.Connection, table: str) -> list[Row]:
 async def service_tables(server_dsn: str, prefix: str) -> dict[str, dict[str, list[Row]]]:
     """Per service: its domain tables, `outbox` (bodies decoded to `data`) and `inbox`."""
     found: dict[str, dict[str, list[Row]]] = {}
-    for service in SERVICES:
+    for service in ALL_SERVICES:
         dsn = server_dsn.rsplit("/", 1)[0] + f"/{prefix}{service}"
         connection = await asyncpg.connect(dsn, timeout=10)
         try:
-            tables = {table: await _rows(connection, table) for table in TABLES[service]}
+            tables = {table: await _rows(connection, table) for table in TABLES.get(service, ())}
             tables["inbox"] = await _rows(connection, "inbox")
-            outbox = await _rows(connection, "outbox")
+            publishes = service in SERVICES  # the backoffice publishes nothing: no outbox
+            outbox = await _rows(connection, "outbox") if publishes else []
             for row in outbox:
                 row["data"] = json.loads(row.pop("body")).get("data", {})
             tables["outbox"] = outbox
@@ -121,7 +122,7 @@ async def read_state(
         scheduling_contracts=tables["scheduling"]["contracts"],
         sessions=tables["scheduling"]["sessions"],
         outboxes={s: tables[s]["outbox"] for s in SERVICES if tables[s]["outbox"]},
-        inboxes={s: tables[s]["inbox"] for s in SERVICES},
+        inboxes={s: tables[s]["inbox"] for s in ALL_SERVICES},
         queues=queues,
         kept_messages=kept,
         now=datetime.now(UTC),
