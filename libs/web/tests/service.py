@@ -54,7 +54,13 @@ def settings_for(database_url: str, **overrides: Any) -> ServiceSettings:
 
 def build(api: Api, settings: ServiceSettings, public_url: str = PUBLIC_URL) -> web.Application:
     app = service_app(
-        api, {"always": ready}, settings, refusals={}, public_url=public_url, engine=ENGINE
+        api,
+        {"always": ready},
+        settings,
+        refusals={},
+        public_url=public_url,
+        engine=ENGINE,
+        consumer="payments",
     )
     app.cleanup_ctx.append(database(settings, ENGINE))
     return app

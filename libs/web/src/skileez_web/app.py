@@ -17,6 +17,7 @@ from skileez_web.auth import TOKEN_RULES
 from skileez_web.backlog import Sample, outbox_sample, queues_sample, sample_every
 from skileez_web.correlation import correlation_middleware
 from skileez_web.database import create_engine
+from skileez_web.dead_letters import DEAD_LETTERS, DeadLetterSource, dead_letters_api
 from skileez_web.docs import DOCS_PAGE, docs_api, docs_page
 from skileez_web.logs import access_log_middleware
 from skileez_web.observability import READINESS, metrics_middleware, standard_api
@@ -41,6 +42,7 @@ def service_app(
     *,
     public_url: str,
     engine: web.AppKey[AsyncEngine],
+    consumer: str,
 ) -> web.Application:
     """An application with problem+json errors (the domain's `refusals` among them), metrics,
     health, readiness, the sign-in links (their codes in the database of `engine`), the
@@ -48,7 +50,8 @@ def service_app(
     `/docs`, the same document as a page, and the shared stylesheet; a browser sees every
     refusal as the shared error page (`skileez_web.pages`).
 
-    `public_url` is where browsers reach this service (one of `settings`' public URLs)."""
+    `public_url` is where browsers reach this service (one of `settings`' public URLs);
+    `consumer` names its queues, whose dead letters `/admin/dead-letters` lists and replays."""
     app = web.Application(
         middlewares=[
             correlation_middleware,
@@ -63,6 +66,9 @@ def service_app(
     app[LINKS] = settings.links
     app[READINESS] = ReadinessChecks(readiness)
     app[TOKEN_RULES] = settings.token_rules
+    app[DEAD_LETTERS] = DeadLetterSource(
+        settings.amqp_url, Names(settings.events_namespace), consumer
+    )
     app[ORIGINS] = Origins.of(
         public_url, (settings.contracts_url, settings.payments_url, settings.scheduling_url)
     )
@@ -72,7 +78,8 @@ def service_app(
     app.add_routes(sign_in_api.routes)
     app.add_routes(docs_api.routes)
     app.add_routes(pages_api.routes)
-    spec = api.spec(standard_api, sign_in_api, docs_api, pages_api)
+    app.add_routes(dead_letters_api.routes)
+    spec = api.spec(standard_api, sign_in_api, docs_api, pages_api, dead_letters_api)
     app[DOCS_PAGE] = docs_page(spec)
 
     async def openapi(_request: web.Request) -> web.Response:

@@ -18,14 +18,13 @@ from skileez_backoffice.settings import BackofficeSettings
 from skileez_events import Names
 from skileez_web.app import consuming, database, pruning, service_app
 from skileez_web.database import database_is_reachable
-from skileez_web.dead_letters import DEAD_LETTERS, DeadLetterSource, declare_dead_letter_routes
+from skileez_web.dead_letters import DeadLetterSource
 from skileez_web.pages import setup_templates
 from skileez_web.retention import Pruning, messaging_pruning
 from skileez_web.settings import RetentionSettings
 
 ROUTE_MODULES = (reports, console, operations)
 """Importing these declares their routes on `api`."""
-declare_dead_letter_routes(api)
 
 
 def retention(settings: RetentionSettings) -> list[Pruning]:
@@ -65,11 +64,9 @@ def create_app(settings: BackofficeSettings) -> web.Application:
         refusals=REFUSALS,
         public_url=settings.backoffice_url,
         engine=ENGINE,
+        consumer="backoffice",
     )
     app[SETTINGS] = settings
-    app[DEAD_LETTERS] = DeadLetterSource(
-        settings.amqp_url, Names(settings.events_namespace), "backoffice"
-    )
     setup_templates(app, "skileez_backoffice.entrypoints")
     app.cleanup_ctx.append(database(settings, ENGINE))
     app.cleanup_ctx.append(calling_services(settings))

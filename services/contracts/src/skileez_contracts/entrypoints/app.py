@@ -45,6 +45,7 @@ def create_app(settings: ContractsSettings) -> web.Application:
         refusals=REFUSALS,
         public_url=settings.contracts_url,
         engine=ENGINE,
+        consumer="contracts",
     )
     app[SETTINGS] = settings
     setup_templates(app, "skileez_contracts")

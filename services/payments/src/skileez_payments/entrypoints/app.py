@@ -76,6 +76,7 @@ def create_app(settings: PaymentsSettings) -> web.Application:
         refusals=REFUSALS,
         public_url=settings.payments_url,
         engine=ENGINE,
+        consumer="payments",
     )
     app[SETTINGS] = settings
     app[STRIPE_ROUTE_LIMITS] = TokenBuckets(settings.stripe_route_rate)

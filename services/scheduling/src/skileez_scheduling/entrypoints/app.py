@@ -40,6 +40,7 @@ def create_app(settings: SchedulingSettings) -> web.Application:
         refusals=REFUSALS,
         public_url=settings.scheduling_url,
         engine=ENGINE,
+        consumer="scheduling",
     )
     app[SETTINGS] = settings
     setup_templates(app, "skileez_scheduling.entrypoints")
